@@ -1,0 +1,57 @@
+"""``logstd``: the one place where logstd's errors leave the program.
+
+Each command lives in its own ``_cmd_*.py`` module with ``add_parser(sub)`` and
+``run(args) -> int``; heavy imports stay inside ``run``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+
+from logstd.errors import LogstdError
+
+# command name -> module; order is the order of `logstd --help`
+COMMANDS = {
+    "keys": "logstd._cmd_keys",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="logstd", description="The logging standard's tools: one key dictionary, "
+        "JSON in the cluster, readable everywhere.")
+    parser.add_argument("--dictionary", action="append", metavar="FILE",
+                        help="overlay dictionary file (repeatable; default: LOGSTD_DICTIONARY "
+                        "or [tool.logstd] dictionary)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module in COMMANDS.values():
+        importlib.import_module(module).add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return int(args.run(args))
+    except LogstdError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code
+    except BrokenPipeError:
+        # `| head`: the reader left; end quietly without a flush error at exit
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

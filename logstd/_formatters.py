@@ -1,0 +1,180 @@
+"""stdlib logging formatters: one JSON object per line, or the local human line.
+
+Both build the record the same way (``RecordBuilder``): the fixed head keys, the keys
+bound with ``logstd.bind``, then the record's ``extra=`` keys through the KeyPlan
+(aliases rewritten, sensitive values masked or dropped at any depth), then the
+exception as errorType / errorMessage / stackTrace.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from itertools import islice
+from typing import Any
+
+import orjson
+from pythonjsonlogger.orjson import OrjsonFormatter
+
+from logstd._context import get_bound
+from logstd._plan import KeyPlan
+from logstd._render import Renderer
+
+_DUMMY = logging.LogRecord("x", logging.INFO, "x", 1, "x", None, None)
+RESERVED = frozenset(_DUMMY.__dict__) | {"message", "asctime", "taskName"}
+_N_STD = len(_DUMMY.__dict__)
+LEVELS = {logging.DEBUG: "debug", logging.INFO: "info", logging.WARNING: "warning",
+          logging.ERROR: "error", logging.CRITICAL: "critical", 5: "trace"}
+_OPTS = orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS
+
+
+def _repr(obj: Any) -> str:
+    try:
+        return repr(obj)
+    except Exception:
+        return f"<unrepresentable {type(obj).__name__}>"
+
+
+def _message(record: logging.LogRecord) -> str:
+    msg = record.msg
+    if not record.args and type(msg) is str:
+        return msg
+    try:
+        return record.getMessage()
+    except Exception:
+        return f"{_repr(record.msg)} % {_repr(record.args)}"
+
+
+class RecordBuilder:
+    """Turns a LogRecord into the ordered dict both output modes write."""
+
+    def __init__(self, plan: KeyPlan, service: str, static: dict[str, Any] | None = None) -> None:
+        self.plan = plan
+        self.service = service
+        self.static = plan.apply(static or {})
+        self._sec = -1
+        self._prefix = ""
+
+    def timestamp(self, record: logging.LogRecord) -> str:
+        sec = int(record.created)
+        if sec != self._sec:
+            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))
+            self._sec = sec
+        return f"{self._prefix}.{int(record.msecs):03d}Z"
+
+    def build(self, record: logging.LogRecord, exc_formatter: logging.Formatter) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "timestamp": self.timestamp(record),
+            "level": LEVELS.get(record.levelno) or str(record.levelname).lower(),
+            "message": _message(record),
+            "service": self.service,
+        }
+        if self.static:
+            out.update(self.static)
+        out["logger"] = record.name
+        bound = get_bound()
+        if bound:
+            out.update(bound)
+        d = record.__dict__
+        if len(d) > _N_STD:
+            put = self.plan.put
+            for k in islice(d, _N_STD, None):
+                if k not in RESERVED:
+                    put(out, k, d[k])
+        if record.exc_info or record.exc_text or record.stack_info:
+            self._error(out, record, exc_formatter)
+        return out
+
+    def _error(self, out: dict[str, Any], record: logging.LogRecord,
+               fmt: logging.Formatter) -> None:
+        ei = record.exc_info
+        if ei and ei[0] is not None:
+            out["errorType"] = ei[0].__name__
+            try:
+                out["errorMessage"] = str(ei[1])
+            except Exception:
+                out["errorMessage"] = _repr(ei[1])
+            if not record.exc_text:
+                record.exc_text = fmt.formatException(ei)
+        trace = record.exc_text or ""
+        if record.stack_info:
+            trace = f"{trace}\n{fmt.formatStack(record.stack_info)}" if trace else \
+                fmt.formatStack(record.stack_info)
+        if trace:
+            out["stackTrace"] = trace
+
+
+def _sanitize(value: Any, depth: int = 0) -> Any:
+    """Make anything JSON-serialisable (the slow path after orjson refused a record)."""
+    if isinstance(value, str | bool | float) or value is None:
+        return value
+    if isinstance(value, int):
+        return value if -(2**63) <= value < 2**64 else str(value)
+    if depth > 32:
+        return "[TOO DEEP]"
+    if isinstance(value, dict):
+        return {k if isinstance(k, str) else _repr(k): _sanitize(v, depth + 1)
+                for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_sanitize(v, depth + 1) for v in value]
+    return _repr(value)
+
+
+class JsonFormatter(OrjsonFormatter):
+    """One JSON object per line (python-json-logger's orjson formatter, rebuilt for speed).
+
+    ``format_bytes`` is what logstd's handler calls; ``format`` returns the same line as
+    ``str`` (without the newline) for any other handler.
+    """
+
+    def __init__(self, plan: KeyPlan, service: str = "app",
+                 static: dict[str, Any] | None = None) -> None:
+        super().__init__()
+        self.builder = RecordBuilder(plan, service, static)
+
+    def format_bytes(self, record: logging.LogRecord) -> bytes:
+        try:
+            out = self.builder.build(record, self)
+        except Exception as e:  # never an exception in the caller
+            out = {"timestamp": self.builder.timestamp(record), "level": "error",
+                   "message": _repr(record.msg), "service": self.builder.service,
+                   "logger": record.name, "errorType": type(e).__name__,
+                   "errorMessage": f"logstd could not build this record: {e}"}
+        try:
+            return orjson.dumps(out, default=_repr, option=_OPTS)
+        except Exception:
+            text = json.dumps(_sanitize(out), ensure_ascii=False, separators=(",", ":"))
+            return text.encode() + b"\n"
+
+    def format(self, record: logging.LogRecord) -> str:
+        return self.format_bytes(record)[:-1].decode()
+
+
+class LocalFormatter(logging.Formatter):
+    """The positional, coloured line for a developer's terminal."""
+
+    def __init__(self, plan: KeyPlan, service: str = "app", color: bool = False,
+                 static: dict[str, Any] | None = None) -> None:
+        super().__init__()
+        self.builder = RecordBuilder(plan, service, static)
+        self.renderer = Renderer(color=color)
+
+    def format(self, record: logging.LogRecord) -> str:
+        try:
+            out = self.builder.build(record, self)
+        except Exception as e:
+            return f"logstd could not build a record from {record.name}: {e}"
+        ts = out.pop("timestamp")
+        level = out.pop("level")
+        message = out.pop("message")
+        service = out.pop("service")
+        out.pop("logger", None)
+        for k in self.builder.static:
+            out.pop(k, None)
+        if message is None:
+            message = ""
+        return self.renderer.render(ts[11:23], level, str(service), str(message), out)
+
+    def format_bytes(self, record: logging.LogRecord) -> bytes:
+        return (self.format(record) + "\n").encode("utf-8", "backslashreplace")

@@ -1,0 +1,165 @@
+"""The one human renderer: local logging mode and ``logstd pretty`` both print through it.
+
+A record becomes one line -- time, level, source, message, then key=value -- and any
+multi-line value (a stack trace) is indented under it::
+
+    20:52:45.123 INFO  orders  order created  customerId=C-1001 httpStatus=201
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from typing import IO, Any
+
+import orjson
+
+RESET = "\x1b[0m"
+DIM = "\x1b[2m"
+BOLD = "\x1b[1m"
+CYAN = "\x1b[36m"
+MAGENTA = "\x1b[35m"
+
+# canonical label and colour for every level spelling the producers use
+_LEVELS: dict[str, tuple[str, str]] = {}
+for _names, _label, _color in (
+    (("trace", "finest", "verbose", "10"), "TRACE", "\x1b[90m"),
+    (("debug", "fine", "finer", "config", "20"), "DEBUG", "\x1b[34m"),
+    (("info", "information", "informational", "notice", "default", "30"), "INFO ", "\x1b[32m"),
+    (("warn", "warning", "40"), "WARN ", "\x1b[33m"),
+    (("error", "err", "severe", "50"), "ERROR", "\x1b[31m"),
+    (("critical", "fatal", "panic", "dpanic", "alert", "emergency", "emerg", "crit", "60"),
+     "FATAL", "\x1b[1;31m"),
+):
+    for _n in _names:
+        _LEVELS[_n] = (_label, _color)
+
+LEVEL_RANK = {"TRACE": 0, "DEBUG": 1, "INFO ": 2, "WARN ": 3, "ERROR": 4, "FATAL": 5}
+
+
+def level_label(level: str) -> tuple[str, str]:
+    """(five-character label, ANSI colour) of any producer's level spelling."""
+    hit = _LEVELS.get(level)
+    if hit is None:
+        hit = _LEVELS.get(level.strip().lower())
+        if hit is None:
+            label = (level.strip().upper() or "-")[:5].ljust(5)
+            hit = (label, "")
+    return hit
+
+
+def want_color(stream: IO[Any] | None, choice: str | bool | None = "auto") -> bool:
+    """Resolve --color auto|always|never with NO_COLOR and FORCE_COLOR (no-color.org)."""
+    if choice is True or choice == "always":
+        return True
+    if choice is False or choice == "never":
+        return False
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return bool(isatty and isatty())
+    except ValueError:  # closed stream
+        return False
+
+
+def _needs_quotes(s: str) -> bool:
+    return not s or any(c in s for c in ' ="\t') or not s.isprintable()
+
+
+def format_value(value: Any) -> str:
+    """A value as it appears after ``key=``: bare when unambiguous, JSON-quoted otherwise."""
+    t = type(value)
+    if t is str:
+        return orjson.dumps(value).decode() if _needs_quotes(value) else value
+    if t is bool:
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if t is int or t is float:
+        return repr(value)
+    try:
+        return orjson.dumps(value, default=repr).decode()
+    except TypeError:
+        return repr(value)
+
+
+def flatten(prefix: str, value: Any, out: list[tuple[str, Any]], depth: int = 0) -> None:
+    """Nested objects shown compactly: {"http": {"status": 200}} -> http.status=200."""
+    if type(value) is dict and value and depth < 8:
+        for k, v in value.items():
+            flatten(f"{prefix}.{k}" if prefix else str(k), v, out, depth + 1)
+    else:
+        out.append((prefix, value))
+
+
+class Renderer:
+    """Renders normalised records as lines; colour decided once, at construction."""
+
+    def __init__(self, color: bool = False, *, indent: str = "    ") -> None:
+        self.color = color
+        self.indent = indent
+
+    def render(
+        self,
+        time: str,
+        level: str,
+        source: str,
+        message: str,
+        fields: Mapping[str, Any] | Iterable[tuple[str, Any]] = (),
+    ) -> str:
+        label, lcolor = level_label(level) if level else ("     ", "")
+        pairs: list[tuple[str, Any]] = []
+        items = fields.items() if isinstance(fields, Mapping) else fields
+        for k, v in items:
+            if type(v) is dict:
+                flatten(k, v, pairs)
+            else:
+                pairs.append((k, v))
+        inline: list[str] = []
+        blocks: list[tuple[str, str]] = []
+        c = self.color
+        for k, v in pairs:
+            if type(v) is str and "\n" in v:
+                blocks.append((k, v))
+                continue
+            val = format_value(v)
+            inline.append(f"{DIM}{k}={RESET}{val}" if c else f"{k}={val}")
+        if "\n" in message:
+            first, _, rest = message.partition("\n")
+            message = first
+            blocks.insert(0, ("", rest))
+        head: list[str] = []
+        if c:
+            if time:
+                head.append(f"{DIM}{time}{RESET}")
+            head.append(f"{lcolor}{label}{RESET}" if lcolor else label)
+            if source:
+                head.append(f"{CYAN}{source}{RESET}")
+            line = " ".join(head)
+            if message:
+                bold = BOLD if label in ("ERROR", "FATAL", "WARN ") else ""
+                line += f"  {bold}{message}{RESET}" if bold else f"  {message}"
+        else:
+            if time:
+                head.append(time)
+            head.append(label)
+            if source:
+                head.append(source)
+            line = " ".join(head)
+            if message:
+                line += f"  {message}"
+        if inline:
+            line += "  " + " ".join(inline)
+        if blocks:
+            parts = [line]
+            for k, text in blocks:
+                if k:
+                    parts.append(f"{self.indent}{DIM}{k}:{RESET}" if c else f"{self.indent}{k}:")
+                pad = self.indent * (2 if k else 1)
+                for text_line in text.rstrip("\n").split("\n"):
+                    parts.append(f"{pad}{text_line}")
+            line = "\n".join(parts)
+        return line
