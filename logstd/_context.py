@@ -7,7 +7,7 @@ leak into another. Bound keys are canonicalised and redacted once, at bind time.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar, Token
 from typing import Any
 
@@ -60,3 +60,17 @@ def bound_keys(**keys: Any) -> Iterator[None]:
 
 
 get_bound = _bound.get
+
+# callables returning keys for the current record (e.g. tracing's traceId/spanId), or None
+providers: list[Callable[[], dict[str, Any] | None]] = []
+
+
+def add_context_provider(provider: Callable[[], dict[str, Any] | None]) -> None:
+    """Add a callable whose keys go into every record (called once per record; keep it cheap)."""
+    if provider not in providers:
+        providers.append(provider)
+
+
+def remove_context_provider(provider: Callable[[], dict[str, Any] | None]) -> None:
+    if provider in providers:
+        providers.remove(provider)

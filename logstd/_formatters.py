@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 from pythonjsonlogger.orjson import OrjsonFormatter
 
-from logstd._context import get_bound
+from logstd._context import get_bound, providers
 from logstd._plan import KeyPlan
 from logstd._render import Renderer
 
@@ -76,6 +76,14 @@ class RecordBuilder:
         bound = get_bound()
         if bound:
             out.update(bound)
+        if providers:
+            for provider in providers:
+                try:
+                    keys = provider()
+                except Exception:
+                    keys = None
+                if keys:
+                    out.update(keys)
         d = record.__dict__
         if len(d) > _N_STD:
             put = self.plan.put
