@@ -13,8 +13,9 @@ import json
 import random
 from pathlib import Path
 
-_WORDS = ("order created payment requested payment declined cache miss retrying upstream "
-          "request finished user logged in shipment scheduled stock reserved").split()
+_WORDS = ("order", "created", "payment", "requested", "declined", "cache", "miss", "retrying",
+          "upstream", "request", "finished", "user", "logged", "in", "shipment", "scheduled",
+          "stock", "reserved")
 _ROUTES = ["/orders", "/orders/{id}", "/orders/{id}/cancel", "/customers/{id}", "/healthz/ping"]
 _STACK = ("Traceback (most recent call last):\n  File \"/app/orders/api.py\", line 88, in create\n"
           "    charge = await payments.charge(order)\n  File \"/app/orders/payments.py\", line 31,"
@@ -33,8 +34,8 @@ def _record(rng: random.Random, i: int) -> dict[str, object]:
     ts = _ts(rng, i)
     lvl = rng.choice(["info", "info", "info", "debug", "warn", "error"])
     if style == 0:  # logstd / python-json-logger
-        rec: dict[str, object] = {"timestamp": ts, "level": lvl, "message": msg, "service": "orders",
-                                  "logger": "orders.api"}
+        rec: dict[str, object] = {"timestamp": ts, "level": lvl, "message": msg,
+                                  "service": "orders", "logger": "orders.api"}
     elif style == 1:  # zap
         rec = {"level": lvl, "ts": 1764363165.123 + i / 1000, "caller": "api/orders.go:88",
                "msg": msg}
