@@ -31,6 +31,7 @@ typecheck: $(STAMP)
 
 docs: $(STAMP)
 	$(BIN)/logstd keys --markdown > docs/log-keys.md
+	$(BIN)/logstd keys --python > logstd/keys.py
 
 bench: $(STAMP)
 	$(BIN)/python bench/logging.py
