@@ -2,7 +2,7 @@
 
 The rule (``recommend``), applied to the *loaded* samples only: samples with at least one
 user, after the warm-up (default: the spawn time users / spawn-rate, at most half the run)
-counted from the first loaded sample.
+counted from the first loaded sample, and without the last second of load (cool-down).
 
 - percentiles are nearest-rank: the value at rank ceil(p/100 x n) of the sorted samples;
 - CPU request = p95 of CPU (cores) x margin, rounded up to 10m, at least 10m;
@@ -33,6 +33,7 @@ CPU_STEP_M = 10
 MEM_STEP_MI = 8
 MEM_FLOOR_MI = 64
 OOM_BUMP_MI = 100
+COOLDOWN_S = 1.0
 
 
 @dataclass
@@ -136,12 +137,14 @@ def warmup_seconds(run: Run, warmup: float | None = None) -> float:
 
 
 def loaded_samples(run: Run, warmup: float | None = None) -> list[dict[str, float]]:
-    """Samples with users > 0, from the first such sample + warm-up on."""
+    """Samples with users > 0, from the first such sample + warm-up, without the last
+    second of load (Locust stopping its users)."""
     loaded = [s for s in run.samples if s["users"] > 0]
     if not loaded:
         return []
     start = loaded[0]["elapsed_s"] + warmup_seconds(run, warmup)
-    return [s for s in loaded if s["elapsed_s"] >= start]
+    end = loaded[-1]["elapsed_s"] - COOLDOWN_S
+    return [s for s in loaded if start <= s["elapsed_s"] <= end]
 
 
 def cpu_millicores(cores: float) -> int:

@@ -37,11 +37,11 @@ def _fmt(v: float) -> str:
 
 
 def svg_chart(title: str, series: list[Series], hlines: list[tuple[str, str, float]],
-              xlabel: str, ylabel: str) -> str:
+              xlabel: str, ylabel: str, *, xrange: tuple[float, float] | None = None) -> str:
     """A line chart as an inline SVG string (deterministic)."""
     xs_all = [x for s in series for x in s[2]] or [0.0, 1.0]
     ys_all = [y for s in series for y in s[3]] + [h[2] for h in hlines] or [0.0, 1.0]
-    x0, x1 = min(xs_all), max(xs_all)
+    x0, x1 = xrange or (min(xs_all), max(xs_all))
     x1 = x1 if x1 > x0 else x0 + 1
     y0, y1 = min(0.0, *ys_all), max(ys_all) * 1.08 or 1.0
     yt = _nice_ticks(y0, y1)
@@ -124,15 +124,16 @@ def render_report(run_dir: str | Path, **recommend_kw: Any) -> str:
     t0 = s0["time"] - s0["elapsed_s"]
     hist = _history_series(run, t0)
     xs = [s["elapsed_s"] for s in run.samples]
+    xr = (0.0, max(xs)) if xs else None
     charts = [
         svg_chart("Throughput", [("req/s", COLORS[0], *hist["req/s"]),
                                  ("failures/s", COLORS[1], *hist["failures/s"]),
                                  ("users", COLORS[4], *hist["users"])], [],
-                  "seconds", "per second / users"),
+                  "seconds", "per second / users", xrange=xr),
         svg_chart("Latency percentiles", [("p50", COLORS[2], *hist["p50"]),
                                           ("p95", COLORS[3], *hist["p95"]),
                                           ("p99", COLORS[1], *hist["p99"])], [],
-                  "seconds", "milliseconds"),
+                  "seconds", "milliseconds", xrange=xr),
     ]
     cpu_lines: list[tuple[str, str, float]] = []
     mem_lines: list[tuple[str, str, float]] = []
@@ -143,10 +144,10 @@ def render_report(run_dir: str | Path, **recommend_kw: Any) -> str:
         mem_lines.append((f"request = limit {rec.memory_mi}Mi", COLORS[1], rec.memory_mi))
     charts.append(svg_chart("CPU", [("cores", COLORS[0], xs,
                                      [s["cpu_cores"] for s in run.samples])],
-                            cpu_lines, "seconds", "cores"))
+                            cpu_lines, "seconds", "cores", xrange=xr))
     charts.append(svg_chart("Memory", [("memory", COLORS[0], xs,
                                         [s["memory_bytes"] / MI for s in run.samples])],
-                            mem_lines, "seconds", "MiB"))
+                            mem_lines, "seconds", "MiB", xrange=xr))
     m = run.meta
     rows = [_row("run", run.path.name), _row("target", m.get("target")),
             _row("profile", f"{m.get('profile')} shape {m.get('shape') or 'constant'}"),
