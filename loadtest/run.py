@@ -291,10 +291,14 @@ def _write_samples(run_dir: Path, readings: list[Reading],
     rows: list[dict[str, Any]] = []
     t0 = readings[0].mono if readings else 0.0
     j, current = 0, 0
+    # Locust writes a history row every second while it runs: past the last one, no load
+    last = users[-1][0] + 1.0 if users else 0.0
     for a, b in itertools.pairwise(readings):
         while j < len(users) and users[j][0] <= b.wall:
             current = users[j][1]
             j += 1
+        if b.wall > last:
+            current = 0
         cores = max(0.0, b.cpu_seconds - a.cpu_seconds) / max(1e-6, b.mono - a.mono)
         rows.append({"elapsed_s": f"{b.mono - t0:.3f}", "time": f"{b.wall:.3f}",
                      "cpu_cores": f"{cores:.4f}", "memory_bytes": b.memory_bytes,
