@@ -114,7 +114,8 @@ def read_collection(path: str | Path) -> list[dict[str, Any]]:
             raise LoadtestError(f"{p}: request [{i}]: needs method and url")
         url = re.sub(r"^\{\{\s*\w+\s*\}\}", "", url)
         url = re.sub(r"^https?://[^/]+", "", url) or "/"
-        out.append({"name": str(item.get("name") or f"{req.get('method', 'GET')} {url}"),
-                    "method": str(req.get("method", "GET")).upper(), "url": url,
+        method = str(req.get("method", "GET")).upper()
+        out.append({"name": str(item.get("name") or f"{method} {url}"),
+                    "method": method, "url": url,
                     "json": req.get("json"), "headers": req.get("headers") or {}})
     return out
