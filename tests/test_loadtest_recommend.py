@@ -210,3 +210,27 @@ def test_cli_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[s
     err = capsys.readouterr().err
     assert err == (f"error: {tmp_path / 'bad.yaml'}: not valid YAML; fix it or write "
                    "elsewhere (-o)\n")
+
+
+def test_soak_memory_growth_flags_a_leak(tmp_path: Path) -> None:
+    n = 80
+    growing = [50.0 + 0.5 * i + (0.2 if i % 2 else -0.2) for i in range(n)]
+    run = load_run(make_run(tmp_path / "leak", [0.1] * n, growing, shape="soak"))
+    g = recommend(run, min_samples=40).stats["memory_growth"]
+    # 0.5 MiB per 0.5 s sample = 3600 MiB/h
+    assert g["slope_mib_per_h"] == pytest.approx(3600, rel=0.01)
+    assert g["probable_leak"] is True
+    flat = [50.0 + (0.2 if i % 2 else -0.2) for i in range(n)]
+    run = load_run(make_run(tmp_path / "flat", [0.1] * n, flat, shape="soak"))
+    assert recommend(run, min_samples=40).stats["memory_growth"]["probable_leak"] is False
+
+
+def test_step_saturation_point(tmp_path: Path) -> None:
+    d = make_run(tmp_path / "step", [0.1] * 60, [50.0] * 60, shape="step")
+    rows = ["Timestamp,User Count,Type,Name,Requests/s,Failures/s,50%,95%,99%"]
+    for i, (u, p99) in enumerate([(2, 40), (2, 42), (4, 45), (4, 50), (6, 95), (6, 120),
+                                  (8, 400), (8, 500)]):
+        rows.append(f"{1_800_000_000 + i},{u},,Aggregated,50,0,5,20,{p99}")
+    (d / "locust_stats_history.csv").write_text("\n".join(rows) + "\n")
+    # level 2: p99 median 40 (nearest rank of [40, 42]); level 6: 95 > 2 x 40
+    assert recommend(load_run(d), min_samples=40).stats["saturation_users"] == 6

@@ -196,11 +196,14 @@ def test_workers_and_replay(app: tuple[str, int], tmp_path: Path) -> None:
         "  - name: list\n    method: GET\n    url: /orders?customerId=C-1001\n")
     out = tmp_path / "dist"
     proc = _cli("run", "--profile", "replay", "--collection", str(coll), "--users", "2",
-                "--spawn-rate", "2", "--duration", "4s", "--workers", "1",
+                "--spawn-rate", "2", "--duration", "4s", "--workers", "1", "--shape", "step",
                 "--target", app[0], "--pid", str(app[1]), "--out", str(out))
     assert proc.returncode == 0, proc.stderr
     meta = json.loads((out / "metadata.json").read_text())
-    assert (meta["status"], meta["workers"], meta["profile"]) == ("completed", 1, "replay")
+    assert (meta["status"], meta["workers"], meta["profile"], meta["shape"]) == (
+        "completed", 1, "replay", "step")
+    users = {int(r["User Count"]) for r in _rows(out / "locust_stats_history.csv")}
+    assert {1, 2} <= users  # the step shape drove Locust: 1 user, then 2
     stats = {r["Name"]: r for r in _rows(out / "locust_stats.csv")}
     assert int(stats["create"]["Request Count"]) > 0
     assert int(stats["list"]["Request Count"]) > 0
