@@ -150,7 +150,8 @@ def render_report(run_dir: str | Path, **recommend_kw: Any) -> str:
                             mem_lines, "seconds", "MiB", xrange=xr))
     m = run.meta
     rows = [_row("run", run.path.name), _row("target", m.get("target")),
-            _row("profile", f"{m.get('profile')}, shape {m.get('shape') or 'none (constant users)'}"),
+            _row("profile", f"{m.get('profile')}, shape "
+                            f"{m.get('shape') or 'none (constant users)'}"),
             _row("users / spawn rate / duration",
                  f"{m.get('users')} / {m.get('spawn_rate')}/s / {m.get('duration_s')} s"),
             _row("sampler", f"{m.get('sampler', {}).get('what')} every "

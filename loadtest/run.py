@@ -226,10 +226,10 @@ def run_load(opts: RunOptions, progress: Callable[[str], None] | None = None) ->
     procs: list[subprocess.Popen[bytes]] = []
     try:
         readings.append(sampler.read())
-        for cmd in _locust_cmds(opts, cfg):
-            procs.append(subprocess.Popen(cmd, cwd=run_dir, env=env,
-                                          stdout=subprocess.DEVNULL,
-                                          stderr=(run_dir / "locust.stderr").open("ab")))
+        with (run_dir / "locust.stderr").open("ab") as err:
+            for cmd in _locust_cmds(opts, cfg):
+                procs.append(subprocess.Popen(cmd, cwd=run_dir, env=env,
+                                              stdout=subprocess.DEVNULL, stderr=err))
         next_progress = start_mono + 2
         while procs[0].poll() is None:
             time.sleep(max(0.0, readings[-1].mono + opts.interval - time.monotonic()))
