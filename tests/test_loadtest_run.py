@@ -141,19 +141,28 @@ def test_report_renders_in_chromium(run_dir: Path, tmp_path: Path) -> None:
     chromium = require_tool("chromium")
     from loadtest.report import screenshot, write_report
 
-    html = write_report(run_dir, tmp_path / "report.html")
+    html = write_report(run_dir, tmp_path / "report.html", min_samples=20)
     text = html.read_text()
+    assert "recommended limits" in text
+    assert re.search(r'stroke-dasharray="6 4".*?>request \d+m<', text)  # the request line
     assert not re.search(r"(src|href)\s*=|@import|url\(", text)  # self-contained
     assert text.count("<svg") == 4
-    dom = subprocess.run(
+    # the DOM check and the screenshot run side by side (two Chromium processes)
+    dom = subprocess.Popen(
         [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr",
          "--v=0", f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1440,1100",
          "--dump-dom", html.resolve().as_uri()],
-        capture_output=True, text=True, timeout=60, check=False)
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        png = screenshot(html, tmp_path / "report.png", browser=chromium)
+        out, err = dom.communicate(timeout=60)
+    finally:
+        if dom.poll() is None:
+            dom.kill()
+            dom.communicate()
     assert dom.returncode == 0
-    assert 'data-plots="4"' in dom.stdout  # every plot laid out with a non-zero size
-    assert ":CONSOLE" not in dom.stderr, dom.stderr  # no console errors or warnings
-    png = screenshot(html, tmp_path / "report.png", browser=chromium)
+    assert 'data-plots="4"' in out  # every plot laid out with a non-zero size
+    assert ":CONSOLE" not in err, err  # no console errors or warnings
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert png.stat().st_size > 20_000  # plots and table, not a blank page
     ARTIFACTS.mkdir(exist_ok=True)
