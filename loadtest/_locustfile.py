@@ -16,10 +16,11 @@ from typing import Any
 
 from locust import FastHttpUser, HttpUser, LoadTestShape, between
 
-from loadtest.profiles import READ_WEIGHTS, shape_tick
+from loadtest.profiles import READ_WEIGHTS, read_collection, shape_tick
 
 CFG: dict[str, Any] = json.loads(Path(os.environ["LOADTEST_CONFIG"]).read_text(encoding="utf-8"))
 PATHS: dict[str, str] = CFG["paths"]
+REQUESTS: list[dict[str, Any]] = read_collection(CFG["collection"]) if CFG["collection"] else []
 
 
 def _order_body(customer: str) -> dict[str, Any]:
@@ -78,7 +79,7 @@ class _Orders:
         self.client.get(PATHS["ping"], name="GET ping")
 
     def replay(self) -> None:
-        for req in CFG["requests"]:
+        for req in REQUESTS:
             self.client.request(req["method"], req["url"], json=req.get("json"),
                                 headers=req.get("headers") or None, name=req["name"])
 

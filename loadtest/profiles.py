@@ -51,7 +51,7 @@ class ProfileConfig:
     duration: float
     paths: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_PATHS))
     weights: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
-    requests: list[dict[str, Any]] = field(default_factory=list)
+    collection: str | None = None  # replay: read in the Locust process (headers stay out of files)
     customers: list[str] = field(default_factory=lambda: list(CUSTOMERS))
     wait: tuple[float, float] = (0.05, 0.2)
     user_class: str = "fast"  # "fast" = FastHttpUser, "http" = HttpUser
@@ -59,7 +59,7 @@ class ProfileConfig:
     def to_json(self) -> dict[str, Any]:
         return {"profile": self.profile, "shape": self.shape, "users": self.users,
                 "spawn_rate": self.spawn_rate, "duration": self.duration,
-                "paths": self.paths, "weights": self.weights, "requests": self.requests,
+                "paths": self.paths, "weights": self.weights, "collection": self.collection,
                 "customers": self.customers, "wait": list(self.wait),
                 "user_class": self.user_class}
 

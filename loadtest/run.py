@@ -97,7 +97,8 @@ def check_target(url: str, path: str = "/") -> None:
 
     parsed = urllib.parse.urlparse(url)
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
-        raise LoadtestError(f"--target {url!r}: give an http(s) URL, e.g. http://127.0.0.1:8080")
+        raise LoadtestError(f"--target {_safe_url(url)!r}: give an http(s) URL, "
+                            "e.g. http://127.0.0.1:8080")
     try:
         with urllib.request.urlopen(url.rstrip("/") + path, timeout=5):
             pass
@@ -105,7 +106,7 @@ def check_target(url: str, path: str = "/") -> None:
         return
     except (urllib.error.URLError, OSError) as e:
         reason = getattr(e, "reason", e)
-        raise LoadtestError(f"target {url} is unreachable ({reason})") from e
+        raise LoadtestError(f"target {_safe_url(url)} is unreachable ({reason})") from e
 
 
 def _config(opts: RunOptions) -> ProfileConfig:
@@ -135,7 +136,8 @@ def _config(opts: RunOptions) -> ProfileConfig:
     if opts.profile == "replay":
         if not opts.collection:
             raise LoadtestError("--profile replay needs --collection FILE")
-        cfg.requests = read_collection(opts.collection)
+        read_collection(opts.collection)  # fail early; Locust's process reads it again
+        cfg.collection = str(Path(opts.collection).resolve())
     return cfg
 
 
@@ -258,7 +260,7 @@ def run_load(opts: RunOptions, progress: Callable[[str], None] | None = None) ->
         "generator": GENERATOR, "format": RUN_FORMAT, "version": RUN_VERSION,
         "service": opts.service, "profile": cfg.profile, "shape": cfg.shape,
         "users": opts.users, "spawn_rate": opts.spawn_rate, "duration_s": opts.duration,
-        "target": opts.target, "workers": opts.workers, "user_class": cfg.user_class,
+        "target": _safe_url(opts.target), "workers": opts.workers, "user_class": cfg.user_class,
         "sampler": {"kind": sampler.kind, "what": sampler.describe,
                     "interval_s": opts.interval},
         "warmup_s": round(min(opts.duration / 2, opts.users / opts.spawn_rate), 3),
@@ -269,6 +271,13 @@ def run_load(opts: RunOptions, progress: Callable[[str], None] | None = None) ->
     }
     (run_dir / "metadata.json").write_text(json.dumps(meta, indent=2) + "\n")
     return RunResult(run_dir, status, n, message)
+
+
+def _safe_url(url: str) -> str:
+    """The URL without any user:password part (never written to a file)."""
+    import re
+
+    return re.sub(r"//[^/@]*@", "//", url)
 
 
 def _iso(t: float) -> str:

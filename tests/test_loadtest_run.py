@@ -202,7 +202,8 @@ def test_workers_and_replay(app: tuple[str, int], tmp_path: Path) -> None:
         "requests:\n"
         "  - name: create\n    method: POST\n    url: '{{baseUrl}}/orders'\n"
         "    json: {customerId: C-1001, items: [{sku: SKU-1, quantity: 2, price: 9.5}]}\n"
-        "  - name: list\n    method: GET\n    url: /orders?customerId=C-1001\n")
+        "  - name: list\n    method: GET\n    url: /orders?customerId=C-1001\n"
+        "    headers: {Authorization: Bearer s3cr3t-t0ken}\n")
     out = tmp_path / "dist"
     proc = _cli("run", "--profile", "replay", "--collection", str(coll), "--users", "2",
                 "--spawn-rate", "2", "--duration", "4s", "--workers", "1", "--shape", "step",
@@ -217,6 +218,8 @@ def test_workers_and_replay(app: tuple[str, int], tmp_path: Path) -> None:
     assert int(stats["create"]["Request Count"]) > 0
     assert int(stats["list"]["Request Count"]) > 0
     assert int(stats["Aggregated"]["Failure Count"]) == 0
+    for f in out.iterdir():  # the collection's credentials reach no file of the run
+        assert "s3cr3t" not in f.read_text(errors="replace"), f.name
 
 
 def test_unreachable_target(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -254,3 +257,22 @@ def test_import_has_no_side_effects() -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True, cwd=ROOT)
     assert proc.stdout.strip() == ""
+
+
+def test_spec_weights_are_checked(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = tmp_path / "service.yaml"
+    spec.write_text("name: orders\nteam: shop\napp: app:app\nload:\n  weights: {browse: 2}\n")
+    assert main(["run", "--spec", str(spec), "--target", "http://127.0.0.1:1",
+                 "--pid", str(os.getpid())]) == 1
+    assert capsys.readouterr().err == (
+        "error: load weight 'browse': known tasks are list_orders, get_order, create_order, "
+        "cancel_order, ping\n")
+
+
+def test_credentials_in_target_url_are_not_echoed(capsys: pytest.CaptureFixture[str]) -> None:
+    port = _free_port()
+    assert main(["run", "--target", f"http://ops:hunter2@127.0.0.1:{port}",
+                 "--pid", str(os.getpid())]) == 1
+    err = capsys.readouterr().err
+    assert "hunter2" not in err
+    assert err.startswith(f"error: target http://127.0.0.1:{port} is unreachable (")
