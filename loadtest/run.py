@@ -210,10 +210,10 @@ def run_load(opts: RunOptions, progress: Callable[[str], None] | None = None) ->
     """Run one load test; returns when Locust ends, the target exits, or on Ctrl-C."""
     cfg = _config(opts)
     sampler = _make_sampler(opts)
-    check_target(opts.target, cfg.paths["ping"])
     run_dir = Path(opts.out) if opts.out else default_run_dir(opts.service)
-    if run_dir.exists() and any(run_dir.iterdir()):
+    if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
         raise LoadtestError(f"{run_dir}: run directory exists and is not empty")
+    check_target(opts.target, cfg.paths["ping"])
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "locust-config.json").write_text(json.dumps(cfg.to_json(), indent=2) + "\n")
     env = {**os.environ, "LOADTEST_CONFIG": str((run_dir / "locust-config.json").resolve()),

@@ -91,3 +91,26 @@ def test_spec_weights_and_paths() -> None:
     assert cfg.weights == {"create_order": 3, "ping": 1}
     assert cfg.paths["orders"] == "/api/orders"
     assert cfg.paths["ping"] == "/healthz/ping"
+
+
+def test_public_surface() -> None:
+    import loadtest
+
+    assert loadtest.__all__ == [
+        "PROFILES", "SHAPES", "LoadtestError", "Recommendation", "RefusedError", "Run",
+        "RunDirError", "RunOptions", "RunResult", "load_run", "read_collection", "recommend",
+        "render_block", "render_report", "run_load", "write_report", "write_values"]
+    for name in loadtest.__all__:
+        assert getattr(loadtest, name) is not None
+
+
+def test_run_dir_must_be_new(tmp_path: Path) -> None:
+    import os
+
+    from loadtest.run import run_load
+
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "samples.csv").write_text("x")
+    with pytest.raises(LoadtestError) as e:
+        run_load(_opts(pid=os.getpid(), out=str(tmp_path / "old")))
+    assert str(e.value) == f"{tmp_path / 'old'}: run directory exists and is not empty"
