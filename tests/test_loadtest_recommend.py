@@ -234,3 +234,20 @@ def test_step_saturation_point(tmp_path: Path) -> None:
     (d / "locust_stats_history.csv").write_text("\n".join(rows) + "\n")
     # level 2: p99 median 40 (nearest rank of [40, 42]); level 6: 95 > 2 x 40
     assert recommend(load_run(d), min_samples=40).stats["saturation_users"] == 6
+
+
+def test_report_of_a_bad_run_dir(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "empty").mkdir()
+    assert main(["report", str(tmp_path / "empty"), "-o", str(tmp_path / "r.html")]) == 1
+    assert capsys.readouterr().err == (
+        f"error: {tmp_path / 'empty'}: not a loadtest run directory (no metadata.json)\n")
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_report_is_deterministic(run_dir: Path, tmp_path: Path) -> None:
+    from loadtest.report import render_report
+
+    first = render_report(run_dir, min_samples=40)
+    assert first == render_report(run_dir, min_samples=40)
+    assert first.count("<svg") == 4
+    assert "request = limit 144Mi" in first  # the memory line of the recommendation
