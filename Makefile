@@ -4,7 +4,7 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck bench system-deps clean docs
+.PHONY: demo test lint typecheck bench bench-limits system-deps clean docs
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -35,6 +35,9 @@ docs: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/logging.py
+
+bench-limits: $(STAMP)
+	$(BIN)/python bench/limits.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
