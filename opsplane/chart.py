@@ -63,6 +63,14 @@ def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _engine() -> Any:
+    try:
+        import helm_python
+    except ImportError as e:
+        raise ChartError("the Helm engine is not installed: pip install 'opsplane[chart]'") from e
+    return helm_python
+
+
 def _clean(msg: str) -> str:
     return " ".join(str(msg).split())
 
@@ -70,9 +78,9 @@ def _clean(msg: str) -> str:
 def render(values: dict[str, Any], *, chart: str | Path = CHART_DIR, release: str = "release",
            namespace: str = "default") -> list[Manifest]:
     """Render the chart offline; manifests in template order then document order."""
-    import helm_python
     import yaml
 
+    helm_python = _engine()
     try:
         c = helm_python.Chart.load(str(chart))
         c.validate_schema(values)
@@ -106,8 +114,7 @@ def render_text(values: dict[str, Any], *, chart: str | Path = CHART_DIR,
 def lint(values: dict[str, Any], *, chart: str | Path = CHART_DIR, strict: bool = True,
          kube_version: str | None = None) -> list[str]:
     """Helm's lint; returns the findings (warnings and errors) as ``path: message`` lines."""
-    import helm_python
-
+    helm_python = _engine()
     try:
         report = helm_python.lint(str(chart), values, strict=strict, kube_version=kube_version)
     except helm_python.HelmError as e:

@@ -123,7 +123,7 @@ USER 10001:10001
 EXPOSE $port
 STOPSIGNAL SIGTERM
 HEALTHCHECK --interval=10s --timeout=3s --start-period=15s --retries=3 \\
-  CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/healthz/liveness', timeout=2)"]
+  CMD ["python", "-c", "import urllib.request as u; u.urlopen('http://127.0.0.1:$port/healthz/ping')"]
 ENTRYPOINT ["opsplane", "serve"]
 CMD ["--port", "$port"]
 """
@@ -298,7 +298,8 @@ def init_service(name: str, directory: str | Path, *, team: str = "platform",
                  port: int = 8080) -> list[Path]:
     """Create ``directory`` with a new service; refuses an existing path. Returns the files."""
     if not _DNS.match(name):
-        raise UsageError(f"service name {name!r} must be a DNS label (lowercase letters, digits, -)")
+        raise UsageError(f"service name {name!r} must be a DNS label "
+                         "(lowercase letters, digits, -)")
     if not 1 <= port <= 65535:
         raise UsageError(f"--port {port} is not a TCP port (1-65535)")
     root = Path(directory)

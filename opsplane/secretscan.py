@@ -98,7 +98,7 @@ def sensitive_names() -> frozenset[str]:
     from logstd._dictionary import load_dictionary, normalize
 
     d = load_dictionary()
-    out = set()
+    out: set[str] = set()
     for spec in d.keys.values():
         if spec.sensitive and spec.name not in _NOT_CREDENTIALS:
             out.update(normalize(s) for s in (spec.name, *spec.aliases))

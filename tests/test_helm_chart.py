@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helm_cases import CANARY, FULL, MINIMAL, VALUE_SETS
 
 from opsplane import chart, helmvalues
 from opsplane.chart import ChartError, Manifest
 from opsplane.spec import parse_spec
-from helm_cases import CANARY, FULL, MINIMAL, VALUE_SETS
 
 pytest.importorskip("helm_python")
 
@@ -213,7 +213,7 @@ def test_generated_rules_and_dashboards_are_carried() -> None:
               "dashboards": {"enabled": True, "files": {"orders.json": {"title": "orders"}}}}
     k = kinds(values)
     assert k["PrometheusRule"]["spec"]["groups"][0]["name"] == "from-file"
-    dash = [m.doc for m in render(values) if m.name == "orders-dashboards"][0]
+    dash = next(m.doc for m in render(values) if m.name == "orders-dashboards")
     assert json.loads(dash["data"]["orders.json"]) == {"title": "orders"}
     assert dash["metadata"]["labels"]["grafana_dashboard"] == "1"
     assert kinds(FULL)["PrometheusRule"]["spec"]["groups"][0]["rules"][0]["alert"] == \
