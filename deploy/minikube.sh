@@ -26,6 +26,13 @@ minikube status >/dev/null || minikube start
 echo "==> building $name:$tag inside minikube"
 minikube image build -t "$name:$tag" -f "$svc_dir/Dockerfile" .
 
+if [ -f "$svc_dir/chart/values-payments.yaml" ]; then
+  echo "==> helm upgrade --install payments (stub dependency)"
+  helm upgrade --install payments "$root/helm/service" --namespace "$namespace" --create-namespace \
+    --atomic --wait --timeout 5m -f "$svc_dir/chart/values-payments.yaml" \
+    --set image.repository="$name" --set image.tag="$tag" --set image.pullPolicy=Never
+fi
+
 echo "==> values from service.yaml"
 opsplane chart values --spec "$svc_dir/service.yaml" --environment local -o "$work/values-service.yaml"
 values=(-f "$work/values-service.yaml")
@@ -42,5 +49,5 @@ echo "==> smoke test"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 kubectl -n "$namespace" port-forward "svc/$name" "$port:80" >/dev/null 2>&1 &
 pf_pid=$!
-opsplane test "$svc_dir/collections/smoke.yaml" --base-url "http://127.0.0.1:$port" --wait 60
+opsplane test -t smoke --dir "$svc_dir/tests" --base-url "http://127.0.0.1:$port" --wait 60s
 echo "==> $name is up in minikube ($namespace)"

@@ -34,68 +34,56 @@ tracing: true
 """
 
 _APP = '''\
-"""$name: HTTP service skeleton on the opsplane service kit.
+"""$name: an HTTP service on the opsplane service kit.
 
-The kit (``opsplane.instrument``) adds /healthz/ping|liveness|readiness, /metrics, request
-logs and tracing; until it is installed the skeleton answers the health routes itself.
-Run it: ``opsplane serve`` (reads service.yaml).
+``opsplane.instrument`` gives it /healthz/ping, /healthz/liveness, /healthz/readiness,
+/metrics, request logs, JSON errors and its settings; ``opsplane serve`` adds the graceful
+shutdown. service.yaml beside this file describes it. Run it: ``opsplane serve``.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-from typing import Any
+from pathlib import Path
 
-import logstd
 import opsplane
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
-logstd.configure(service="$name")
+SPEC = Path(__file__).resolve().parent / "service.yaml"
 log = logging.getLogger("$module")
 
-Scope = dict[str, Any]
+
+async def hello(request: Request) -> JSONResponse:
+    log.info("hello answered", extra={"event": "hello"})
+    return JSONResponse({"service": "$name", "message": "hello"})
 
 
-async def _send_json(send: Any, status: int, body: dict[str, Any]) -> None:
-    data = json.dumps(body).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(data)).encode())]})
-    await send({"type": "http.response.body", "body": data})
+routes = [Route("/hello", hello, methods=["GET"])]
+
+app = opsplane.instrument(Starlette(routes=routes), SPEC)
+'''
+
+_UNIT_TEST = '''\
+"""Unit tests of $name (the black-box ones are test.*.yaml: opsplane test -t smoke -e local)."""
+
+from starlette.testclient import TestClient
+
+from app import app
 
 
-async def hello(scope: Scope, receive: Any, send: Any) -> None:
-    await _send_json(send, 200, {"service": "$name", "message": "hello"})
+def test_hello() -> None:
+    with TestClient(app) as client:
+        r = client.get("/hello")
+    assert r.status_code == 200
+    assert r.json()["service"] == "$name"
 
 
-ROUTES = {"/hello": hello}
-
-
-async def _app(scope: Scope, receive: Any, send: Any) -> None:
-    if scope["type"] == "lifespan":
-        while (await receive())["type"] != "lifespan.shutdown":
-            await send({"type": "lifespan.startup.complete"})
-        await send({"type": "lifespan.shutdown.complete"})
-        return
-    path = scope.get("path", "/")
-    if path in ROUTES:
-        await ROUTES[path](scope, receive, send)
-    elif path.startswith("/healthz/"):
-        await _send_json(send, 200, {"status": "ok", "checks": []})
-    else:
-        await _send_json(send, 404, {"error": {"code": "NOT_FOUND", "message": path}})
-
-
-def _instrumented() -> Any:
-    instrument = getattr(opsplane, "instrument", None)
-    if instrument is None:
-        return _app
-    from opsplane.spec import load_spec
-
-    return instrument(_app, load_spec("service.yaml"))
-
-
-app = _instrumented()
+def test_ready() -> None:
+    with TestClient(app) as client:
+        assert client.get("/healthz/readiness").status_code == 200
 '''
 
 _DOCKERFILE = """\
@@ -167,22 +155,34 @@ scrape_configs:
 """
 
 _SMOKE = """\
-# Smoke collection: run with `opsplane test collections/smoke.yaml --env environments/local.yaml`.
-# Add a request per critical route; the runner waits until /healthz/readiness answers 200.
+# Smoke test of $name: proves a deploy (the pipeline runs it after each helm upgrade).
+#   opsplane test -t smoke -e local          (from tests/)
+version: 1
 name: $name smoke
+description: health and one request, each under 2 s
 requests:
-  - name: ready
-    method: GET
-    url: "{{baseUrl}}/healthz/readiness"
-    expect: {status: 200}
+  - name: readiness
+    tags: [smoke]
+    url: /healthz/readiness
+    expect:
+      status: 200
+      health: pass
+      max_ms: 2000
+
   - name: hello
-    method: GET
-    url: "{{baseUrl}}/hello"
-    expect: {status: 200, json: {service: $name}}
+    tags: [smoke]
+    url: /hello
+    expect:
+      status: 200
+      max_ms: 2000
+      json:
+        - {path: $$.service, equals: $name}
 """
 
 _ENV = """\
-# Environment for the collections: where the service answers.
+# $name $env: $note
+version: 1
+name: $env
 baseUrl: $url
 """
 
@@ -212,6 +212,8 @@ jobs:
     with:
       service: $name
       registry: ghcr.io/$team
+      staging-url: https://$name.staging.example
+      production-url: https://$name.example
     secrets:
       registry-password: $${{ secrets.GITHUB_TOKEN }}
       staging-kubeconfig: $${{ secrets.STAGING_KUBECONFIG }}
@@ -230,13 +232,16 @@ _PYPROJECT = """\
 name = "$name"
 version = "0.1.0"
 requires-python = ">=3.11"
-dependencies = ["opsplane"]
+dependencies = ["opsplane", "starlette"]
 
 [tool.logstd]
 dictionary = ["logkeys.yaml"]
 
 [tool.ruff]
 line-length = 100
+
+[tool.pytest.ini_options]
+pythonpath = ["."]
 """
 
 _README = """\
@@ -247,7 +252,7 @@ Created with `opsplane init`. Owned by $team.
 ```sh
 opsplane spec check service.yaml          # the spec every generator reads
 opsplane serve                            # run it on :$port
-opsplane test collections/smoke.yaml --env environments/local.yaml
+cd tests && opsplane test -t smoke -e local
 opsplane secrets scan .                   # CI fails on a committed secret
 docker compose up --build                 # with Prometheus and Jaeger
 ```
@@ -273,17 +278,26 @@ def _files(name: str, team: str, port: int) -> dict[str, str]:
     return {
         "service.yaml": t(_SERVICE_YAML),
         "app.py": t(_APP),
-        "requirements.txt": "opsplane\n",
+        "requirements.txt": "opsplane\nstarlette\n",
         "pyproject.toml": t(_PYPROJECT),
         "logkeys.yaml": t(_LOGKEYS),
         "Dockerfile": t(_DOCKERFILE),
         "docker-compose.yaml": t(_COMPOSE),
         "deploy/prometheus.yml": t(_PROMETHEUS),
-        "collections/smoke.yaml": t(_SMOKE),
-        "environments/local.yaml": t(_ENV, url=f"http://127.0.0.1:{port}"),
-        "environments/compose.yaml": t(_ENV, url=f"http://localhost:{port}"),
-        "environments/staging.yaml": t(_ENV, url=f"http://{name}.staging.svc"),
-        "environments/production.yaml": t(_ENV, url=f"http://{name}.production.svc"),
+        "tests/test.smoke.yaml": t(_SMOKE),
+        "tests/env.local.yaml": t(_ENV, env="local", note="opsplane serve on loopback",
+                                  url=f"http://127.0.0.1:{port}"),
+        "tests/env.compose.yaml": t(_ENV, env="compose", note="docker compose up",
+                                    url=f"http://localhost:{port}"),
+        "tests/env.minikube.yaml": t(_ENV, env="minikube",
+                                     note="export SERVICE_URL=$$(minikube service NAME --url)",
+                                     url="$${SERVICE_URL}"),
+        "tests/env.staging.yaml": t(_ENV, env="staging", note="the pipeline sets SERVICE_URL",
+                                    url="$${SERVICE_URL}"),
+        "tests/env.production.yaml": t(_ENV, env="production",
+                                       note="the pipeline sets SERVICE_URL",
+                                       url="$${SERVICE_URL}"),
+        "tests/test_app.py": t(_UNIT_TEST),
         "chart/values.yaml": helmvalues.render(helmvalues.generate(spec), "service.yaml"),
         "chart/values-resources.yaml": t(_RESOURCES),
         "chart/values-staging.yaml": t(_VALUES_ENV, env="staging", replicas="2"),
