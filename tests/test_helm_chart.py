@@ -8,7 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helm_cases import CANARY, FULL, MINIMAL, VALUE_SETS
+
+try:  # tests/ is a plain folder or a package, depending on the checkout
+    from helm_cases import CANARY, FULL, MINIMAL, VALUE_SETS
+except ModuleNotFoundError:
+    from tests.helm_cases import CANARY, FULL, MINIMAL, VALUE_SETS
 
 from opsplane import chart, helmvalues
 from opsplane.chart import ChartError, Manifest
@@ -264,3 +268,35 @@ def test_schema_rejects_bad_values_naming_the_field(patch: dict[str, Any], field
 def test_name_is_required() -> None:
     with pytest.raises(ChartError, match="name"):
         chart.render({"image": {"repository": "x"}})
+
+
+GOLDEN = Path(__file__).resolve().parent / "golden"
+GENERATED = {"rules": GOLDEN / "alerts" / "orders.rules.yaml",
+             "dashboard": GOLDEN / "dashboards" / "svc-orders.json",
+             "resources": GOLDEN / "loadtest" / "values-resources.yaml"}
+
+
+def test_chart_takes_the_generators_output(shared_schemas: Path) -> None:
+    """The alert rules, dashboard and resources the other generators write, as they are."""
+    import jsonschema
+
+    missing = [str(p) for p in GENERATED.values() if not p.is_file()]
+    if missing:
+        pytest.skip(f"generator output not present: {', '.join(missing)}")
+    values = chart.merge(MINIMAL, chart.load_values([GENERATED["resources"]]))
+    values["prometheusRule"] = {"enabled": True, "rulesFile": GENERATED["rules"].read_text()}
+    values["dashboards"] = {"enabled": True,
+                            "files": {"orders.json": GENERATED["dashboard"].read_text()}}
+    k = kinds(values)
+    rule = k["PrometheusRule"]
+    schema = json.loads((shared_schemas / "crds" / CRD_SCHEMAS[
+        ("monitoring.coreos.com/v1", "PrometheusRule")]).read_text())
+    jsonschema.Draft7Validator(schema).validate(rule)
+    import yaml
+
+    assert rule["spec"]["groups"] == yaml.safe_load(GENERATED["rules"].read_text())["groups"]
+    dash = next(m.doc for m in render(values) if m.name == "orders-dashboards")
+    assert json.loads(dash["data"]["orders.json"]) == json.loads(GENERATED["dashboard"].read_text())
+    assert container(values)["resources"] == yaml.safe_load(
+        GENERATED["resources"].read_text())["resources"]
+    assert chart.lint(values) == []

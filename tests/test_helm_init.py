@@ -57,7 +57,10 @@ def test_init_chart_values_render_and_lint(service: Path) -> None:
 
 
 def test_init_compose_dockerfile_workflow(service: Path, shared_schemas: Path) -> None:
-    from test_helm_local import check_dockerfile, compose_errors, workflow_errors
+    try:  # tests/ is a plain folder or a package, depending on the checkout
+        from test_helm_local import check_dockerfile, compose_errors, workflow_errors
+    except ModuleNotFoundError:
+        from tests.test_helm_local import check_dockerfile, compose_errors, workflow_errors
 
     assert compose_errors(service / "docker-compose.yaml", shared_schemas) == []
     check_dockerfile(service / "Dockerfile")

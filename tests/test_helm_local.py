@@ -85,7 +85,10 @@ def test_local_stack_configs_are_valid() -> None:
 
 
 def test_local_configs_with_real_tools(tmp_path: Path) -> None:
-    from conftest import require_tool
+    try:  # tests/ is a plain folder or a package, depending on the checkout
+        from conftest import require_tool
+    except ModuleNotFoundError:
+        from tests.conftest import require_tool
 
     promtool = require_tool("promtool")
     amtool = require_tool("amtool")
