@@ -50,8 +50,8 @@ _PLACEHOLDER = re.compile(r"^(\$\{.*\}|\$\(.*\)|\$[A-Z_][A-Z0-9_]*|\{\{.*\}\}|<[
 _DNS_NAME = re.compile(r"^[a-z]([-a-z.]*[a-z])?$")
 # key = value, key: value, "key": "value", KEY=value (also `export`), in YAML/JSON/env/py/sh
 _ASSIGN = re.compile(
-    r"""(?P<key>[A-Za-z_][\w.\-]*)["']?\s*(?::|=|:=)\s*(?P<q>["']?)(?P<value>[^"'\s,#}]+"""
-    r"""(?:[^"'\n,#}]*[^"'\s,#}])?)(?P=q)""")
+    r"""(?P<key>[A-Za-z_][\w.\-]*)["'`]?\s*(?::|=|:=)\s*(?P<q>["']?)(?P<value>[^"'`\s,#}]+"""
+    r"""(?:[^"'`\n,#}]*[^"'`\s,#}])?)(?P=q)""")
 _TOKENS = re.compile(r"[A-Za-z0-9+/_\-=]{20,}")
 _URL_PASSWORD = re.compile(r"[a-z][a-z0-9+.\-]*://[^\s:/@'\"]+:([^\s/@'\"]+)@[^\s'\"]+",
                            re.IGNORECASE)

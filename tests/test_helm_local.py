@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -170,3 +171,15 @@ def test_pipeline_gates_are_present_and_ordered() -> None:
         assert "helm rollback" in rollback["run"]
         assert "opsplane test" in steps[names.index("smoke test")]["run"]
     assert jobs["notify"]["if"] == "always()"
+
+
+def test_jenkinsfile_has_the_same_gates_in_order() -> None:
+    text = (ROOT / "deploy" / "pipeline" / "Jenkinsfile").read_text()
+    stages = re.findall(r"stage\('([^']+)'\)", text)
+    assert stages == ["gate: lint", "gate: tests", "build and push image", "deploy staging",
+                      "deploy production"]
+    positions = [text.index(s) for s in ("opsplane secrets scan", "opsplane chart lint",
+                                         "helm upgrade --install", "opsplane test -t smoke",
+                                         "helm rollback")]
+    assert positions == sorted(positions)
+    assert "--atomic --wait" in text
