@@ -142,3 +142,13 @@ def test_init_bad_input(argv: list[str], message: str, tmp_path: Path,
     assert _cli.main(argv) == 2
     assert capsys.readouterr().err.startswith(message)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_init_is_deterministic(tmp_path: Path) -> None:
+    from opsplane.scaffold import init_service
+
+    a = init_service("invoices", tmp_path / "a", team="billing")
+    b = init_service("invoices", tmp_path / "b", team="billing")
+    assert [p.relative_to(tmp_path / "a") for p in a] == [p.relative_to(tmp_path / "b")
+                                                           for p in b]
+    assert all(x.read_bytes() == y.read_bytes() for x, y in zip(a, b, strict=True))

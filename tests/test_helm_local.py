@@ -183,3 +183,31 @@ def test_jenkinsfile_has_the_same_gates_in_order() -> None:
                                          "helm rollback")]
     assert positions == sorted(positions)
     assert "--atomic --wait" in text
+
+
+def test_postgres_seed_is_consistent() -> None:
+    """The seed runs (SQLite as the SQL engine at hand) and its totals add up."""
+    import sqlite3
+
+    con = sqlite3.connect(":memory:")
+    con.executescript((ROOT / "deploy/local/postgres/seed.sql").read_text())
+    ids = [r[0] for r in con.execute("SELECT id FROM customers ORDER BY id")]
+    assert ids == [f"C-{n}" for n in range(1001, 1011)]
+    assert con.execute("SELECT count(*) FROM orders").fetchone()[0] == 60
+    wrong = con.execute("SELECT count(*) FROM orders o WHERE total_cents != (SELECT "
+                        "sum(quantity * price_cents) FROM order_items i WHERE i.order_id = o.id)")
+    assert wrong.fetchone()[0] == 0
+
+
+@pytest.mark.parametrize("name", ["values-local.yaml", "values-payments.yaml"])
+def test_orders_chart_values_render_and_validate(name: str) -> None:
+    pytest.importorskip("helm_python")
+    import kubernetes_validate
+
+    from opsplane import chart
+
+    base = {"name": "orders", "image": {"repository": "orders", "tag": "local"}}
+    values = chart.merge(base, chart.load_values([ROOT / "examples/orders/chart" / name]))
+    assert chart.lint(values) == []
+    for m in chart.render(values):
+        kubernetes_validate.validate(m.doc, "1.37.0", strict=True)
