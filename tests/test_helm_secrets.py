@@ -110,6 +110,8 @@ def test_allowlist_file_by_fingerprint(tmp_path: Path) -> None:
     assert len(scan([tmp_path], root=tmp_path)) == 2
     (tmp_path / ".opsplane-secrets-allow").write_text(f"{fingerprint(PW)} a.yaml  # fixture\n")
     assert [f.path for f in scan([tmp_path], root=tmp_path)] == ["b.yaml"]
+    (tmp_path / ".opsplane-secrets-allow").write_text("* [ab].yaml  # fixtures\n")
+    assert scan([tmp_path], root=tmp_path) == []
 
 
 def test_repository_is_clean(monkeypatch: pytest.MonkeyPatch) -> None:
