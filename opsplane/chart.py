@@ -75,18 +75,43 @@ def _clean(msg: str) -> str:
     return " ".join(str(msg).split())
 
 
+def _schema_msg(msg: str) -> str:
+    """Helm's ``<chart>: - at '/a': x - at '/b': y`` as ``at '/a': x; at '/b': y``."""
+    import re
+
+    parts = re.split(r"\s-\s(?=at ')", " " + _clean(msg))
+    return "; ".join(p.strip() for p in parts[1:]) or _clean(msg)
+
+
+def _refuse_credentials_as_facts(values: dict[str, Any]) -> None:
+    """facts and env are plain text in the cluster; a credential there is refused by name."""
+    from opsplane.secretscan import is_sensitive_key
+
+    for block in ("facts", "env"):
+        items = values.get(block)
+        if not isinstance(items, dict):
+            continue
+        for key in items:
+            if is_sensitive_key(str(key)):
+                raise ChartError(f"values: {block}.{key}: looks like a credential; reference it "
+                                 "under secrets (secrets.env, secrets.files, "
+                                 "secrets.externalSecret)")
+
+
 def render(values: dict[str, Any], *, chart: str | Path = CHART_DIR, release: str = "release",
            namespace: str = "default") -> list[Manifest]:
     """Render the chart offline; manifests in template order then document order."""
     import yaml
 
+    _refuse_credentials_as_facts(values)
     helm_python = _engine()
     try:
         c = helm_python.Chart.load(str(chart))
         c.validate_schema(values)
         out = c.render(values, name=release, namespace=namespace, is_install=True)
     except helm_python.HelmValuesError as e:
-        raise ChartError(f"{chart}: values rejected: {_clean(str(e))}") from e
+        raise ChartError(f"{chart}/values.schema.json: values rejected: {_schema_msg(str(e))}") \
+            from e
     except helm_python.HelmError as e:
         raise ChartError(f"{chart}: render failed: {_clean(str(e))}") from e
     manifests: list[Manifest] = []

@@ -253,16 +253,33 @@ def test_retries_must_fit_the_timeout() -> None:
     ({"resources": {"requests": {"cpu": "250 millicores"}}}, "cpu"),
     ({"resources": {"limits": {"memory": "1GB"}}}, "memory"),
     ({"facts": {"DB_PASSWORD": "x"}}, "DB_PASSWORD"),
+    ({"facts": {"A": {"nested": 1}}}, "/facts/A"),
     ({"secrets": {"env": [{"name": "X"}]}}, "secret"),
     ({"replicas": 2}, "replicas"),
     ({"mesh": {"canary": {"weight": 150}}}, "weight"),
     ({"securityContext": {"readOnlyRootFilesystem": False}}, "readOnlyRootFilesystem"),
 ])
 def test_schema_rejects_bad_values_naming_the_field(patch: dict[str, Any], field: str) -> None:
-    with pytest.raises(ChartError, match="values rejected") as e:
+    with pytest.raises(ChartError) as e:
         chart.render(chart.merge(MINIMAL, patch))
     assert field in str(e.value)
     assert "\n" not in str(e.value)
+
+
+def test_credentials_as_facts_are_refused_by_name() -> None:
+    with pytest.raises(ChartError, match=r"^values: facts.POSTGRES_PASSWORD: looks like a "
+                                         r"credential; reference it under secrets"):
+        chart.render({**MINIMAL, "facts": {"POSTGRES_PASSWORD": "x"}})
+    with pytest.raises(ChartError, match=r"^values: env.apiKey: looks like a credential"):
+        chart.render({**MINIMAL, "env": {"apiKey": "x"}})
+
+
+def test_schema_message_is_one_clear_line() -> None:
+    with pytest.raises(ChartError) as e:
+        chart.render({**MINIMAL, "replicaCount": "two", "mesh": {"canary": {"weight": 150}}})
+    assert str(e.value).endswith("values.schema.json: values rejected: at '/replicaCount': got "
+                                 "string, want integer; at '/mesh/canary/weight': maximum: got "
+                                 "150, want 100")
 
 
 def test_name_is_required() -> None:
