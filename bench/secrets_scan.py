@@ -4,7 +4,8 @@
 
 Prints files scanned, findings and wall time of each, best of 3. Never asserted in tests.
 opsplane applies the tree's .opsplane-secrets-allow; detect-secrets has no such list here
-(its extra findings on this repository are hex checksums, keyword hits and test fixtures).
+(its extra findings on this repository are keyword hits on secret references such as
+`secret: orders-db` and on code, the documented Stripe example and a doc's sample URL).
 """
 
 from __future__ import annotations
