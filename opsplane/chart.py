@@ -76,11 +76,12 @@ def _clean(msg: str) -> str:
 
 
 def _schema_msg(msg: str) -> str:
-    """Helm's ``<chart>: - at '/a': x - at '/b': y`` as ``at '/a': x; at '/b': y``."""
+    """Helm's ``<chart>: - at '/b': y - at '/a': x`` as ``at '/a': x; at '/b': y``."""
     import re
 
     parts = re.split(r"\s-\s(?=at ')", " " + _clean(msg))
-    return "; ".join(p.strip() for p in parts[1:]) or _clean(msg)
+    # Helm reports schema errors in map order; sorted, the same values give the same message
+    return "; ".join(sorted(p.strip() for p in parts[1:])) or _clean(msg)
 
 
 def _refuse_credentials_as_facts(values: dict[str, Any]) -> None:

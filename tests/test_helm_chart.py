@@ -277,9 +277,9 @@ def test_credentials_as_facts_are_refused_by_name() -> None:
 def test_schema_message_is_one_clear_line() -> None:
     with pytest.raises(ChartError) as e:
         chart.render({**MINIMAL, "replicaCount": "two", "mesh": {"canary": {"weight": 150}}})
-    assert str(e.value).endswith("values.schema.json: values rejected: at '/replicaCount': got "
-                                 "string, want integer; at '/mesh/canary/weight': maximum: got "
-                                 "150, want 100")
+    assert str(e.value).endswith("values.schema.json: values rejected: at '/mesh/canary/weight': "
+                                 "maximum: got 150, want 100; at '/replicaCount': got string, "
+                                 "want integer")
 
 
 def test_name_is_required() -> None:
