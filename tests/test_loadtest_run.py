@@ -129,7 +129,7 @@ def test_recommendation_recomputed_from_samples(run_dir: Path,
     req_m = max(10, 10 * math.ceil(_nearest_rank(cpu, 95) * 1.5 * 100 - 1e-9))
     lim_m = max(req_m, 10 * math.ceil(_nearest_rank(cpu, 99) * 1.5 * 100 - 1e-9))
     mem_mi = max(64, 8 * math.ceil(peak * 1.5 / 2**20 / 8 - 1e-9))
-    assert main(["recommend-limits", str(run_dir), "--format", "json", "--min-samples", "20"]) == 0
+    assert main(["recommend-limits", str(run_dir), "--format", "json", "--min-samples", "8"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["statistics"]["loaded_samples"] == len(kept)
     assert doc["resources"] == {
