@@ -143,7 +143,8 @@ def check_variables(collection: Collection, env: Environment, tags: Sequence[str
     line = collection.line_of("headers")
     _check_known(collection.headers, known, f"{source}:{line}: headers" if line else
                  f"{source}: headers", captured_by, chosen=chosen_names, tags=tags)
-    _check_known(env.headers, known, f"{env.source}: headers", captured_by, chosen=chosen_names, tags=tags)
+    _check_known(env.headers, known, f"{env.source}: headers", captured_by,
+                 chosen=chosen_names, tags=tags)
     available: set[str] = set()
     for i, r in chosen:
         for part, value in (("url", r.url), ("headers", r.headers), ("query", r.query),
