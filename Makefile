@@ -31,6 +31,7 @@ typecheck: $(STAMP)
 
 docs: $(STAMP)
 	$(BIN)/logstd keys --markdown > docs/log-keys.md
+	$(BIN)/python -m opsplane.blackbox._docs docs/collections.md
 
 bench: $(STAMP)
 	$(BIN)/python bench/logging.py

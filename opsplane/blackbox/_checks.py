@@ -166,7 +166,9 @@ def check_response(expect: Expect, status: int, headers: Any, body: bytes,
             out.append(Failure(label, f"to match /{hc.regex}/", repr(got)))
     doc = parse_json(body) if (expect.json_ or expect.health or body) else _NOTHING
     if (expect.json_ or expect.health) and doc is _NOTHING:
-        out.append(Failure("body", "JSON", "not JSON" if body else "an empty body"))
+        ctype = (headers.get("content-type") or "no content-type").split(";")[0]
+        out.append(Failure("body", "JSON", f"a non-JSON body ({ctype})" if body
+                           else "an empty body"))
     else:
         for c in expect.json_:
             out.extend(check_json(doc, c))

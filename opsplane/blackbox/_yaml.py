@@ -102,20 +102,39 @@ def field_path(loc: tuple[int | str, ...]) -> str:
     return out or "(top)"
 
 
-def validation_message(source: str, data: Any, err: dict[str, Any], more: int) -> str:
-    """One line for the first pydantic error: ``file:line: field.path: what``."""
-    loc = tuple(p for p in err.get("loc", ())
-                if not (isinstance(p, str) and (p.startswith("function-") or "[" in p
-                                                or p in _UNION_TAGS)))
+def _clean(loc: Any) -> tuple[int | str, ...]:
+    return tuple(p for p in loc
+                 if not (isinstance(p, str) and (p.startswith("function-") or "[" in p
+                                                 or p in _UNION_TAGS)))
+
+
+def validation_message(source: str, data: Any, errors: list[dict[str, Any]]) -> str:
+    """One line for the most telling pydantic error: ``file:line: field.path: what``.
+
+    An unknown field comes first (a typo explains the "field required" next to it),
+    with a "did you mean" taken from the required fields missing beside it.
+    """
+    import difflib
+
+    ordered = sorted(errors, key=lambda e: e.get("type") != "extra_forbidden")
+    err = ordered[0]
+    more = len(errors) - 1
+    loc = _clean(err.get("loc", ()))
     msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
     kind = err.get("type")
     if kind == "extra_forbidden":
         msg = "unknown field"
+        missing = {str(_clean(e["loc"])[-1]): e for e in errors
+                   if e.get("type") == "missing" and _clean(e["loc"])[:-1] == loc[:-1]}
+        close = difflib.get_close_matches(str(loc[-1]), list(missing), n=1) if loc else []
+        if close:
+            msg += f" (did you mean {close[0]}?)"
+            more -= 1
     elif kind == "missing":
         msg = "field required"
     line = line_of(data, loc)
     where = f"{source}:{line}" if line else source
-    tail = f" (and {more} more)" if more else ""
+    tail = f" (and {more} more)" if more > 0 else ""
     return f"{where}: {field_path(loc)}: {msg}{tail}"
 
 

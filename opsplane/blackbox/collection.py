@@ -242,9 +242,8 @@ def parse_collection(data: Any, source: str = "collection") -> Collection:
     try:
         collection = Collection.model_validate(data)
     except ValidationError as e:
-        errors = e.errors()
         raise CollectionError(
-            validation_message(source, data, dict(errors[0]), len(errors) - 1)) from e
+            validation_message(source, data, [dict(x) for x in e.errors()])) from e
     collection._data = data
     return collection
 
@@ -275,6 +274,20 @@ def variables_used(value: Any) -> list[str]:
 def json_schema() -> dict[str, Any]:
     """JSON Schema of the collection format, for editors."""
     schema = Collection.model_json_schema(by_alias=True)
+    # The short forms the validators accept, spelled out for editors.
+    expect = schema["$defs"]["Expect"]["properties"]
+    expect["status"] = {
+        "anyOf": [{"type": "integer", "minimum": 100, "maximum": 599},
+                  {"type": "array", "items": {"type": "integer", "minimum": 100,
+                                              "maximum": 599}}, {"type": "null"}],
+        "default": None, "title": "Status", "description": expect["status"]["description"]}
+    expect["json"]["anyOf"] = [
+        {"type": "array", "items": {"$ref": "#/$defs/JsonCheck"}},
+        {"type": "object", "description": "short form: JSONPath -> expected value"}]
+    expect["json"].pop("items", None)
+    expect["json"].pop("type", None)
+    expect["headers"]["additionalProperties"] = {
+        "anyOf": [{"type": "string"}, {"$ref": "#/$defs/HeaderCheck"}]}
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "opsplane test collection (test.<name>.yaml)"
     return schema

@@ -152,9 +152,8 @@ def parse_environment(data: Any, source: str = "environment", *, name: str | Non
     try:
         model = EnvironmentFile.model_validate(data)
     except ValidationError as e:
-        errors = e.errors()
         raise CollectionError(
-            validation_message(source, data, dict(errors[0]), len(errors) - 1)) from e
+            validation_message(source, data, [dict(x) for x in e.errors()])) from e
     base = _expand(model.baseUrl, _where(source, data, ("baseUrl",))).rstrip("/")
     if not re.match(r"^https?://[^/\s]+", base):
         raise CollectionError(f"{_where(source, data, ('baseUrl',))}: baseUrl: {base!r} is not "
