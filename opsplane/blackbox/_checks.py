@@ -153,8 +153,10 @@ def check_response(expect: Expect, status: int, headers: Any, body: bytes,
                                "absent" if got is None else repr(got)))
             continue
         if got is None and (hc.equals is not None or hc.contains is not None or hc.regex):
-            out.append(Failure(label, repr(hc.equals or hc.contains or f"/{hc.regex}/"),
-                               "absent"))
+            want = (repr(hc.equals) if hc.equals is not None else
+                    f"to contain {hc.contains!r}" if hc.contains is not None else
+                    f"to match /{hc.regex}/")
+            out.append(Failure(label, want, "absent"))
             continue
         if got is None:
             continue
