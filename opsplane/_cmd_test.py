@@ -37,7 +37,28 @@ def add_parser(sub: Any) -> None:
                    help="print failures and the summary only")
     p.add_argument("--schema", action="store_true",
                    help="print the JSON Schema of the collection format and exit")
+    p.add_argument("--from-postman", metavar="COLLECTION.json",
+                   help="import a Postman v2.1 collection as test.<-t>.yaml (and its "
+                        "--postman-env as env.<-e>.yaml) in --dir, then exit")
+    p.add_argument("--postman-env", metavar="ENVIRONMENT.json",
+                   help="with --from-postman: the Postman environment to import")
+    p.add_argument("--force", action="store_true", help="with --from-postman: overwrite files")
     p.set_defaults(run=run)
+
+
+def run_import(args: argparse.Namespace) -> int:
+    from opsplane.blackbox.postman import import_postman
+    from opsplane.errors import UsageError
+
+    if not args.collection:
+        raise UsageError("test --from-postman: name the new collection with -t NAME")
+    written, notes = import_postman(args.from_postman, args.postman_env, name=args.collection,
+                                    folder=args.dir, env_name=args.env, force=args.force)
+    for path in written:
+        print(f"wrote {path}")
+    for note in notes:
+        print(f"note: {note}")
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
@@ -52,6 +73,10 @@ def run(args: argparse.Namespace) -> int:
     if args.schema:
         sys.stdout.write(json.dumps(json_schema(), indent=2) + "\n")
         return 0
+    if args.from_postman:
+        return run_import(args)
+    if args.postman_env:
+        raise UsageError("test: --postman-env goes with --from-postman")
     if not args.collection:
         raise UsageError("test: give a collection with -t NAME (test.NAME.yaml)")
     if bool(args.env) == bool(args.base_url):

@@ -21,7 +21,7 @@ from opsplane.blackbox.environment import Environment
 from opsplane.blackbox.errors import CollectionError, NotReadyError
 
 EXCERPT = 400
-BUILTINS = ("baseUrl", "$uuid", "$iteration")
+BUILTINS = ("baseUrl", "$uuid", "$timestamp", "$iteration")
 
 
 @dataclass(frozen=True)
@@ -118,6 +118,8 @@ def render(value: Any, scope: dict[str, Any]) -> Any:
 def _lookup(name: str, scope: dict[str, Any]) -> Any:
     if name == "$uuid":
         return str(uuid.uuid4())
+    if name == "$timestamp":
+        return int(time.time())
     if name not in scope:
         raise _Undefined(name)
     return scope[name]
