@@ -67,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
     from opsplane.blackbox._files import parse_duration, resolve
     from opsplane.blackbox.collection import json_schema
     from opsplane.blackbox.environment import ad_hoc
+    from opsplane.blackbox.errors import NotReadyError
     from opsplane.blackbox.reports import EXTENSIONS, result_lines, text_report
     from opsplane.errors import UsageError
 
@@ -114,10 +115,17 @@ def run(args: argparse.Namespace) -> int:
         times = f" x {args.iterations}" if args.iterations > 1 else ""
         say(f"opsplane test: {collection.name} ({cpath}) against {env.name} ({env.base_url}): "
             f"{selected} request{'s' if selected != 1 else ''}{times}")
-    result = runner_mod.run(collection, env, iterations=args.iterations,
-                            concurrency=args.concurrency, tags=tags, bail=args.bail,
-                            wait_s=wait_s, source=str(cpath), on_result=on_result,
-                            on_wait=None if args.quiet else say)
+    try:
+        result = runner_mod.run(collection, env, iterations=args.iterations,
+                                concurrency=args.concurrency, tags=tags, bail=args.bail,
+                                wait_s=wait_s, source=str(cpath), on_result=on_result,
+                                on_wait=None if args.quiet else say)
+    except NotReadyError as e:
+        if args.report and not to_stdout:  # CI still gets a report saying why
+            failed = runner_mod.not_ready_result(collection, env, str(cpath), tags, str(e))
+            write_report(failed, args.report,
+                         args.out or f"test-report.{EXTENSIONS[args.report]}")
+        raise
     text = text_report(result, quiet=args.quiet)
     tail = text.splitlines() if not streaming else [text.splitlines()[-1]]
     for line in tail:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -241,3 +242,27 @@ def test_orders_smoke_is_health_one_read_one_write_under_2s() -> None:
     assert any(r.expect.health == "pass" for r in col.requests)
     assert all(r.expect.max_ms is not None and r.expect.max_ms <= 2000 for r in col.requests)
     assert all("smoke" in r.tags for r in col.requests)
+
+
+def test_orders_collections_agree_with_the_api_contract(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """Against tests/apps/orders_contract_app.py (the contract, not the service)."""
+    from apps.blackbox_server import serve
+
+    def run(base: str, name: str, wait: str = "5s") -> tuple[int, str]:
+        env = (ORDERS / "env.local.yaml").read_text().replace("http://127.0.0.1:8080", base)
+        (tmp_path / "env.here.yaml").write_text(env)
+        code = main(["test", "-t", str(ORDERS / f"test.{name}.yaml"), "-e",
+                     str(tmp_path / "env.here.yaml"), "--wait", wait, "--quiet"])
+        out = capsys.readouterr().out
+        return code, re.sub(r" in \d+\.\d+ s$", "", out.splitlines()[-1]) if code == 0 else out
+
+    with serve(app="orders_contract_app:app") as base:
+        assert run(base, "smoke") == (0, "PASSED: 3 requests, 3 passed")
+        assert run(base, "integration") == (0, "PASSED: 17 requests, 17 passed")
+    with serve({"ORDERS_PAYMENTS_DOWN": "1"}, app="orders_contract_app:app") as base:
+        assert run(base, "degraded", wait="0") == (0, "PASSED: 3 requests, 3 passed")
+        code, out = run(base, "smoke", wait="0")
+    assert code == 1
+    assert "health: expected \"pass\", got \"fail\"" in out
+    assert '$.status: expected to match /^(paid|created)$/, got "payment_failed"' in out

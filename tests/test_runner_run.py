@@ -139,14 +139,22 @@ def test_wait_until_ready_times_out_with_one_clear_line(
     port = free_port()  # nothing listens there
     (tmp_path / "env.down.yaml").write_text(f"baseUrl: http://127.0.0.1:{port}\n")
     (tmp_path / "test.up.yaml").write_text("name: up\nrequests:\n  - {name: a, url: /a}\n")
+    report = tmp_path / "r.xml"
     code = main(["test", "-t", "up", "-e", "down", "--dir", str(tmp_path), "--wait", "1s",
-                 "--quiet"])
+                 "--quiet", "--report", "junit", "--out", str(report)])
     out, err = capsys.readouterr()
     assert code == 1
     assert out == ""
     assert re.fullmatch(
         rf"error: service not ready: http://127\.0\.0\.1:{port}/healthz/readiness did not "
         r"answer 200 within 1s \(\d+ attempts; last: connection refused\)\n", err), err
+    import xml.etree.ElementTree as ET
+
+    root = ET.fromstring(report.read_text())
+    assert (root.get("tests"), root.get("errors")) == ("1", "1")
+    error = root.find(".//testcase[@name='wait until ready']/error")
+    assert error is not None
+    assert error.get("message") == err.removeprefix("error: ").strip()
 
 
 def test_wait_until_ready_polls_through_503_then_runs() -> None:

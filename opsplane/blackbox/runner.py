@@ -339,6 +339,17 @@ async def run_async(collection: Collection, env: Environment, *, iterations: int
     return result
 
 
+def not_ready_result(collection: Collection, env: Environment, source: str,
+                     tags: Sequence[str], message: str) -> RunResult:
+    """A run that never started: one error result for the readiness wait (for reports)."""
+    result = RunResult(collection.name, source, env.name, env.base_url, 1, 1, tuple(tags))
+    result.results.append(RequestResult(
+        "wait until ready", -1, 1, "GET", env.mask(env.base_url + env.readiness), (), None, 0.0,
+        error=env.mask(message)))
+    result.not_run = len(select(collection, tags))
+    return result
+
+
 def run(collection: Collection, env: Environment, **kwargs: Any) -> RunResult:
     """Synchronous :func:`run_async` (for scripts and the CLI)."""
     return asyncio.run(run_async(collection, env, **kwargs))

@@ -24,11 +24,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(env: dict[str, str] | None = None, wait_ready: bool = True) -> Iterator[str]:
+def serve(env: dict[str, str] | None = None, app: str = "blackbox_app:app") -> Iterator[str]:
     """Yield the base URL of a running app; the process is stopped by pid afterwards."""
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--app-dir", str(HERE), "blackbox_app:app",
+        [sys.executable, "-m", "uvicorn", "--app-dir", str(HERE), app,
          "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
         env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
