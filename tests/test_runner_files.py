@@ -69,6 +69,8 @@ def _write(tmp_path: Path, name: str, text: str) -> Path:
     (GOOD.replace("url: /a", "url: /a\n    expect:\n      json:\n        - {path: $.a}"),
      "test.x.yaml:8: requests[0].expect.json[0]: give at least one of equals, type, regex, "
      "length, exists"),
+    (GOOD.replace("url: /a", "url: a"),
+     "test.x.yaml:5: requests[0].url: url 'a' is neither a path (/...) nor an http(s) URL"),
     ("- just\n- a list\n", "test.x.yaml: a collection is a mapping (name, requests, ...)"),
 ])
 def test_bad_collection_is_one_line_with_file_line_and_field(

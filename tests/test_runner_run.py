@@ -131,7 +131,7 @@ def test_broken_build_fails_smoke_with_a_precise_message(
                         'failed"}}')
     assert lines[10].split()[:3] == ["ERR", "read", "item"]
     assert lines[11] == "         variable {{itemId}} has no value (its capture failed earlier)"
-    assert lines[-1] == "FAILED: 3 requests, 1 passed, 1 failed, 1 errors in N s"
+    assert lines[-1] == "FAILED: 3 requests, 1 passed, 1 failed, 1 error in N s"
 
 
 def test_wait_until_ready_times_out_with_one_clear_line(

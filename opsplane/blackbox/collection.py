@@ -162,6 +162,13 @@ class Request(_Model):
     timeout_ms: float | None = Field(None, gt=0, description="overrides the collection timeout")
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not v.startswith(("/", "http://", "https://", "{{")):
+            raise ValueError(f"url {v!r} is neither a path (/...) nor an http(s) URL")
+        return v
+
     @field_validator("method", mode="before")
     @classmethod
     def _upper(cls, v: Any) -> Any:

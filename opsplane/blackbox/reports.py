@@ -54,7 +54,7 @@ def summary_line(result: RunResult) -> str:
     if result.failed:
         parts.append(f"{result.failed} failed")
     if result.errors:
-        parts.append(f"{result.errors} errors")
+        parts.append(f"{result.errors} error{'s' if result.errors != 1 else ''}")
     if result.not_run:
         parts.append(f"{result.not_run} not run (--bail)")
     verdict = "PASSED" if result.ok else "FAILED"

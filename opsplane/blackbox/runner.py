@@ -252,8 +252,11 @@ async def _one(client: Any, req: Request, index: int, iteration: int, *, scope: 
                              (time.perf_counter() - start) * 1000,
                              error=f"no response within {timeout * 1000:g} ms (timeout)")
     except httpx.HTTPError as e:
-        what = "connection refused" if isinstance(e, httpx.ConnectError) else (
-            f"{type(e).__name__}: {e}")
+        if isinstance(e, httpx.ConnectError):
+            what = ("connection refused" if "refused" in str(e).lower()
+                    else f"cannot connect: {str(e).split('] ')[-1] or type(e).__name__}")
+        else:
+            what = f"{type(e).__name__}: {e}"
         return RequestResult(req.name, index, iteration, req.method, shown, tuple(req.tags), None,
                              (time.perf_counter() - start) * 1000, error=mask(what))
     elapsed = (time.perf_counter() - start) * 1000
