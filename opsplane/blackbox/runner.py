@@ -197,8 +197,8 @@ async def wait_until_ready(env: Environment, timeout_s: float, *,
                 if resp.status_code == 200:
                     return attempts
                 last = f"{resp.status_code} {_excerpt(resp.content, 160)}"
-            except httpx.ConnectError:
-                last = "connection refused"
+            except httpx.ConnectError as e:
+                last = _connect_error(e)
             except httpx.TimeoutException:
                 last = "timed out"
             except httpx.HTTPError as e:
@@ -212,6 +212,20 @@ async def wait_until_ready(env: Environment, timeout_s: float, *,
                 on_wait(f"waiting for {env.mask(url)} (up to {timeout_s:g}s)")
             await asyncio.sleep(min(delay, remaining))
             delay = min(delay * 2, 2.0)
+
+
+def _connect_error(e: BaseException) -> str:
+    """'connection refused', 'cannot resolve host', or the error itself, from the cause chain."""
+    import socket
+
+    seen: BaseException | None = e
+    while seen is not None:
+        if isinstance(seen, ConnectionRefusedError) or "refused" in str(seen).lower():
+            return "connection refused"
+        if isinstance(seen, socket.gaierror):
+            return f"cannot resolve host ({seen.strerror or seen})"
+        seen = seen.__cause__ or seen.__context__
+    return f"cannot connect: {e}"
 
 
 def _excerpt(body: bytes, limit: int = EXCERPT) -> str:
@@ -252,11 +266,8 @@ async def _one(client: Any, req: Request, index: int, iteration: int, *, scope: 
                              (time.perf_counter() - start) * 1000,
                              error=f"no response within {timeout * 1000:g} ms (timeout)")
     except httpx.HTTPError as e:
-        if isinstance(e, httpx.ConnectError):
-            what = ("connection refused" if "refused" in str(e).lower()
-                    else f"cannot connect: {str(e).split('] ')[-1] or type(e).__name__}")
-        else:
-            what = f"{type(e).__name__}: {e}"
+        what = _connect_error(e) if isinstance(e, httpx.ConnectError) else (
+            f"{type(e).__name__}: {e}")
         return RequestResult(req.name, index, iteration, req.method, shown, tuple(req.tags), None,
                              (time.perf_counter() - start) * 1000, error=mask(what))
     elapsed = (time.perf_counter() - start) * 1000
