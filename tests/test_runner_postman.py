@@ -111,3 +111,12 @@ def test_secret_looking_collection_variables_become_references() -> None:
     assert imported.environment["secrets"] == {"apiToken": {"env": "API_TOKEN"},
                                                "password": {"env": "PASSWORD"}}
     assert "hunter2-pw" not in json.dumps([imported.collection, imported.environment])
+
+
+def test_import_output_is_deterministic(tmp_path: Path, golden) -> None:  # type: ignore[no-untyped-def]
+    from opsplane.blackbox.postman import import_postman
+
+    written, _ = import_postman(COLLECTION, ENVIRONMENT, name="items", folder=tmp_path,
+                                env_name="local")
+    for path in written:
+        golden(f"runner/postman/{path.name}", path.read_text())

@@ -193,3 +193,34 @@ def test_no_secret_in_any_report(results: tuple[bb.RunResult, bb.RunResult]) -> 
     for run in results:
         for fmt in ("junit", "html", "json"):
             assert TOKEN not in bb.render_report(run, fmt)
+
+
+def _fixed_result() -> bb.RunResult:
+    """A run with fixed timings, so its reports can be golden files."""
+    failure = bb.Failure("status", "201", "500")
+    run = bb.RunResult("orders smoke", "test.smoke.yaml", "local", "http://127.0.0.1:8080", 1, 1,
+                       ("smoke",), duration_s=0.25)
+    run.results += [
+        bb.RequestResult("readiness", 0, 1, "GET", "http://127.0.0.1:8080/healthz/readiness",
+                         ("smoke",), 200, 12.5, excerpt='{"status":"pass"}'),
+        bb.RequestResult("create order", 1, 1, "POST", "http://127.0.0.1:8080/orders",
+                         ("smoke",), 500, 40.0, (failure,),
+                         excerpt='{"error":{"code":"INTERNAL","message":"<db> & co"}}'),
+        bb.RequestResult("read order", 2, 1, "GET", "http://127.0.0.1:8080/orders/{{orderId}}",
+                         ("smoke",), None, 0.0,
+                         error="variable {{orderId}} has no value (its capture failed earlier)"),
+    ]
+    return run
+
+
+@pytest.mark.parametrize("fmt", ["junit", "html", "json"])
+def test_reports_are_deterministic(fmt: str, golden) -> None:  # type: ignore[no-untyped-def]
+    text = bb.render_report(_fixed_result(), fmt)
+    assert text == bb.render_report(_fixed_result(), fmt)
+    golden(f"runner/report.{ {'junit': 'xml'}.get(fmt, fmt) }", text)
+
+
+def test_console_report_for_a_fixed_run(golden) -> None:  # type: ignore[no-untyped-def]
+    from opsplane.blackbox.reports import text_report
+
+    golden("runner/console.txt", text_report(_fixed_result()))
