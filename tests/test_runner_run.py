@@ -254,3 +254,19 @@ def test_secrets_never_reach_output_or_reports(
     data = json.loads(out)
     assert data["results"][1]["failures"] == [
         {"check": "status", "expected": "500", "actual": "200"}]
+
+
+def test_expected_value_from_a_failed_capture_is_an_error_not_a_crash(
+        app: str, tmp_path: Path) -> None:
+    col = tmp_path / "test.c.yaml"
+    col.write_text("name: c\nrequests:\n"
+                   "  - {name: make, method: POST, url: /items, json: {nope: 1},\n"
+                   "     capture: {itemId: $.id}, expect: {status: 400}}\n"
+                   "  - name: check\n    url: /items?x=1\n    query: {y: 2}\n"
+                   "    expect: {json: {$.id: '{{itemId}}'}}\n")
+    result = bb.run(bb.load_collection(col), parse_environment({"baseUrl": app}))
+    make, check = result.results
+    assert [f.line() for f in make.failures] == [
+        "capture itemId: expected a value at $.id, got nothing (the path matched no value)"]
+    assert (check.status, check.url) == (200, f"{app}/items?x=1&y=2")
+    assert check.error == "variable {{itemId}} has no value (its capture failed earlier)"

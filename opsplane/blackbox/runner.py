@@ -252,7 +252,8 @@ async def _one(client: Any, req: Request, index: int, iteration: int, *, scope: 
                              "(its capture failed earlier)")
     if url.startswith("/"):
         url = env.base_url + url
-    shown = mask(url + ("?" + "&".join(f"{k}={v}" for k, v in params.items()) if params else ""))
+    joined = "&".join(f"{k}={v}" for k, v in params.items())
+    shown = mask(url + (("&" if "?" in url else "?") + joined if params else ""))
     timeout = (req.timeout_ms or collection.timeout_ms) / 1000
     start = time.perf_counter()
     try:
@@ -273,9 +274,11 @@ async def _one(client: Any, req: Request, index: int, iteration: int, *, scope: 
     elapsed = (time.perf_counter() - start) * 1000
     try:
         expect = _render_expect(req, scope)
-    except _Undefined as e:  # pragma: no cover - check_variables rules this out
-        expect = req.expect
-        scope.setdefault(e.name, None)
+    except _Undefined as e:  # an expected value needs a capture that failed earlier
+        return RequestResult(req.name, index, iteration, req.method, shown, tuple(req.tags),
+                             resp.status_code, round(elapsed, 3),
+                             error=f"variable {{{{{e.name}}}}} has no value (its capture failed "
+                                   "earlier)", excerpt=mask(_excerpt(content)))
     failures, doc = check_response(expect, resp.status_code, resp.headers, content, elapsed)
     for name, path in req.capture.items():
         value = find(doc, path) if doc is not None else NOTHING
