@@ -32,6 +32,7 @@ typecheck: $(STAMP)
 docs: $(STAMP)
 	$(BIN)/logstd keys --markdown > docs/log-keys.md
 	$(BIN)/logstd keys --python > logstd/keys.py
+	$(BIN)/python -m opsplane.blackbox._docs docs/collections.md
 
 bench: $(STAMP)
 	$(BIN)/python bench/logging.py

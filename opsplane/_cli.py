@@ -19,6 +19,7 @@ COMMANDS = {
     "chart": "opsplane._cmd_chart",
     "secrets": "opsplane._cmd_secrets",
     "init": "opsplane._cmd_init",
+    "test": "opsplane._cmd_test",
 }
 
 
