@@ -101,6 +101,8 @@ async def run_check(check: HealthCheck) -> dict[str, Any]:
             entry.update(observedValue=elapsed_ms, observedUnit="ms", status="pass")
         else:
             entry.update(observedValue=value, status="pass")
+    if entry["status"] != "pass" and not entry.get("output"):
+        entry["output"] = f"check reported {entry['status']}"
     if entry.get("observedUnit") is None:
         entry.pop("observedUnit", None)
     entry["time"] = now_iso()

@@ -280,7 +280,9 @@ class Instrumented:
             return
         error = await self.startup()
         if error is not None:
-            await send({"type": "lifespan.startup.failed", "message": error})
+            # the kit logged the one line with its keys; an empty message keeps the server
+            # from writing it a second time
+            await send({"type": "lifespan.startup.failed", "message": ""})
             return
         sent: list[str] = []
         pending: list[Message] = [first]  # the startup message the kit already received

@@ -40,7 +40,11 @@ class ServiceMetrics:
             PLATFORM_COLLECTOR,
             PROCESS_COLLECTOR,
             CollectorRegistry,
+            disable_created_metrics,
         )
+
+        # *_created series double the series count and no dashboard or alert reads them
+        disable_created_metrics()  # type: ignore[no-untyped-call]
 
         if registry is None:
             registry = CollectorRegistry(auto_describe=True)
