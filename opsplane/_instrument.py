@@ -196,9 +196,9 @@ class Instrumented:
         method = scope["method"]
         label_method = method if method in _requestlog.METHODS else "_OTHER"
         state = self.state
-        gauge = self.metrics.active_gauge(label_method)
+        active = self.metrics.active_counts
         state.in_flight += 1
-        gauge.inc()
+        active[label_method] = active.get(label_method, 0) + 1
         error: BaseException | None = None
         try:
             if probe is not None:
@@ -214,7 +214,7 @@ class Instrumented:
             status = 500
         finally:
             state.in_flight -= 1
-            gauge.dec()
+            active[label_method] -= 1
             duration = time.perf_counter() - start
             route = scope["path"] if probe is not None else _template(scope)
             self.metrics.observe(label_method, route, status, duration)

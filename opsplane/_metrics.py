@@ -52,21 +52,16 @@ class ServiceMetrics:
                 registry.register(collector)
         self.registry = registry
         self.duration = _instrument(registry, "http_server_request_duration_seconds")
-        self.active = _instrument(registry, "http_server_active_requests")
+        # in-flight requests per method: plain ints read at scrape time (no lock per request)
+        self.active_counts: dict[str, int] = {}
+        registry.register(_ActiveRequests(self.active_counts))
         self.rejected_total = _instrument(registry, "http_server_rejected_requests_total")
         self.client_duration = _instrument(registry, "http_client_request_duration_seconds")
         self.check_status = _instrument(registry, "healthcheck_status")
         self.build_info = _instrument(registry, "app_build_info")
         self.build_info.labels(service=service, version=version).set(1)
         self._observe: dict[tuple[str, str, int], Any] = {}
-        self._active: dict[str, Any] = {}
         self._client: dict[tuple[str, str, str], Any] = {}
-
-    def active_gauge(self, method: str) -> Any:
-        g = self._active.get(method)
-        if g is None:
-            g = self._active[method] = self.active.labels(method)
-        return g
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         key = (method, route, status)
@@ -95,3 +90,25 @@ class ServiceMetrics:
 
         encoder, content_type = choose_encoder(accept)
         return encoder(self.registry), content_type
+
+
+class _ActiveRequests:
+    """Collector of http_server_active_requests from the counts the middleware keeps."""
+
+    def __init__(self, counts: dict[str, int]) -> None:
+        self.counts = counts
+
+    def describe(self) -> list[Any]:
+        return list(self.collect())
+
+    def collect(self) -> Any:
+        from prometheus_client.core import GaugeMetricFamily
+
+        from opsplane.metricdict import metrics
+
+        name = "http_server_active_requests"
+        m = metrics()[name]
+        family = GaugeMetricFamily(name, m.description, labels=list(m.labels))
+        for method, n in sorted(self.counts.items()):
+            family.add_metric([method], n)
+        yield family
