@@ -34,6 +34,7 @@ docs: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/logging.py
+	$(BIN)/python bench/service.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
