@@ -11,6 +11,7 @@ then marks the state started.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import time
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
 
+from logstd import bind, bound, reset_bound
 from opsplane import _requestlog
 from opsplane._api import error_body
 from opsplane._checks import HttpClientHolder, dependency_check
@@ -40,6 +42,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 HEALTH_TYPE = b"application/health+json"
+CLIENT_CLOSED = 499  # nginx's code for "the client went away before the answer"
 log = logging.getLogger("opsplane.instrument")
 
 
@@ -63,8 +66,6 @@ class _MeteredTransport:
         self.dependency = dependency
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        from logstd import bound
-
         rid = bound().get("requestId")
         if rid and "x-request-id" not in request.headers:
             request.headers["X-Request-ID"] = rid
@@ -170,8 +171,6 @@ class Instrumented:
 
     async def _request(self, scope: Scope, receive: Receive, send: Send,
                        probe: Callable[[Scope, Send], Awaitable[None]] | None = None) -> None:
-        import logstd
-
         start = time.perf_counter()
         incoming = ua = None
         for k, v in scope["headers"]:
@@ -181,7 +180,7 @@ class Instrumented:
                 ua = v
         rid = _requestlog.request_id(incoming)
         rid_header = (b"x-request-id", rid.encode())
-        token = logstd.bind(requestId=rid)
+        token = bind(requestId=rid)
         status = 500
         started = False
 
@@ -205,13 +204,19 @@ class Instrumented:
                 await self._serve_probe(probe, scope, send_wrapper)
             else:
                 await self.app(scope, receive, send_wrapper)
+        except asyncio.CancelledError:
+            status = CLIENT_CLOSED  # the server cancelled the request (client gone, shutdown)
+            raise
         except Exception as e:
-            error = e
-            if not started:
-                await _send(send_wrapper, scope, 500, error_body(
-                    "INTERNAL", "internal error; see the service log for this requestId"),
-                    b"application/json")
-            status = 500
+            if type(e).__name__ == "ClientDisconnect":
+                status = CLIENT_CLOSED
+            else:
+                error = e
+                if not started:
+                    await _send(send_wrapper, scope, 500, error_body(
+                        "INTERNAL", "internal error; see the service log for this requestId"),
+                        b"application/json")
+                status = 500
         finally:
             state.in_flight -= 1
             active[label_method] -= 1
@@ -223,7 +228,7 @@ class Instrumented:
                                  duration_s=duration, client=scope.get("client"),
                                  user_agent=ua.decode("latin-1") if ua else None, exc=error)
             finally:
-                logstd.reset_bound(token)
+                reset_bound(token)
 
     # -- probes ---------------------------------------------------------------------
     async def _ping(self, scope: Scope, send: Send) -> None:
