@@ -197,3 +197,18 @@ def test_secret_never_in_output(services: tuple[Service, Service], client: httpx
     for text in [*bodies, orders.all_output(), payments.all_output()]:
         assert SECRET not in text
     assert "pk_live" not in orders.all_output()
+
+
+def test_request_id_travels_to_the_payments_call(services: tuple[Service, Service],
+                                                 client: httpx.Client) -> None:
+    orders, payments = services
+    r = client.post("/orders", json=NEW, headers={"X-Request-ID": "follow-me-42"})
+    assert r.status_code == 201
+
+    def charge_records() -> list[dict[str, object]]:
+        return [rec for rec in payments.records() if rec.get("logger") == "opsplane.access"
+                and rec.get("requestId") == "follow-me-42"]
+
+    recs = wait_for(charge_records)
+    assert [(rec["httpMethod"], rec["httpRoute"], rec["httpStatus"]) for rec in recs] == [
+        ("POST", "/charges", 201)]
