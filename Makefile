@@ -36,6 +36,7 @@ docs: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/logging.py
+	$(BIN)/python bench/service.py
 
 bench-limits: $(STAMP)
 	$(BIN)/python bench/limits.py
