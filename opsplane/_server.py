@@ -39,6 +39,10 @@ def _flush_logs() -> None:
             handler.flush()
 
 
+class StartupAbandoned(BaseException):  # noqa: N818  (like KeyboardInterrupt: not an error)
+    """Raised out of the signal handler while the app module is being imported."""
+
+
 class Drain:
     """Receives the signals from the moment ``opsplane serve`` starts, before the app loads."""
 
@@ -54,6 +58,7 @@ class Drain:
         self.loop: asyncio.AbstractEventLoop | None = None
         self.server: DrainingServer | None = None
         self.cut = 0
+        self.importing = False  # True while the app module is imported (no loop yet)
         self._previous: dict[int, object] = {}
 
     @contextlib.contextmanager
@@ -73,6 +78,8 @@ class Drain:
         self.state.start_draining()  # readiness answers 503 from this instant
         self.t_signal = time.monotonic()
         self.signal_name = signal.Signals(sig).name
+        if self.importing:
+            raise StartupAbandoned
         if self.loop is not None and self.loop.is_running():
             self.loop.call_soon_threadsafe(self.begin)
 

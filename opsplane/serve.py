@@ -134,18 +134,23 @@ def serve(opts: ServeOptions, *, state: State = STATE) -> int:
     import logging
 
     import logstd
-    from opsplane._server import Drain
+    from opsplane._server import Drain, StartupAbandoned
 
     drain = Drain(state, opts.drain_delay, opts.grace, opts.hooks_timeout)
     with drain.installed():  # from here on a SIGTERM is ours, even during the import
         logstd.configure(service=opts.service)
-        app = load_app(opts.app)
-        if drain.signals:
+        try:
+            drain.importing = True
+            app = load_app(opts.app)
+            drain.importing = False
+        except StartupAbandoned:
             logging.getLogger("opsplane.serve").info(
-                "%s during startup: exiting before serving", drain.signal_name,
+                "%s while importing %s: exiting before serving", drain.signal_name, opts.app,
                 extra={"event": "shutdown.completed", "durationMs": drain.elapsed_ms(),
                        "count": 0, "outcome": "success"})
             return 0
+        finally:
+            drain.importing = False
         return _run(opts, app, drain)
 
 
