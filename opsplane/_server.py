@@ -39,7 +39,7 @@ def _flush_logs() -> None:
             handler.flush()
 
 
-class StartupAbandoned(BaseException):  # noqa: N818  (like KeyboardInterrupt: not an error)
+class StartupAbandoned(BaseException):
     """Raised out of the signal handler while the app module is being imported."""
 
 
@@ -149,7 +149,7 @@ class DrainingServer(uvicorn.Server):
 
     async def serve(self, sockets: list[socket.socket] | None = None) -> None:
         self.drain.loop = asyncio.get_running_loop()
-        self._task = asyncio.current_task()  # type: ignore[assignment]
+        self._task = asyncio.current_task()
         if self.drain.signals:  # the signal came while the app was being imported
             self.drain.begin()
             await self.drain.finish()

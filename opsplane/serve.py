@@ -24,7 +24,7 @@ DEFAULT_PORT = 8080
 @dataclass(frozen=True)
 class ServeOptions:
     app: str
-    host: str = "0.0.0.0"  # noqa: S104  (a pod serves on every interface)
+    host: str = "0.0.0.0"
     port: int = DEFAULT_PORT
     workers: int = 1
     drain_delay: float = 5.0
@@ -59,7 +59,7 @@ def resolve(app: str | None = None, *, spec_path: str | Path = "service.yaml",
     shutdown = spec.shutdown if spec is not None else Shutdown()
     opts = ServeOptions(
         app=app,
-        host=host or "0.0.0.0",  # noqa: S104
+        host=host or "0.0.0.0",
         port=port if port is not None else (spec.port if spec is not None else DEFAULT_PORT),
         workers=workers or 1,
         drain_delay=shutdown.drain_delay if drain_delay is None else drain_delay,

@@ -83,7 +83,8 @@ def test_second_signal_ends_at_once() -> None:
         assert killed is False
         assert code == 1
         forced = [r for r in served.records() if r.get("event") == "shutdown.forced"]
-        assert len(forced) == 1 and forced[0]["inFlight"] == 1
+        assert len(forced) == 1
+        assert forced[0]["inFlight"] == 1
     finally:
         served.stop()
 
@@ -102,9 +103,12 @@ def test_handler_that_never_finishes_is_cut_at_grace_and_logged() -> None:
         assert code == 1  # something was cut: the drain did not finish all its work
         assert b" 200 " not in reply.split(b"\r\n", 1)[0]
         cut = [r for r in served.records() if r.get("event") == "shutdown.cut"]
-        assert len(cut) == 1 and cut[0]["count"] == 1 and cut[0]["level"] == "error"
+        assert len(cut) == 1
+        assert cut[0]["count"] == 1
+        assert cut[0]["level"] == "error"
         done = [r for r in served.records() if r.get("event") == "shutdown.completed"]
-        assert done[0]["outcome"] == "failure" and done[0]["count"] == 1
+        assert done[0]["outcome"] == "failure"
+        assert done[0]["count"] == 1
         assert "slowapp.hook_ran" in _events(served)  # hooks still ran after the cut
     finally:
         served.stop()
@@ -129,7 +133,8 @@ def test_sigterm_during_startup_abandons_it_without_serving() -> None:
 
 def test_sigterm_while_the_app_is_imported_exits_zero(tmp_path: Path) -> None:
     (tmp_path / "slowimport.py").write_text(
-        "import time\nprint('importing', flush=True)\ntime.sleep(60)\nasync def app(scope, receive, send):\n    pass\n")
+        "import time\nprint('importing', flush=True)\ntime.sleep(60)\n"
+        "async def app(scope, receive, send):\n    pass\n")
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "opsplane._cli", "serve", "slowimport:app",
                              "--port", str(port)], cwd=tmp_path,
@@ -159,7 +164,8 @@ def test_a_single_sigint_drains_like_sigterm() -> None:
         reply = _read_all(sock)
         code, killed = served.wait_exit()
         sock.close()
-        assert reply.startswith(b"HTTP/1.1 200") and reply.endswith(b"slow")
+        assert reply.startswith(b"HTTP/1.1 200")
+        assert reply.endswith(b"slow")
         assert b"connection: close" in reply.lower()
         assert (code, killed) == (0, False)
     finally:
@@ -193,7 +199,8 @@ def test_serve_without_app_uses_service_yaml(tmp_path: Path, override: bool) -> 
                 break
             except ConnectionRefusedError:
                 time.sleep(0.05)
-        assert reply.startswith(b"HTTP/1.1 200") and reply.endswith(b"fast")
+        assert reply.startswith(b"HTTP/1.1 200")
+        assert reply.endswith(b"fast")
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=10)
         assert proc.returncode == 0
