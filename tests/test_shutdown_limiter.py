@@ -66,7 +66,8 @@ def test_excess_is_503_with_retry_after_and_counted() -> None:
         gate.open.set()
         done = await asyncio.gather(*held)
         assert [m[0]["status"] for m in done] == [200, 200]
-        assert state.in_flight == 0 and limited.active == 0
+        assert state.in_flight == 0
+        assert limited.active == 0
 
     asyncio.run(scenario())
 
