@@ -31,6 +31,7 @@ from opsplane.lifecycle import State
 
 log = logging.getLogger("opsplane.serve")
 HANDLED = (signal.SIGTERM, signal.SIGINT)
+SETTLE_S = 0.5  # after closing the listeners, before closing idle connections
 
 
 def _flush_logs() -> None:
@@ -185,13 +186,17 @@ class DrainingServer(uvicorn.Server):
         log.info("stopped accepting connections; waiting up to %.1f s for %d in flight",
                  self.drain.grace, len(state.tasks),
                  extra={"event": "shutdown.stop_accepting", "inFlight": len(state.tasks)})
+        deadline = time.monotonic() + self.drain.grace
         for server in self.servers:
             server.close()
         for sock in sockets or []:
             sock.close()
+        # A connection accepted an instant ago may not have sent its request yet: give the
+        # bytes on the wire a moment to arrive, so that what was accepted gets served
+        # (with Connection: close) instead of closed unanswered.
+        await asyncio.sleep(min(SETTLE_S, self.drain.grace / 4))
         for connection in list(state.connections):
             connection.shutdown()  # idle: closed now; busy: closed after this response
-        deadline = time.monotonic() + self.drain.grace
         while (state.tasks or state.connections) and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
         if state.tasks:

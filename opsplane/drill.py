@@ -5,8 +5,9 @@ request, some requests slow), probes readiness, sends SIGTERM mid-run like the k
 and SIGKILLs it if it outlives the pod's grace period. Every request gets one outcome:
 
     completed          a complete response, status < 500
-    refused            connection refused, or closed before any byte of a response
-                       while the app never saw it (the server was no longer accepting)
+    refused            connection refused (or reset during connect), or closed before
+                       any byte of a response while the app never saw it: the server
+                       was no longer accepting, and the request never reached the app
     rejected           503 from the concurrency limit (not accepted: the client retries)
     dropped            anything else: reset mid-response, a 5xx, a timeout, or closed
                        without a response although the app had accepted it
@@ -213,8 +214,8 @@ async def request(host: str, port: int, path: str, out: Outcome, timeout: float)
     except ConnectionRefusedError:
         out.result, out.detail = "refused", "connection refused"
         return
-    except OSError as e:
-        out.result, out.detail = "dropped", f"connect: {e}"
+    except OSError as e:  # reset during the handshake: the listener closed under it
+        out.result, out.detail = "refused", f"connect failed: {e.strerror or e}"
         return
     try:
         writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nX-Request-ID: {out.rid}\r\n\r\n"
