@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import signal
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from opsplane.drill import ServedApp, free_port
+from opsplane.drill import Outcome, ServedApp, free_port, request
 
 APPS = Path(__file__).parent / "apps"
 
@@ -255,3 +256,25 @@ def test_port_in_use_is_one_line(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1] == (
         f"error: slowapp:app did not start on 127.0.0.1:{port} (see the log above)")
+
+
+def test_workers_each_drain_and_the_supervisor_exits_zero() -> None:
+    served = ServedApp("slowapp:app", APPS, drain_delay=0.3, grace=5, extra=["--workers", "2"])
+
+    async def slow_burst() -> list[str]:
+        outs = [Outcome(rid=f"r{i}", path="/slow?ms=1500", sent=0) for i in range(6)]
+        tasks = [asyncio.create_task(request("127.0.0.1", served.port, o.path, o, 20))
+                 for o in outs]
+        while served.log_text().count("slowapp.accepted") < 6:
+            await asyncio.sleep(0.02)
+        served.signal()
+        await asyncio.gather(*tasks)
+        return [o.result for o in outs]
+
+    try:
+        served.wait_ready()
+        assert asyncio.run(slow_burst()) == ["completed"] * 6
+        assert served.wait_exit() == (0, False)
+        assert _events(served).count("shutdown.completed") == 2  # one per worker process
+    finally:
+        served.stop()
