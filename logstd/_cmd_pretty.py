@@ -1,4 +1,7 @@
-"""``logstd pretty``: any service's JSON logs, readable at once (``kubectl logs -f x | logstd pretty``)."""
+"""``logstd pretty``: any service's JSON logs, readable at once.
+
+    kubectl logs -f deploy/orders | logstd pretty
+"""
 
 from __future__ import annotations
 
@@ -44,7 +47,8 @@ def add_parser(sub: Any) -> None:
         description="Render JSON log lines as one readable line per record: time, level, "
         "source, message, then key=value.", epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("files", nargs="*", metavar="FILE", help="log files (default: stdin; - is stdin)")
+    p.add_argument("files", nargs="*", metavar="FILE",
+                   help="log files (default: stdin; - is stdin)")
     p.add_argument("-l", "--level", metavar="LEVEL",
                    help="minimum level: trace, debug, info, warn, error, fatal")
     p.add_argument("-w", "--where", action="append", default=[], metavar="KEY=VALUE",

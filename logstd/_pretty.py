@@ -71,8 +71,8 @@ class Record:
 
     __slots__ = ("epoch", "fields", "level", "message", "raw", "source", "time")
 
-    def __init__(self, time: str, epoch: float | None, level: str, source: str, message: str,
-                 fields: list[tuple[str, Any]], raw: dict[str, Any]) -> None:
+    def __init__(self, time: str, epoch: float | None, level: str, source: str,  # noqa: PLR0917
+                 message: str, fields: list[tuple[str, Any]], raw: dict[str, Any]) -> None:
         self.time = time  # canonical "YYYY-MM-DDTHH:MM:SS.mmmZ" (UTC), or the value as written
         self.epoch = epoch
         self.level = level
@@ -177,7 +177,7 @@ def normalize_time(value: Any) -> str | None:
         off = int(tz[1:3]) * 3600 + int(tz[-2:] if len(tz) > 3 else 0) * 60
         epoch = base + int(hh) * 3600 + int(mi) * 60 + int(ss or 0) + ms / 1000
         return _iso_from_epoch(epoch - off if tz[0] == "+" else epoch + off)
-    if (t is int or t is float) and value == value and abs(value) < 1e20:
+    if (t is int or t is float) and abs(value) < 1e20:
         return _iso_from_epoch(epoch_from_number(value))
     if t is dict and "seconds" in value:  # Google Cloud {"seconds": N, "nanos": N}
         try:
@@ -211,7 +211,7 @@ def _any_value(v: Any) -> Any:
     if type(v) is not dict or len(v) != 1:
         return v
     ((kind, inner),) = v.items()
-    if kind == "stringValue" or kind == "boolValue" or kind == "doubleValue":
+    if kind in ("stringValue", "boolValue", "doubleValue"):
         return inner
     if kind == "intValue":
         try:
@@ -320,7 +320,7 @@ class Where:
         shown = value if type(value) is str else format_value(value)
         if self.regex is not None:
             return self.regex.search(shown) is not None
-        return (shown == want) == (self.op == "=")
+        return bool((shown == want) == (self.op == "="))
 
 
 _MISSING = object()
@@ -508,23 +508,21 @@ class Pretty:
                 if type(v) is str and depth == 0 and "stream" in obj and len(obj) <= 5:
                     return self._docker(v, obj, source)
                 if type(v) is dict and head[LEVEL] is None and "level" in v:
-                    v = dict(v)
-                    head[LEVEL] = ("log.level", v.pop("level"))
+                    nested = dict(v)
+                    head[LEVEL] = ("log.level", nested.pop("level"))
                     prio[LEVEL] = 90
-                    if "logger" in v:
-                        pairs.append(("logger", v.pop("logger")))
-                    if not v:
-                        continue
+                    if "logger" in nested:
+                        pairs.append(("logger", nested.pop("logger")))
+                    if nested:
+                        pairs.append((k, nested))
+                    continue
                 pairs.append((k, v))
         # time
         time_v = head[TIME]
         ts = ""
         if time_v is not None:
             ts_iso = normalize_time(time_v[1])
-            if ts_iso is None:
-                ts = _text(time_v[1])
-            else:
-                ts = ts_iso
+            ts = _text(time_v[1]) if ts_iso is None else ts_iso
         elif prefix_time is not None:
             ts = normalize_time(prefix_time) or prefix_time
         # level

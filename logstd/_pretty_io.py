@@ -134,6 +134,10 @@ def _grow_pipe(fd: int) -> None:
 
 
 class _Worker:
+    pid: int
+    to_w: int
+    from_r: int
+
     def __init__(self, pretty: Pretty, siblings: list[_Worker]) -> None:
         to_r, to_w = os.pipe()
         from_r, from_w = os.pipe()
@@ -280,8 +284,8 @@ def follow_files(paths: list[str], sink: Sink, pretty: Pretty,
                 pos = os.lseek(fd, 0, os.SEEK_CUR)
                 if now.st_ino != st.st_ino or now.st_dev != st.st_dev:
                     os.close(fd)  # rotated: read the new file from its start
-                    fd = os.open(path, os.O_RDONLY)
-                    opened[i] = (path, fd, reader, os.fstat(fd))
+                    new_fd = os.open(path, os.O_RDONLY)
+                    opened[i] = (path, new_fd, reader, os.fstat(new_fd))
                     idle = False
                 elif now.st_size < pos:
                     os.lseek(fd, 0, os.SEEK_SET)  # truncated
