@@ -50,6 +50,7 @@ _SPECIAL: dict[str, int] = {
     # bookkeeping of the producers, shown only with --output long
     "@version": NOISE, "level_value": NOISE, "ecs.version": NOISE, "v": NOISE,
     "droppedAttributesCount": NOISE, "dropped_attributes_count": NOISE, "flags": NOISE,
+    "dropped_attributes": NOISE, "trace_flags": NOISE, "traceFlags": NOISE,
 }
 # OpenTelemetry SeverityNumber ranges -> level
 _SEVERITY_NUMBER = ("trace",) * 4 + ("debug",) * 4 + ("info",) * 4 + ("warn",) * 4 + \
@@ -64,6 +65,14 @@ _PREFIX = re.compile(
 _ISO = re.compile(
     r"(\d{4})-(\d\d)-(\d\d)[Tt ](\d\d):(\d\d)(?::(\d\d)(?:[.,](\d+))?)?\s*"
     r"(Z|z|UTC|[+-]\d\d(?::?\d\d)?)?")
+
+
+# names of object-valued keys that read better shorter (Google Cloud's special fields)
+_OBJECT_NAMES = {
+    "logging.googleapis.com/labels": "labels",
+    "logging.googleapis.com/sourceLocation": "sourceLocation",
+    "logging.googleapis.com/operation": "operation",
+}
 
 
 class Record:
@@ -95,33 +104,38 @@ _sec_cache: dict[int, str] = {}
 _day_cache: dict[str, int] = {}
 
 
-def _iso_from_epoch(epoch: float) -> str:
-    sec = int(epoch // 1)
-    ms = int((epoch - sec) * 1000 + 1e-6)
-    if ms >= 1000:
-        sec, ms = sec + 1, ms - 1000
+def _iso_from_ms(total_ms: int) -> str:
+    sec, ms = divmod(total_ms, 1000)
     prefix = _sec_cache.get(sec)
     if prefix is None:
         try:
             prefix = _time.strftime("%Y-%m-%dT%H:%M:%S", _time.gmtime(sec))
         except (OverflowError, OSError, ValueError):
-            return repr(epoch)
+            return str(total_ms)
         if len(_sec_cache) > 4096:
             _sec_cache.clear()
         _sec_cache[sec] = prefix
     return f"{prefix}.{ms:03d}Z"
 
 
-def epoch_from_number(value: float) -> float:
-    """Seconds since the epoch from a number in s, ms, us or ns (chosen by magnitude)."""
+def epoch_ms(value: float) -> int:
+    """Milliseconds since the epoch from a number in s, ms, us or ns (chosen by magnitude)."""
     a = abs(value)
+    if type(value) is int:
+        if a >= 10**17:
+            return value // 1_000_000
+        if a >= 10**14:
+            return value // 1000
+        if a >= 10**11:
+            return value
+        return value * 1000
     if a >= 1e17:
-        return value / 1e9
+        return round(value / 1e6)
     if a >= 1e14:
-        return value / 1e6
+        return round(value / 1e3)
     if a >= 1e11:
-        return value / 1e3
-    return float(value)
+        return round(value)
+    return round(value * 1000)
 
 
 def _midnight(day: str) -> int | None:
@@ -162,7 +176,7 @@ def normalize_time(value: Any) -> str | None:
         m = _ISO.fullmatch(s.strip())
         if m is None:
             if s.isdigit() and n <= 20:
-                return _iso_from_epoch(epoch_from_number(int(s)))
+                return _iso_from_ms(epoch_ms(int(s)))
             return None
         y, mo, d, hh, mi, ss, frac, tz = m.groups()
         ms = int((frac or "0")[:3].ljust(3, "0"))
@@ -175,13 +189,14 @@ def normalize_time(value: Any) -> str | None:
         if base is None:
             return None
         off = int(tz[1:3]) * 3600 + int(tz[-2:] if len(tz) > 3 else 0) * 60
-        epoch = base + int(hh) * 3600 + int(mi) * 60 + int(ss or 0) + ms / 1000
-        return _iso_from_epoch(epoch - off if tz[0] == "+" else epoch + off)
+        total = (base + int(hh) * 3600 + int(mi) * 60 + int(ss or 0)) * 1000 + ms
+        return _iso_from_ms(total - off * 1000 if tz[0] == "+" else total + off * 1000)
     if (t is int or t is float) and abs(value) < 1e20:
-        return _iso_from_epoch(epoch_from_number(value))
+        return _iso_from_ms(epoch_ms(value))
     if t is dict and "seconds" in value:  # Google Cloud {"seconds": N, "nanos": N}
         try:
-            return _iso_from_epoch(int(value["seconds"]) + int(value.get("nanos", 0)) / 1e9)
+            return _iso_from_ms(int(value["seconds"]) * 1000 + int(value.get("nanos", 0))
+                                // 1_000_000)
         except (TypeError, ValueError):
             return None
     return None
@@ -463,7 +478,10 @@ class Pretty:
         for k, v in obj.items():
             r = roles.get(k)
             if r is None:
-                pairs.append((k if type(v) is dict else canon.get(k, k), v))
+                if type(v) is dict:
+                    pairs.append((_OBJECT_NAMES.get(k, k), v))
+                else:
+                    pairs.append((canon.get(k, k), v))
                 continue
             role, p = r
             if role <= SOURCE:
@@ -507,10 +525,11 @@ class Pretty:
             else:  # "log": docker's json-file envelope, or ECS's nested log object
                 if type(v) is str and depth == 0 and "stream" in obj and len(obj) <= 5:
                     return self._docker(v, obj, source)
-                if type(v) is dict and head[LEVEL] is None and "level" in v:
+                if type(v) is dict and ("level" in v or "logger" in v):
                     nested = dict(v)
-                    head[LEVEL] = ("log.level", nested.pop("level"))
-                    prio[LEVEL] = 90
+                    if head[LEVEL] is None and "level" in nested:
+                        head[LEVEL] = ("log.level", nested.pop("level"))
+                        prio[LEVEL] = 90
                     if "logger" in nested:
                         pairs.append(("logger", nested.pop("logger")))
                     if nested:
@@ -562,8 +581,11 @@ class Pretty:
             else:
                 source = sval if type(sval) is str else _text(sval)
         if name is not None:
-            if not source and type(name) is str and type(head[LEVEL] and head[LEVEL][1]) is int:
+            numeric = head[LEVEL] is not None and type(head[LEVEL][1]) is int
+            if not source and type(name) is str and numeric:
                 source = name  # pino's and bunyan's name is the application's
+            elif type(name) is str and not numeric and "logger" not in obj:
+                pairs.append(("logger", name))  # Python's LogRecord name
             else:
                 pairs.append(("name" if type(name) is dict else canon.get("name", "name"), name))
         if losers:
