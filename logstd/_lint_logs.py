@@ -7,6 +7,7 @@ per shape, so a line costs one parse, one dict lookup and the value checks.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
@@ -65,8 +66,8 @@ def parse_line(line: bytes) -> dict[str, Any] | None:
 _Static = tuple[str, str | None, str, bytes]
 # checked per line: (key, code, value types that pass without a call or None, check)
 _Check = tuple[str, str, frozenset[type] | None, Callable[[Any], str | None]]
-_SCALAR_TYPES = frozenset({str, int, float, bool, type(None)})
-_STR = frozenset({str})
+_SCALAR_TYPES: frozenset[type] = frozenset({str, int, float, bool, type(None)})
+_STR: frozenset[type] = frozenset({str})
 _new = tuple.__new__
 
 
@@ -174,10 +175,8 @@ class LogLinter:
                 problem = check_value(spec, v)
                 out = prefix + problem if problem else None
                 if len(memo) < _VALUE_CACHE_LIMIT:
-                    try:
+                    with contextlib.suppress(TypeError):
                         memo[v] = out
-                    except TypeError:
-                        pass
                 return out
         self._checks[key] = check
         return check

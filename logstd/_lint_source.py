@@ -10,7 +10,6 @@ from __future__ import annotations
 import ast
 import logging
 import re
-from collections.abc import Iterator
 
 from logstd._dictionary import Dictionary
 from logstd._lint import Finding

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -147,9 +147,10 @@ def parse_filter(text: str, d: Dictionary, where: str = "") -> Filter:
             raise UsageError(f"{where}{text!r}: unknown level {raw!r} "
                              f"(one of {', '.join(LEVEL_RANK)})")
         rank = LEVEL_RANK[lvl]
-        test = {"gt": lambda r: r > rank, "ge": lambda r: r >= rank,
-                "lt": lambda r: r < rank, "le": lambda r: r <= rank}[op]
-        levels = tuple(n for n, r in LEVEL_RANK.items() if test(r))
+        keep: dict[str, Callable[[int], bool]] = {
+            "gt": lambda r: r > rank, "ge": lambda r: r >= rank,
+            "lt": lambda r: r < rank, "le": lambda r: r <= rank}
+        levels = tuple(n for n, r in LEVEL_RANK.items() if keep[op](r))
         return Filter(spec.name, "in", levels, level=(op, lvl))
     value = _typed(spec, raw, text, where, numeric=op in ("gt", "ge", "lt", "le"))
     return Filter(spec.name, op, value)
@@ -162,8 +163,7 @@ def _typed(spec: KeySpec, raw: str, text: str, where: str, numeric: bool) -> Any
         except ValueError:
             raise UsageError(f"{where}{text!r}: {spec.name} is a {spec.type}, "
                              f"{raw!r} is not a number") from None
-        return int(num) if num.is_integer() and spec.type == "integer" or \
-            num.is_integer() and "." not in raw else num
+        return int(num) if num.is_integer() and "." not in raw else num
     if numeric:
         raise UsageError(f"{where}{text!r}: {spec.name} is a {spec.type}; "
                          "> and < compare numbers (and levels)")
@@ -702,7 +702,8 @@ def _json_path(key: str) -> str:
     return '$."' + key.replace('"', '\\"') + '"'
 
 
-def run_sql(q: Query, d: Dictionary, files: Sequence[str]) -> tuple[list[str], list[tuple[Any, ...]]]:
+def run_sql(q: Query, d: Dictionary,
+            files: Sequence[str]) -> tuple[list[str], list[tuple[Any, ...]]]:
     """Run the SQL form of ``q`` with DuckDB over log files: (column names, rows)."""
     for f in files:
         p = Path(f)
