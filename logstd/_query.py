@@ -223,6 +223,7 @@ def build_query(
                 args[unset[0]] = term
             else:
                 leftover.append(term)
+        user_filters = [parse_filter(term, d) for term in leftover]  # typos first
         missing = [a for a, v in args.items() if v is None]
         if missing:
             raise UsageError(f"template {template!r} needs {missing[0]}: "
@@ -240,7 +241,8 @@ def build_query(
         q = replace(q, order=t.order, sort=d[t.sort].name, aggregate=t.aggregate,
                     field=d[t.field].name if t.field else None,
                     by=d[t.by].name if t.by else None, template=template)
-        rest = leftover
+        filters.extend(user_filters)
+        rest = []
     filters.extend(parse_filter(term, d) for term in rest)
     if service:
         filters.insert(0, Filter("service", "eq", service))
