@@ -62,7 +62,8 @@ def test_list_rules_names_every_rule(capsys) -> None:  # type: ignore[no-untyped
     assert main(["lint", "--list-rules"]) == 0
     out = capsys.readouterr().out
     assert [line.split()[0] for line in out.splitlines()] == list(RULES)
-    assert "LS110  not-json" in out and "[off by default]" in out
+    assert "LS110  not-json" in out
+    assert "[off by default]" in out
 
 
 def test_json_output(proj, capsys) -> None:  # type: ignore[no-untyped-def]
@@ -138,7 +139,8 @@ def test_malformed_toml_names_line(proj, capsys) -> None:  # type: ignore[no-unt
     (proj / "pyproject.toml").write_text("[tool.logstd.lint]\nselect = ['LS1']\nprint = \n")
     assert main(["lint", "svc"]) == 2
     err = capsys.readouterr().err
-    assert "pyproject.toml: malformed TOML" in err and "line 3" in err
+    assert "pyproject.toml: malformed TOML" in err
+    assert "line 3" in err
 
 
 def test_stdin_is_read_as_logs(proj, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]

@@ -117,5 +117,7 @@ def test_shape_cache_does_not_leak_values_between_lines(d) -> None:  # type: ign
 def test_every_rule_has_a_code_name_and_description() -> None:
     for code, rule in RULES.items():
         assert code == rule.code
-        assert code[:3] in ("LS1", "LS2") and len(code) == 5
-        assert rule.description and "\n" not in rule.description
+        assert code[:3] in ("LS1", "LS2")
+        assert len(code) == 5
+        assert rule.description
+        assert "\n" not in rule.description

@@ -32,7 +32,8 @@ def test_clean_source_gives_none(d) -> None:  # type: ignore[no-untyped-def]
 
 def test_linted_code_is_never_imported(d, tmp_path) -> None:  # type: ignore[no-untyped-def]
     marker = tmp_path / "imported"
-    src = f"open({str(marker)!r}, 'w').write('x')\nimport logging\nlogging.info('x', extra={{'cust_id': 1}})\n"
+    src = (f"open({str(marker)!r}, 'w').write('x')\nimport logging\n"
+           "logging.info('x', extra={'cust_id': 1})\n")
     found = lint_source(src, "m.py", d)
     assert [f.code for f in found] == ["LS202"]
     assert not marker.exists()

@@ -48,7 +48,8 @@ def test_template_golden(d, golden, template: str, backend: str) -> None:  # typ
     try:
         out = render(q, backend, d, now=NOW)
     except UsageError as e:
-        assert template in ("error-rate", "latency") and backend in ("kql", "lucene", "gcl")
+        assert template in ("error-rate", "latency")
+        assert backend in ("kql", "lucene", "gcl")
         golden(f"query/{template}.{backend}.txt", f"error: {e}\n")
         return
     notes = "".join(f"# {n}\n" for n in out.notes)
@@ -111,7 +112,7 @@ def test_backend_limits_are_explained(d) -> None:  # type: ignore[no-untyped-def
     with pytest.raises(UsageError, match=r"^KQL has no regular expressions \(customerId~x\); "
                        "use --to lucene or --to es$"):
         render(build_query(d, None, ["customerId~x"]), "kql", d)
-    with pytest.raises(UsageError, match="^latency is an aggregation; a Cloud Logging filter"):
+    with pytest.raises(UsageError, match=r"^latency is an aggregation; a Cloud Logging filter"):
         render(build_query(d, "latency", []), "gcl", d)
     with pytest.raises(UsageError, match=r"^--since '1 hour': use a number and a unit"):
         build_query(d, "errors", [], since="1 hour")

@@ -93,14 +93,16 @@ def test_trace(d, logs) -> None:  # type: ignore[no-untyped-def]
     trace = f"{3:032x}"
     rows = _run(d, logs, "trace", [trace])
     want = sorted(r["timestamp"] for r in logs[1] if r["traceId"] == trace)
-    assert [r["timestamp"] for r in rows] == want and want
+    assert [r["timestamp"] for r in rows] == want
+    assert want
 
 
 def test_errors_for_a_service(d, logs) -> None:  # type: ignore[no-untyped-def]
     rows = _run(d, logs, "errors", service="payments")
     want = sorted((r["timestamp"] for r in logs[1] if r["service"] == "payments"
                    and r["level"] in ("error", "critical")), reverse=True)
-    assert [r["timestamp"] for r in rows] == want and want
+    assert [r["timestamp"] for r in rows] == want
+    assert want
     assert {r["level"] for r in rows} == {"error", "critical"}
 
 
@@ -108,7 +110,8 @@ def test_slow(d, logs) -> None:  # type: ignore[no-untyped-def]
     rows = _run(d, logs, "slow", ["ms=300"])
     want = sorted((r["durationMs"] for r in logs[1] if r.get("durationMs", 0) > 300),
                   reverse=True)
-    assert [r["durationMs"] for r in rows] == want and want
+    assert [r["durationMs"] for r in rows] == want
+    assert want
 
 
 def test_error_rate(d, logs) -> None:  # type: ignore[no-untyped-def]
@@ -143,7 +146,8 @@ def test_filters_and_regex(d, logs) -> None:  # type: ignore[no-untyped-def]
     want = sorted(((r["timestamp"]) for r in logs[1]
                    if r["customerId"] in ("C-1001", "C-1002", "C-1003")
                    and r["level"] != "info" and r.get("durationMs", 1e9) <= 100), reverse=True)
-    assert [r["timestamp"] for r in rows] == want and want
+    assert [r["timestamp"] for r in rows] == want
+    assert want
 
 
 def test_cli_formats(logs, capsys) -> None:  # type: ignore[no-untyped-def]
