@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(list_rules() + "\n")
         return 0
     from logstd._config import lint_settings, load_configured_dictionary
-    from logstd._lint import Statistics, lint_paths
+    from logstd._lint import lint_paths, statistics
     from logstd._lint_output import FORMATS, write
 
     fmt = args.format or os.environ.get("LOGSTD_LINT_FORMAT") or "text"
@@ -54,15 +54,13 @@ def run(args: argparse.Namespace) -> int:
                           f"(one of {', '.join(FORMATS)})")
     settings = lint_settings(select=args.select, ignore=args.ignore, print_rule=args.print_rule)
     dictionary = load_configured_dictionary(args.dictionary)
-    findings = lint_paths(args.paths or ["."], dictionary, settings)
     out = sys.stdout.buffer
     if args.statistics:
-        stats = Statistics()
-        stats.add(findings)
+        stats = statistics(args.paths or ["."], dictionary, settings)
         out.write((stats.render() + "\n").encode())
         n = stats.total
     else:
-        n = write(findings, fmt, out)
+        n = write(lint_paths(args.paths or ["."], dictionary, settings), fmt, out)
     out.flush()
     if n and fmt == "text" and not args.statistics:
         sys.stderr.write(f"{n} finding{'s' if n != 1 else ''}\n")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Any
@@ -276,6 +277,69 @@ class LogLinter:
                 yield from found
         if variable:
             yield from self._variable_findings(path)
+
+    def count_lines(self, lines: Iterable[bytes], path: str,
+                    by_rule: Counter[str], by_key: Counter[str]) -> int:
+        """Like ``lint_lines`` but only counts findings by rule and key (for --statistics).
+
+        Findings decided per shape are counted once per shape at the end, so a line costs a
+        parse, a lookup and the value checks. Returns the number of findings.
+        """
+        shapes = self._shapes
+        seen: Counter[tuple[str, ...]] = Counter()
+        variable = "LS109" in self.codes
+        message_code = "LS108" in self.codes
+        not_json = "LS110" in self.codes
+        loads = orjson.loads
+        total = 0
+        for line in lines:
+            off = 0 if line[:1] == b"{" else json_start(line)
+            if off < 0:
+                if not_json and line.strip():
+                    by_rule["LS110"] += 1
+                    total += 1
+                continue
+            try:
+                rec = loads(line[off:] if off else line)
+            except orjson.JSONDecodeError:
+                if not_json:
+                    by_rule["LS110"] += 1
+                    total += 1
+                continue
+            if type(rec) is not dict:
+                continue
+            shape = tuple(rec)
+            plan = shapes.get(shape)
+            if plan is None:
+                plan = self._shape(shape)
+                if len(shapes) < _SHAPE_CACHE_LIMIT:
+                    shapes[shape] = plan
+            if plan[0]:
+                seen[shape] += 1
+            for key, code, fast, check in plan[1]:
+                value = rec[key]
+                if fast is not None and type(value) in fast:
+                    continue
+                if code == "LS108":
+                    if variable and type(value) is str:
+                        self._see_message(value, 0)
+                    if not message_code:
+                        continue
+                if check(value) is not None:
+                    by_rule[code] += 1
+                    by_key[key] += 1
+                    total += 1
+        for shape, n in seen.items():
+            plan = shapes.get(shape) or self._shape(shape)
+            for scode, skey, _msg, _needle in plan[0]:
+                by_rule[scode] += n
+                if skey is not None:
+                    by_key[skey] += n
+                total += n
+        for f in self._variable_findings(path):
+            by_rule[f.code] += 1
+            total += 1
+        return total
 
     def _see_message(self, message: str, line: int) -> None:
         template = self._templates.get(message, "")

@@ -121,3 +121,17 @@ def test_every_rule_has_a_code_name_and_description() -> None:
         assert len(code) == 5
         assert rule.description
         assert "\n" not in rule.description
+
+
+def test_statistics_fast_path_counts_like_the_findings(d) -> None:  # type: ignore[no-untyped-def]
+    from collections import Counter
+
+    from logstd._lint import Statistics, statistics
+
+    settings = LintSettings(codes=frozenset(RULES))
+    slow = Statistics()
+    slow.add(lint_file(str(DATA / "bad.log"), d, settings))
+    fast = statistics([str(DATA / "bad.log")], d, settings)
+    assert fast.by_rule == slow.by_rule and fast.total == slow.total == 20
+    assert fast.by_key == slow.by_key
+    assert isinstance(fast.by_rule, Counter)
