@@ -141,7 +141,7 @@ class _Visitor(ast.NodeVisitor):
             return
         canon = self.d.canonical(key)
         if canon is None:
-            guesses = self.d.suggest(key)
+            guesses = _suggest(self.d, key)
             hint = f"; did you mean {' or '.join(guesses)}?" if guesses else ""
             self.add(node, "LS201", f"unknown key {key!r} in {where}{hint}", key)
         elif canon != key:
@@ -171,6 +171,19 @@ class _Visitor(ast.NodeVisitor):
             self._check_key(kw, kw.arg, f"{method}()")
             if self.d.sensitivity(kw.arg) is None:
                 self._secret_value(kw.value)
+
+
+_SUGGESTIONS: dict[tuple[int, str], list[str]] = {}
+
+
+def _suggest(d: Dictionary, key: str) -> list[str]:
+    """Dictionary.suggest, remembered per dictionary and key (a tree repeats its mistakes)."""
+    hit = _SUGGESTIONS.get((id(d), key))
+    if hit is None:
+        hit = d.suggest(key)
+        if len(_SUGGESTIONS) < 4096:
+            _SUGGESTIONS[(id(d), key)] = hit
+    return hit
 
 
 def lint_source(source: bytes | str, path: str, dictionary: Dictionary) -> list[Finding]:

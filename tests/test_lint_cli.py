@@ -158,3 +158,18 @@ def test_pre_commit_hooks_file() -> None:
     ids = {h["id"]: h for h in hooks}
     assert ids["logstd-lint"]["entry"] == "logstd lint"
     assert all(h["language"] == "python" and h["name"] for h in hooks)
+
+
+def test_overlay_dictionary_keys_are_known(proj, capsys) -> None:  # type: ignore[no-untyped-def]
+    (proj / "keys.yaml").write_text(
+        "version: 1\nkeys:\n  paymentId:\n    type: string\n    description: A payment.\n"
+        "    examples: [P-1]\n    aliases: [payment_id]\n")
+    (proj / "svc" / "app.py").write_text(
+        "import logging\nlog = logging.getLogger()\n"
+        "log.info('paid', extra={'paymentId': 1, 'payment_id': 2})\n")
+    assert main(["lint", "svc"]) == 1
+    assert _codes(capsys.readouterr().out) == ["LS201", "LS201"]
+    (proj / "pyproject.toml").write_text("[tool.logstd]\ndictionary = ['keys.yaml']\n")
+    assert main(["lint", "svc"]) == 1
+    assert capsys.readouterr().out == ("svc/app.py:3:39: LS202 key 'payment_id' in extra is an "
+                                       "alias: write 'paymentId'\n")
