@@ -171,5 +171,5 @@ def test_overlay_dictionary_keys_are_known(proj, capsys) -> None:  # type: ignor
     assert _codes(capsys.readouterr().out) == ["LS201", "LS201"]
     (proj / "pyproject.toml").write_text("[tool.logstd]\ndictionary = ['keys.yaml']\n")
     assert main(["lint", "svc"]) == 1
-    assert capsys.readouterr().out == ("svc/app.py:3:39: LS202 key 'payment_id' in extra is an "
+    assert capsys.readouterr().out == ("svc/app.py:3:41: LS202 key 'payment_id' in extra is an "
                                        "alias: write 'paymentId'\n")
