@@ -678,8 +678,12 @@ def logs_view_sql(d: Dictionary, files: Sequence[str]) -> str:
     cols = []
     for spec in d.keys.values():
         spellings = (spec.name, *spec.aliases)
-        paths = [f"json_extract_string(j, {_sql_str(_json_path(s))})" for s in spellings]
-        expr = paths[0] if len(paths) == 1 else f"COALESCE({', '.join(paths)})"
+        if len(spellings) == 1:
+            expr = f"json_extract_string(j, {_sql_str(_json_path(spec.name))})"
+        else:  # one parse of the record for all spellings, the first present wins
+            paths = ", ".join(_sql_str(_json_path(s)) for s in spellings)
+            expr = (f"list_filter(json_extract_string(j, [{paths}]), "
+                    "lambda x: x IS NOT NULL)[1]")
         if spec.name == "level":
             expr = f"lower({expr})"
         sql_type = _SQL_TYPE.get(spec.type)
@@ -689,8 +693,8 @@ def logs_view_sql(d: Dictionary, files: Sequence[str]) -> str:
     file_list = "[" + ", ".join(_sql_str(f) for f in files) + "]"
     return (
         "CREATE OR REPLACE TEMP VIEW raw_lines AS SELECT line, j FROM (\n"
-        "  SELECT row_number() OVER () AS line, "
-        f"regexp_extract(column0, {_sql_str(_JSON_IN_LINE)}, 1) AS j\n"
+        "  SELECT row_number() OVER () AS line, CASE WHEN starts_with(column0, '{') "
+        f"THEN column0 ELSE regexp_extract(column0, {_sql_str(_JSON_IN_LINE)}, 1) END AS j\n"
         f"  FROM read_csv({file_list}, columns={{'column0': 'VARCHAR'}}, header=false, "
         "delim='\\x01', quote='', escape='', auto_detect=false, max_line_size=10000000, "
         "null_padding=true, ignore_errors=true)\n"
