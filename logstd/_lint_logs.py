@@ -26,7 +26,6 @@ _VARIABLE = re.compile(r"\S*\d\S*")
 VARIABLE_MESSAGE_MIN = 10  # distinct messages per template before LS109 fires
 _SHAPE_CACHE_LIMIT = 20_000
 _VALUE_CACHE_LIMIT = 4096
-_NO_FINDINGS: tuple[Any, ...] = ()
 
 
 def json_start(line: bytes) -> int:
@@ -81,7 +80,7 @@ class LogLinter:
         self._nested: dict[str, str | None] = {}
         self._unknown: dict[str, str] = {}
         self._templates: dict[str, str | None] = {}
-        # template -> (first line, distinct messages seen, reported)
+        # template -> (first line, distinct messages seen so far, capped)
         self._variants: dict[str, tuple[int, set[str]]] = {}
 
     # --- per shape ---------------------------------------------------------------------
