@@ -50,7 +50,7 @@ def ignores(source: str) -> dict[int, frozenset[str] | None]:
     return out
 
 
-class _Visitor(ast.NodeVisitor):
+class _Visitor:
     def __init__(self, d: Dictionary, path: str) -> None:
         self.d = d
         self.path = path
@@ -62,14 +62,26 @@ class _Visitor(ast.NodeVisitor):
         col = getattr(node, "col_offset", 0) + 1
         self.found.append(Finding(self.path, line, col, code, message, key))
 
+    def run(self, tree: ast.AST) -> None:
+        """One walk collects assignments and calls; loggers are known before calls are read."""
+        calls: list[ast.Call] = []
+        assign, call = ast.Assign, ast.Call
+        for node in ast.walk(tree):
+            t = type(node)
+            if t is call:
+                calls.append(node)  # type: ignore[arg-type]
+            elif t is assign:
+                self.assign(node)  # type: ignore[arg-type]
+        for c in calls:
+            self.call(c)
+
     # which names are loggers
-    def visit_Assign(self, node: ast.Assign) -> None:
+    def assign(self, node: ast.Assign) -> None:
         if isinstance(node.value, ast.Call) and _name(node.value.func) in _LOGGER_FACTORIES:
             for t in node.targets:
                 n = _name(t)
                 if n:
                     self.loggers.add(n)
-        self.generic_visit(node)
 
     def _is_logger(self, node: ast.expr) -> bool:
         if isinstance(node, ast.Call):  # logging.getLogger(__name__).info(...)
@@ -77,7 +89,7 @@ class _Visitor(ast.NodeVisitor):
         n = _name(node)
         return n is not None and (n in self.loggers or bool(_LOGGER_NAME.search(n)))
 
-    def visit_Call(self, node: ast.Call) -> None:
+    def call(self, node: ast.Call) -> None:
         func = node.func
         if isinstance(func, ast.Name) and func.id == "print":
             self.add(node, "LS204", "print() in service code: log with a message and keys")
@@ -88,7 +100,6 @@ class _Visitor(ast.NodeVisitor):
                 self._keywords(node, "bind")
         elif isinstance(func, ast.Name) and func.id in ("bind", "bind_contextvars"):
             self._keywords(node, func.id)
-        self.generic_visit(node)
 
     def _log_call(self, node: ast.Call, method: str) -> None:
         args = node.args[1:] if method == "log" else node.args
@@ -196,7 +207,7 @@ def lint_source(source: bytes | str, path: str, dictionary: Dictionary) -> list[
         return [Finding(path, e.lineno or 1, (e.offset or 0) + 1, "LS200",
                         f"cannot parse: {e.msg}")]
     v = _Visitor(dictionary, path)
-    v.visit(tree)
+    v.run(tree)
     silenced = ignores(text)
     out = []
     for f in v.found:
