@@ -18,6 +18,8 @@ from logstd.errors import LogstdError
 COMMANDS = {
     "keys": "logstd._cmd_keys",
     "pretty": "logstd._cmd_pretty",
+    "lint": "logstd._cmd_lint",
+    "query": "logstd._cmd_query",
 }
 
 
