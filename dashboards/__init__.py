@@ -4,7 +4,13 @@ Flow: ``validate`` -> ``generate`` (pure dicts) -> ``write`` (atomic). Importing
 package imports no builder: grafanalib loads when a dashboard is generated.
 """
 
-from dashboards.generate import configmap, overview_dashboard, provisioning, render, service_dashboard
+from dashboards.generate import (
+    configmap,
+    overview_dashboard,
+    provisioning,
+    render,
+    service_dashboard,
+)
 from dashboards.validate import validate
 from dashboards.write import write_dashboards
 

@@ -16,6 +16,7 @@ from opsplane.errors import OpsplaneError
 COMMANDS = {
     "spec": "opsplane._cmd_spec",
     "demo": "opsplane._cmd_demo",
+    "generate": "opsplane._cmd_generate",
 }
 
 
