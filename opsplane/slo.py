@@ -129,7 +129,11 @@ def metric(spec: ServiceSpec, name: str) -> str:
 
 def validate(spec: ServiceSpec, source: str = "service.yaml") -> None:
     """What the generators need beyond the spec model; raises SpecError naming the field."""
-    for slo in slos(spec):
+    try:
+        objectives = slos(spec)
+    except SpecError as e:
+        raise SpecError(f"{source}: {e}") from e
+    for slo in objectives:
         # a page at 14.4x burn needs an error ratio of 14.4 x budget: it must be possible.
         worst = max(PAGE_FACTORS) * slo.budget
         if worst >= 1.0:
