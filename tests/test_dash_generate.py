@@ -158,7 +158,7 @@ def test_overview_lists_every_service_and_links(spec: ServiceSpec) -> None:
     other = parse_spec(_raw(name="payments", team="money"))
     d = overview_dashboard([spec, other])
     assert d["uid"] == "svc-overview"
-    table = [p for p in _panels(d) if p["type"] == "table"][0]
+    table = next(p for p in _panels(d) if p["type"] == "table")
     assert [t["refId"] for t in table["targets"]] == ["A", "B", "C", "D"]
     assert all(t["instant"] for t in table["targets"])
     assert 'job=~"orders|payments"' in table["targets"][0]["expr"]
