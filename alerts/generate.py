@@ -141,7 +141,7 @@ def symptom_alerts(spec: ServiceSpec, links: Links) -> list[dict[str, Any]]:
 def rules(spec: ServiceSpec, links: Links = Links()) -> dict[str, Any]:
     """The Prometheus rule file of one service (``groups:``)."""
     return {"groups": [
-        {"name": f"opsplane-{spec.name}-sli", "interval": "30s",
+        {"name": f"opsplane-{spec.name}-sli",
          "rules": recording_rules(spec)},
         {"name": f"opsplane-{spec.name}-alerts",
          "rules": slo_alerts(spec, links) + symptom_alerts(spec, links)},
