@@ -231,3 +231,13 @@ def test_importing_packages_loads_no_builder() -> None:
     code = ("import sys, dashboards, alerts, opsplane._cli; "
             "assert 'grafanalib' not in sys.modules, 'grafanalib imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_public_surface_is_pinned() -> None:
+    import alerts
+    import dashboards
+
+    assert dashboards.__all__ == ["configmap", "overview_dashboard", "provisioning", "render",
+                                  "service_dashboard", "validate", "write_dashboards"]
+    assert alerts.__all__ == ["Links", "alertmanager", "prometheus_rule", "render",
+                              "rule_tests", "rules", "validate", "write_alerts"]
