@@ -60,12 +60,18 @@ def dump_json(data: dict[str, Any]) -> str:
     return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
+def dashboards_of(specs: Sequence[ServiceSpec]) -> dict[str, dict[str, Any]]:
+    """uid -> dashboard, for every service plus the overview."""
+    boards = {f"svc-{s.name}": service_dashboard(s) for s in specs}
+    boards["svc-overview"] = overview_dashboard(specs)
+    return boards
+
+
 def render(specs: Sequence[ServiceSpec]) -> dict[str, str]:
     """Every file of ``generate dashboards``: relative path -> text. Nothing is written."""
     import yaml
 
-    boards = {f"svc-{s.name}": service_dashboard(s) for s in specs}
-    boards["svc-overview"] = overview_dashboard(specs)
+    boards = dashboards_of(specs)
     header = "# " + generated_by(", ".join(sorted(f"{s.name} service.yaml" for s in specs)))
     files = {f"{uid}.json": dump_json(d) for uid, d in boards.items()}
     files["provisioning/dashboards.yaml"] = header + "\n" + yaml.safe_dump(

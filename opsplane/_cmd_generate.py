@@ -13,6 +13,13 @@ def add_parser(sub: Any) -> None:
     d = gsub.add_parser("dashboards", help="Grafana dashboards, provisioning and a ConfigMap")
     d.add_argument("files", nargs="+", metavar="service.yaml")
     d.add_argument("-o", "--output", required=True, metavar="DIR", help="output directory")
+    d.add_argument("--preview", action="store_true",
+                   help="also render each dashboard as static HTML (preview/<uid>.html) "
+                        "from a live Prometheus, for review without Grafana")
+    d.add_argument("--prometheus", metavar="URL", help="Prometheus queried by --preview")
+    d.add_argument("--range", default="1h", help="time range of the preview (default 1h)")
+    d.add_argument("--var", action="append", default=[], metavar="NAME=VALUE",
+                   help="a dashboard variable for the preview (default: first known value)")
     d.set_defaults(run=run_dashboards)
 
     a = gsub.add_parser("alerts", help="Prometheus rules (+ tests, PrometheusRule) and "
@@ -37,11 +44,35 @@ def _specs(files: list[str]) -> list[Any]:
 
 
 def run_dashboards(args: argparse.Namespace) -> int:
-    from dashboards import write_dashboards
+    import sys
 
-    for path in write_dashboards(_specs(args.files), args.output, sources=args.files):
+    from dashboards import write_dashboards
+    from opsplane.errors import UsageError
+
+    if args.preview and not args.prometheus:
+        raise UsageError("--preview needs --prometheus URL")
+    variables = {}
+    for item in args.var:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise UsageError(f"--var {item!r}: expected NAME=VALUE")
+        variables[name] = value
+    specs = _specs(args.files)
+    for path in write_dashboards(specs, args.output, sources=args.files):
         print(path)
-    return 0
+    if not args.preview:
+        return 0
+    from dashboards.generate import dashboards_of
+    from dashboards.preview import parse_duration, write_previews
+
+    written, errors = write_previews(dashboards_of(specs), args.prometheus, args.output,
+                                     range_seconds=parse_duration(args.range),
+                                     variables=variables)
+    for path in written:
+        print(path)
+    for err in errors:
+        print(f"panel error: {err}", file=sys.stderr)
+    return 1 if errors else 0
 
 
 def run_alerts(args: argparse.Namespace) -> int:

@@ -241,3 +241,53 @@ def test_every_rule_loads_and_evaluates(prom: tuple[str, ServiceSpec]) -> None:
               for a in _get(f"{base}/api/v1/alerts")["data"]["alerts"]}
     assert ("ErrorBudgetBurn", "page", "availability") in firing
     assert ("ServiceDown", "page", None) not in firing
+
+
+def test_preview_pages_render_in_a_real_browser(prom: tuple[str, ServiceSpec],
+                                                tmp_path: Path, capsys: Any) -> None:
+    chromium = require_tool("chromium")
+    from opsplane._cli import main
+
+    base, _spec = prom
+    code = main(["generate", "dashboards", str(SAMPLE), "-o", str(tmp_path), "--preview",
+                 "--prometheus", base, "--range", "5m", "--var", "cluster=local"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    pages = sorted((tmp_path / "preview").glob("*.html"))
+    assert [p.name for p in pages] == ["svc-orders.html", "svc-overview.html"]
+    for page in pages:
+        run = subprocess.run(
+            [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+             "--enable-logging=stderr", "--v=0", f"--user-data-dir={tmp_path / 'chrome'}",
+             "--dump-dom", page.as_uri()],
+            capture_output=True, text=True, timeout=120, check=False)
+        assert run.returncode == 0, run.stderr[-2000:]
+        console = [line for line in run.stderr.splitlines() if "CONSOLE" in line]
+        assert console == []
+        dom = run.stdout
+        panels = re.findall(r'<section class="panel (\w+)"[^>]*>(.*?)</section>', dom, re.S)
+        assert len(panels) >= (15 if "orders" in page.name and "overview" not in page.name
+                               else 1)
+        for kind, body in panels:
+            if kind == "stat":
+                assert re.search(r'<div class="stat">[^<]*\d', body), body[:200]
+            elif kind == "table":
+                assert "<td>" in body
+            else:
+                assert '<img alt="' in body
+                assert 'src="data:image/png;base64,iVBOR' in body
+        assert 'class="error"' not in dom
+
+
+def test_preview_without_prometheus_is_a_usage_error(tmp_path: Path, capsys: Any) -> None:
+    from opsplane._cli import main
+
+    assert main(["generate", "dashboards", str(SAMPLE), "-o", str(tmp_path),
+                 "--preview"]) == 2
+    assert capsys.readouterr().err == "error: --preview needs --prometheus URL\n"
+    port = _free_port()
+    assert main(["generate", "dashboards", str(SAMPLE), "-o", str(tmp_path), "--preview",
+                 "--prometheus", f"http://127.0.0.1:{port}"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: --prometheus http://127.0.0.1:{port}: cannot reach: ")
+    assert err.count("\n") == 1
