@@ -131,6 +131,15 @@ def symptom_alerts(spec: ServiceSpec, links: Links) -> list[dict[str, Any]]:
          f"{spec.name}: CPU throttled",
          "More than 25% of CPU periods throttled for 15 minutes; raise the CPU limit."),
     ]
+    if spec.dependencies:
+        names = "|".join(sorted(d.name for d in spec.dependencies))
+        health = metric(spec, "healthcheck_status")
+        rules.append((
+            "DependencyUnhealthy", "chat", "5m",
+            f'min by (check) ({health}{{{job(spec)},check=~"({names})(:.*)?"}}) == 0',
+            f"{spec.name}: a dependency fails its health check",
+            "A dependency health check has failed for 5 minutes; readiness fails too when "
+            "the dependency is critical."))
     return [{
         "alert": name, "expr": expr, "for": for_,
         "labels": _labels(spec, severity),
@@ -181,6 +190,12 @@ def _series(spec: ServiceSpec, *, ok: str, bad: str, fast: str, up: str = "1x240
             out.append({"series": f'{base}_bucket{{{common},le="{le}"}}', "values": fast})
     for series, values in sorted((k8s or {}).items()):
         out.append({"series": series, "values": values})
+    for i, dep in enumerate(sorted(d.name for d in spec.dependencies)):
+        # when the service is down (the symptoms case) its first dependency fails too
+        failing = up == "0x240" and i == 0
+        out.append({"series": f'{metric(spec, "healthcheck_status")}'
+                              f'{{{job(spec)},check="{dep}:ping"}}',
+                    "values": "0x240" if failing else "1x240"})
     return out
 
 
@@ -246,6 +261,9 @@ def rule_tests(spec: ServiceSpec, rule_file: str, links: Links = Links()) -> dic
         "ReadinessFailing": {"namespace": "default", "pod": pod},
         "CrashLooping": where, "MemoryNearLimit": where, "CPUThrottled": where,
     }
+    if spec.dependencies:
+        first = sorted(d.name for d in spec.dependencies)[0]
+        symptom["DependencyUnhealthy"] = {"check": f"{first}:ping"}
     sev = {r["alert"]: r["labels"]["severity"] for r in symptom_alerts(spec, links)}
     tests.append({
         "name": "symptoms: each fires",

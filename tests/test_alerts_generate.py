@@ -79,7 +79,8 @@ def test_burn_rate_alerts_use_the_workbook_windows(spec: ServiceSpec) -> None:
     names = {a["alert"]: a["labels"]["severity"] for a in alerts}
     assert names == {"ErrorBudgetBurn": "ticket", "ServiceDown": "page",
                      "ReadinessFailing": "ticket", "CrashLooping": "ticket",
-                     "MemoryNearLimit": "ticket", "CPUThrottled": "ticket"}
+                     "MemoryNearLimit": "ticket", "CPUThrottled": "ticket",
+                     "DependencyUnhealthy": "chat"}
     for a in alerts:
         assert set(a["annotations"]) == {"summary", "description", "runbook_url",
                                          "dashboard_url"}
@@ -91,7 +92,7 @@ def test_promtool_checks_and_unit_tests_pass(out: Path) -> None:
     check = _run([promtool, "check", "rules", "orders.rules.yaml"], cwd=out,
                            capture_output=True, text=True, timeout=60)
     assert check.returncode == 0, check.stdout + check.stderr
-    assert "SUCCESS: 32 rules found" in check.stdout
+    assert "SUCCESS: 33 rules found" in check.stdout
     test = _run([promtool, "test", "rules", "orders.rules.test.yaml"], cwd=out,
                           capture_output=True, text=True, timeout=120)
     assert test.returncode == 0, test.stdout + test.stderr

@@ -226,7 +226,7 @@ def test_every_rule_loads_and_evaluates(prom: tuple[str, ServiceSpec]) -> None:
         time.sleep(0.2)
     assert groups is not None
     rules = [r for g in groups for r in g["rules"]]
-    assert len(rules) == 32
+    assert len(rules) == 33
     assert [r["name"] for r in rules if r["health"] != "ok"] == []
     recorded = _query(base, 'slo:sli_error:ratio_rate5m{service="orders",slo="availability"}')
     assert float(recorded["data"]["result"][0]["value"][1]) == pytest.approx(0.25, rel=0.05)
