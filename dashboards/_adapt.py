@@ -118,6 +118,9 @@ def _panel(p: dict[str, Any]) -> dict[str, Any]:
         for key in ("graphMode", "colorMode", "justifyMode", "textMode", "orientation"):
             if given.get(key):
                 opts[key] = given[key]
+        calcs = (given.get("reduceOptions") or {}).get("calcs")
+        if calcs:
+            opts["reduceOptions"] = dict(opts["reduceOptions"], calcs=list(calcs))
         out["options"] = opts
     elif p.get("type") == "timeseries":
         given = p.get("options") or {}

@@ -68,10 +68,11 @@ def _steps(*pairs: tuple[float | None, str]) -> list[Threshold]:
 
 
 def _explore(datasource: str, query: dict[str, Any]) -> str:
+    """An Explore URL; ``$`` stays literal so Grafana fills in the dashboard variables."""
     left = {"datasource": datasource, "queries": [dict(query, refId="A")],
             "range": {"from": "now-1h", "to": "now"}}
     return "/explore?left=" + urllib.parse.quote(json.dumps(left, sort_keys=True,
-                                                            separators=(",", ":")), safe="")
+                                                            separators=(",", ":")), safe="$")
 
 
 def _variables(job_matcher: str, with_namespace: bool = True) -> Templating:

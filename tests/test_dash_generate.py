@@ -99,7 +99,7 @@ def test_service_dashboard_shape(spec: ServiceSpec) -> None:
             "CPU throttling", "Memory working set against limit", "Restarts and OOM kills",
             "Outbound p99 latency by dependency", "Dependency health checks"} <= titles
     assert [link["title"] for link in d["links"]] == ["Logs", "Traces", "All services"]
-    assert "%7Bnamespace%3D%5C%22%24namespace%5C%22%2Capp%3D%5C%22orders" in d["links"][0]["url"]
+    assert "%7Bnamespace%3D%5C%22$namespace%5C%22%2Capp%3D%5C%22orders" in d["links"][0]["url"]
     # ids unique, panels do not overlap
     ids = [p["id"] for p in _panels(d)]
     assert len(ids) == len(set(ids))
