@@ -27,6 +27,7 @@ from opsplane.errors import OpsplaneError, UsageError
 
 _DURATION = re.compile(r"^(\d+)([smhd])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_COLORS = frozenset({"red", "orange", "green", "blue", "yellow"})
 _LABEL_VALUES = re.compile(r"^label_values\((.*), *(\w+)\)$")
 
 
@@ -115,8 +116,8 @@ def _fmt(value: float, unit: str) -> str:
     return f"{value:.3g}"
 
 
-def _plot(panel: dict[str, Any], series: list[tuple[str, list[float], list[float]]],
-          thresholds: list[float]) -> str:
+def _plot(series: list[tuple[str, list[float], list[float]]],
+          thresholds: list[tuple[float, str]], end: float) -> str:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -125,12 +126,14 @@ def _plot(panel: dict[str, Any], series: list[tuple[str, list[float], list[float
     fig, ax = plt.subplots(figsize=(6, 2.6), dpi=80)
     try:
         for label, xs, ys in series:
-            ax.plot([x - xs[-1] for x in xs] if xs else [], ys, label=label, linewidth=1.2)
-        for value in thresholds:
-            ax.axhline(value, linestyle="--", linewidth=0.8, color="tab:red")
+            ax.plot([(x - end) / 60 for x in xs], ys, label=label, linewidth=1.2,
+                    marker="." if len(xs) < 20 else None)
+        for value, color in thresholds:
+            ax.axhline(value, linestyle="--", linewidth=0.8,
+                       color=color if color in _COLORS else "tab:red")
         if not series:
             ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes)
-        ax.set_xlabel("seconds before end")
+        ax.set_xlabel("minutes before end")
         ax.grid(alpha=0.3)
         if series:
             ax.legend(fontsize=7, loc="upper left")
@@ -177,9 +180,9 @@ def _panel_html(panel: dict[str, Any], prom: Prometheus, variables: Mapping[str,
                     ys = [float(p[1]) for p in r["values"]]
                     series.append((_legend(t.get("legendFormat", ""), r["metric"]), xs, ys))
             steps = panel.get("fieldConfig", {}).get("defaults", {}).get("thresholds", {})
-            marks = [float(s["value"]) for s in steps.get("steps", [])[1:]]
+            marks = [(float(s["value"]), str(s["color"])) for s in steps.get("steps", [])[1:]]
             style = panel["fieldConfig"]["defaults"].get("custom", {}).get("thresholdsStyle", {})
-            png = _plot(panel, series, marks if style.get("mode") == "line" else [])
+            png = _plot(series, marks if style.get("mode") == "line" else [], end)
             body = f'<img alt="{title}" src="data:image/png;base64,{png}">'
     except OpsplaneError as e:
         prom.errors.append(f"{panel.get('title')}: {e}")
@@ -205,7 +208,7 @@ def render_page(board: dict[str, Any], prom: Prometheus, *, range_seconds: int =
     """One dashboard as a self-contained HTML page."""
     end = time.time() if end is None else end
     start = end - range_seconds
-    step = max(15, range_seconds // 120)
+    step = max(1, range_seconds // 120)
     given = dict(variables or {})
     given.setdefault("__rate_interval", f"{max(60, 4 * step)}s")
     resolved = resolve_variables(board, prom, given)
