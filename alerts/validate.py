@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from dashboards.validate import validate as validate_common
 from opsplane.errors import SpecError
+from opsplane.slo import validate_all
 from opsplane.spec import ServiceSpec
 
 
 def validate(specs: Sequence[ServiceSpec], sources: Sequence[str] | None = None) -> None:
     """Raise SpecError (file and field) for a spec whose alerts cannot be generated."""
-    validate_common(specs, sources)
+    validate_all(specs, sources)
     names = sources or [f"{s.name}/service.yaml" for s in specs]
     for spec, source in zip(specs, names, strict=True):
         a = spec.alerting

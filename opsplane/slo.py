@@ -7,6 +7,7 @@ cAdvisor and kube-state-metrics names a cluster exposes about the service's pods
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from opsplane.errors import SpecError
@@ -149,6 +150,20 @@ def validate(spec: ServiceSpec, source: str = "service.yaml") -> None:
     for required in ("http_server_request_duration_seconds", "http_client_request_duration_seconds",
                      "healthcheck_status"):
         metric(spec, required)
+
+
+def validate_all(specs: Sequence[ServiceSpec], sources: Sequence[str] | None = None) -> None:
+    """:func:`validate` each spec, and refuse two specs naming the same service."""
+    if not specs:
+        raise SpecError("no service.yaml given")
+    names = sources or [f"{s.name}/service.yaml" for s in specs]
+    seen: dict[str, str] = {}
+    for spec, source in zip(specs, names, strict=True):
+        if spec.name in seen:
+            raise SpecError(f"{source}: name: service {spec.name!r} is also defined in "
+                            f"{seen[spec.name]}")
+        seen[spec.name] = source
+        validate(spec, source)
 
 
 def sli_error_ratio(spec: ServiceSpec, slo: SLO, window: str) -> str:
