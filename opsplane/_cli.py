@@ -16,6 +16,9 @@ from opsplane.errors import OpsplaneError
 COMMANDS = {
     "spec": "opsplane._cmd_spec",
     "demo": "opsplane._cmd_demo",
+    "chart": "opsplane._cmd_chart",
+    "secrets": "opsplane._cmd_secrets",
+    "init": "opsplane._cmd_init",
     "generate": "opsplane._cmd_generate",
 }
 
