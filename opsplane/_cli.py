@@ -21,6 +21,7 @@ COMMANDS = {
     "init": "opsplane._cmd_init",
     "test": "opsplane._cmd_test",
     "serve": "opsplane._cmd_serve",
+    "generate": "opsplane._cmd_generate",
 }
 
 
