@@ -254,13 +254,15 @@ class Demo:
 
     def call(self, name: str, argv: list[str], *, cwd: Path | None = None,
              capture: bool = False, env: dict[str, str] | None = None,
-             timeout: float = 300.0) -> tuple[int, str]:
+             timeout: float = 300.0, track: bool = False) -> tuple[int, str]:
         """Run a command to completion inside the process group (stopped on Ctrl-C)."""
         self.show_cmd(argv)
         direct = None if capture else _stream_fd(self.stream)
         p = self.procs.start(name, argv, cwd=cwd, env=env,
                              stdout=direct if direct is not None else subprocess.PIPE,
                              stderr=direct if direct is not None else subprocess.STDOUT)
+        if track:
+            self.started[name] = p.pid
         try:
             text, _ = p.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -482,7 +484,7 @@ def load_stage(demo: Demo) -> dict[str, Any]:
                              "--target", demo.orders_url, "--pid", str(demo.orders.pid),
                              "--interval", interval, "--spec", str(demo.spec),
                              "--out", str(run_dir)],
-                            cwd=demo.service_dir)
+                            cwd=demo.service_dir, track=True)
     finally:
         demo.live.quiet = False
     if code != 0:
@@ -748,12 +750,12 @@ def summary(demo: Demo) -> str:
     out = _rel(str(demo.out_dir))
     lines += ["", "next commands to try:",
               f"  .venv/bin/logstd pretty {out}/logs/orders.log --where customerId={CUSTOMER}",
-              "  .venv/bin/logstd query errors --to es        "
+              f"  .venv/bin/logstd query customer {CUSTOMER} --to es   "
               "# the same question for Elasticsearch",
               f"  .venv/bin/logstd lint {out}/logs/ --statistics",
               f"  .venv/bin/loadtest report {out}/loadtest-run -o {out}/load-report.html",
-              "  .venv/bin/opsplane chart render -f examples/orders/chart/values.yaml "
-              "--release orders",
+              f"  .venv/bin/opsplane chart render -f {out}/values.yaml "
+              f"-f {out}/values-resources.yaml --release orders",
               "  .venv/bin/opsplane init invoices --team billing",
               "  make test"]
     return "\n".join(lines)
@@ -803,13 +805,17 @@ def run(out_dir: str | Path = "out", *, fast: bool = False,
             results["lint"] = lint_stage(demo)
             demo.stage(f"11. every action on customer {CUSTOMER}, from the captured log")
             results["query"] = query_stage(demo)
+    except KeyboardInterrupt:
+        demo.say("\ninterrupted: every process was stopped")
+        raise
     finally:
         if demo.live is not None:
             demo.live.close(timeout=2)
         shutil.rmtree(demo.tmp, ignore_errors=True)
+        # after the ProcessGroup stopped them all (also on Ctrl-C and errors)
+        demo.say("processes: " + ", ".join(f"{n} pid {p}" for n, p in demo.started.items())
+                 + " -- all stopped")
     demo.say(summary(demo))
-    demo.say("processes: " + ", ".join(f"{n} pid {p}" for n, p in demo.started.items())
-             + " -- all stopped")
     demo.say(f"demo finished in {time.monotonic() - t0:.0f} s")
     results["started"] = dict(demo.started)
     results["artifacts"] = list(demo.artifacts)
