@@ -27,7 +27,9 @@ import importlib
 import io
 import json
 import logging
+import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -266,8 +268,12 @@ class Demo:
         try:
             text, _ = p.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
+            _interrupt(p)
             self.procs.stop(p)
             raise OpsplaneError(f"{name}: did not finish within {timeout:g} s") from None
+        except BaseException:  # Ctrl-C: what a terminal would do to a foreground command
+            _interrupt(p)
+            raise
         decoded = text.decode("utf-8", "replace") if isinstance(text, bytes) else ""
         if not capture and decoded:
             self.say(decoded.rstrip())
@@ -275,6 +281,17 @@ class Demo:
 
     def produced(self, what: str, path: Path) -> None:
         self.artifacts.append((what, path))
+
+
+def _interrupt(p: subprocess.Popen[Any], timeout: float = 15.0) -> None:
+    """SIGINT to ``p``'s process group (its own session), as Ctrl-C in a terminal would: a
+    tool like ``loadtest run`` then stops its own children (Locust) before it exits."""
+    if p.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(p.pid, signal.SIGINT)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        p.wait(timeout=timeout)
 
 
 def _rel(arg: str) -> str:
@@ -493,7 +510,7 @@ def load_stage(demo: Demo) -> dict[str, Any]:
     values = demo.out_dir / "values-resources.yaml"
     argv = [tool("loadtest"), "recommend-limits", str(run_dir), "-o", str(values)]
     if demo.fast:  # a few seconds of load: fewer samples than a real sizing run needs
-        argv += ["--min-samples", "10", "--warmup", "0.5"]
+        argv += ["--min-samples", "5", "--warmup", "0.5"]
     code, text = demo.call("loadtest recommend-limits", argv, capture=True)
     demo.say(_indent(text))
     if code != 0:

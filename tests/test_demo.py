@@ -52,12 +52,18 @@ def _assert_gone(pids: dict[str, int], out: Path) -> None:
         alive = {n: p for n, p in alive.items() if psutil.pid_exists(p)}
         time.sleep(0.1)
     assert alive == {}, f"left running: {alive}"
-    leftover = []
-    for proc in psutil.process_iter(["pid", "cmdline"]):
-        cmdline = " ".join(proc.info["cmdline"] or [])
-        if str(out) in cmdline:
-            leftover.append((proc.info["pid"], cmdline))
+    leftover = _mentioning(out)
     assert leftover == [], f"processes still mention {out}: {leftover}"
+
+
+def _mentioning(out: Path) -> list[tuple[int, str]]:
+    """Processes whose command line or working directory is in ``out`` (Locust's is)."""
+    found = []
+    for proc in psutil.process_iter(["pid", "cmdline", "cwd"]):
+        cmdline = " ".join(proc.info["cmdline"] or [])
+        if str(out) in cmdline or str(out) in (proc.info["cwd"] or ""):
+            found.append((proc.info["pid"], cmdline))
+    return found
 
 
 @pytest.fixture(scope="module")
@@ -186,9 +192,15 @@ def test_ctrl_c_stops_every_process(tmp_path: Path) -> None:
             if line is None:
                 break
             seen.append(line)
-            if line.startswith("both ready"):
-                proc.send_signal(signal.SIGINT)  # what Ctrl-C delivers to the foreground
+            if line.startswith("$ loadtest run"):
                 break
+        # interrupt once Locust runs (its working directory is the run directory in out/)
+        run_dir = out / "loadtest-run"
+        while time.monotonic() < deadline and not any(
+                "locust" in cmd for _pid, cmd in _mentioning(run_dir)):
+            time.sleep(0.1)
+        assert any("locust" in cmd for _pid, cmd in _mentioning(run_dir)), "".join(seen)
+        proc.send_signal(signal.SIGINT)  # what Ctrl-C delivers to the foreground
         code = proc.wait(timeout=60)
         while (line := q.get(timeout=10)) is not None:
             seen.append(line)
@@ -202,7 +214,7 @@ def test_ctrl_c_stops_every_process(tmp_path: Path) -> None:
     assert code == 130, text[-2000:]
     assert "interrupted: every process was stopped" in text
     pids = _pids(text)
-    assert {"orders", "payments"} <= set(pids)
+    assert {"orders", "payments", "loadtest run"} <= set(pids)
     _assert_gone(pids, out)
 
 
