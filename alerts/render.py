@@ -21,17 +21,24 @@ def render(specs: Sequence[ServiceSpec], *, links: Links | None = None,
            alertmanager_version: str = "0.25",
            ticket_url: str = "http://ticket-bridge.monitoring.svc:9095/alerts",
            sources: Sequence[str] | None = None) -> dict[str, str]:
-    """relative path -> text, for every service plus one alertmanager.yaml. Writes nothing."""
+    """relative path -> text. Writes nothing.
+
+    Only rule files sit at the top, so the directory can be a Prometheus ``rule_files`` glob
+    (``rules/*.yaml``); the promtool tests, the PrometheusRule resources and the Alertmanager
+    configuration go in ``tests/``, ``kubernetes/`` and ``alertmanager/``.
+    """
     links = links or Links()
     files: dict[str, str] = {}
     for spec in specs:
         src = f"{spec.name} service.yaml"
         rule_file = f"{spec.name}.rules.yaml"
         files[rule_file] = dump_yaml(rules(spec, links), src)
-        files[f"{spec.name}.rules.test.yaml"] = dump_yaml(rule_tests(spec, rule_file, links), src)
-        files[f"{spec.name}.prometheusrule.yaml"] = dump_yaml(prometheus_rule(spec, links), src)
+        files[f"tests/{spec.name}.rules.test.yaml"] = dump_yaml(
+            rule_tests(spec, f"../{rule_file}", links), src)
+        files[f"kubernetes/{spec.name}.prometheusrule.yaml"] = dump_yaml(
+            prometheus_rule(spec, links), src)
     every = ", ".join(sorted(f"{s.name} service.yaml" for s in specs))
-    files["alertmanager.yaml"] = dump_yaml(
+    files["alertmanager/alertmanager.yaml"] = dump_yaml(
         alertmanager(specs, version=alertmanager_version, ticket_url=ticket_url,
                      sources=sources), every)
     return files

@@ -15,9 +15,6 @@ def validate(specs: Sequence[ServiceSpec], sources: Sequence[str] | None = None)
     names = sources or [f"{s.name}/service.yaml" for s in specs]
     for spec, source in zip(specs, names, strict=True):
         a = spec.alerting
-        if not (a.chat or a.ticket or a.pager):
-            raise SpecError(f"{source}: alerting: give at least one of chat, ticket or pager "
-                            "(alerts would reach nobody)")
         for field, ref in (("alerting.chat.webhook", a.chat.webhook if a.chat else None),
                            ("alerting.ticket.webhook", a.ticket.webhook if a.ticket else None),
                            ("alerting.pager.routing_key",

@@ -34,7 +34,7 @@ def overview_dashboard(specs: Sequence[ServiceSpec]) -> dict[str, Any]:
     return adapt(_build.overview(ordered, header))
 
 
-def provisioning(path: str = "/var/lib/grafana/dashboards/opsplane") -> dict[str, Any]:
+def provisioning(path: str = "/var/lib/grafana/dashboards") -> dict[str, Any]:
     """Grafana file provisioning (docker compose): a provider reading ``path``."""
     return {"apiVersion": 1, "providers": [{
         "name": "opsplane", "orgId": 1, "folder": FOLDER, "type": "file",

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import require_tool
 
 from alerts import render
 from opsplane.spec import load_spec
+from tests.conftest import require_tool
 
 SAMPLE = Path(__file__).parent / "data" / "dash-sample.yaml"
 
@@ -39,7 +39,7 @@ def _call(url: str, body: Any = None) -> Any:
 def alertmanager(tmp_path: Path) -> Iterator[str]:
     binary = require_tool("prometheus-alertmanager")
     (tmp_path / "alertmanager.yaml").write_text(
-        render([load_spec(SAMPLE)])["alertmanager.yaml"])
+        render([load_spec(SAMPLE)])["alertmanager/alertmanager.yaml"])
     port = _free_port()
     log = (tmp_path / "alertmanager.log").open("w")
     proc = subprocess.Popen(

@@ -21,12 +21,12 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import require_tool
 
 from alerts import render as render_alerts
 from dashboards import overview_dashboard, service_dashboard
 from opsplane.metricdict import metrics
 from opsplane.spec import ServiceSpec, load_spec
+from tests.conftest import require_tool
 
 SAMPLE = Path(__file__).parent / "data" / "dash-sample.yaml"
 VARS = {"$__rate_interval": "15s", "$cluster": "local", "$namespace": "default"}
@@ -122,6 +122,7 @@ def prom(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Servic
     ticker.start()
     tmp = tmp_path_factory.mktemp("prom")
     for name, text in render_alerts([spec]).items():
+        (tmp / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp / name).write_text(text)
     config = {
         "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
