@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
 
-from logstd import bind, bound, reset_bound
+from logstd import add_context_provider
 from opsplane import _requestlog
 from opsplane._api import error_body
 from opsplane._checks import HttpClientHolder, dependency_check
@@ -66,7 +66,7 @@ class _MeteredTransport:
         self.dependency = dependency
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        rid = bound().get("requestId")
+        rid = _requestlog.current_request_id.get()
         if rid and "x-request-id" not in request.headers:
             request.headers["X-Request-ID"] = rid
         start = time.perf_counter()
@@ -118,6 +118,7 @@ class Instrumented:
             "/healthz/readiness": self._readiness,
             "/metrics": self._metrics,
         }
+        add_context_provider(_requestlog.request_id_keys)
         if hasattr(app, "add_exception_handler"):
             from opsplane._api import install_handlers
 
@@ -180,7 +181,7 @@ class Instrumented:
                 ua = v
         rid = _requestlog.request_id(incoming)
         rid_header = (b"x-request-id", rid.encode())
-        token = bind(requestId=rid)
+        token = _requestlog.current_request_id.set(rid)
         status = 500
         started = False
 
@@ -228,7 +229,7 @@ class Instrumented:
                                  duration_s=duration, client=scope.get("client"),
                                  user_agent=ua.decode("latin-1") if ua else None, exc=error)
             finally:
-                reset_bound(token)
+                _requestlog.current_request_id.reset(token)
 
     # -- probes ---------------------------------------------------------------------
     async def _ping(self, scope: Scope, send: Send) -> None:
