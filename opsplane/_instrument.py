@@ -92,7 +92,7 @@ class Instrumented:
                  registry: CollectorRegistry | None = None,
                  version: str | None = None, release_id: str | None = None,
                  log_probes: bool = False, cache_ttl: float = 1.0,
-                 configure_logging: bool = True) -> None:
+                 configure_logging: bool = True, tracing: bool | None = None) -> None:
         self.app = app
         self.spec = spec
         self.state = state
@@ -110,6 +110,14 @@ class Instrumented:
         if settings is not None:
             self.health.settings_loaded = False
         self.log_probes = log_probes
+        # tracing (spec ``tracing: true``): the span wraps the request layer, so the summary
+        # record is written inside it and carries traceId/spanId
+        self.tracing = spec.tracing if tracing is None else tracing
+        self._handle: Callable[[Scope, Receive, Send], Awaitable[None]] = self._request
+        if self.tracing:
+            from tracing import TracingMiddleware
+
+            self._handle = TracingMiddleware(self._request)
         self.configure_logging = configure_logging
         self._clients: list[httpx.AsyncClient] = []
         self._probes: dict[str, Callable[[Scope, Send], Awaitable[None]]] = {
@@ -151,7 +159,7 @@ class Instrumented:
         if kind == "http":
             probe = self._probes.get(scope["path"])
             if probe is None:
-                await self._request(scope, receive, send)
+                await self._handle(scope, receive, send)
             elif self.log_probes:
                 await self._request(scope, receive, send, probe)
             else:
@@ -258,6 +266,12 @@ class Instrumented:
             _configure_logging(self.spec.name)
         # the kit writes one summary record per request; uvicorn's access line would repeat it
         logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+        if self.tracing:
+            import tracing
+
+            if not tracing.is_enabled():
+                tracing.setup(service=self.spec.name, version=self.version)
+            tracing.instrument_httpx()
         if self.settings_class is not None:
             from opsplane.errors import SettingsError
             from opsplane.settings import load_settings
@@ -279,6 +293,10 @@ class Instrumented:
             await client.aclose()
         self._clients.clear()
         await self._check_http.aclose()
+        if self.tracing:
+            import tracing
+
+            tracing.shutdown()
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         first = await receive()
@@ -357,7 +375,8 @@ def instrument(app: ASGIApp, spec: ServiceSpec | str | Path, state: State = STAT
     Options: ``settings`` (a ``opsplane.settings.Settings`` subclass loaded at startup),
     ``registry`` (prometheus CollectorRegistry), ``version``, ``release_id``,
     ``log_probes`` (log and time health/metrics requests too), ``cache_ttl`` (seconds the
-    readiness dependency results are reused), ``configure_logging``.
+    readiness dependency results are reused), ``configure_logging``, ``tracing`` (default:
+    the spec's ``tracing``; OpenTelemetry spans per request and per outbound httpx call).
     """
     from opsplane.spec import ServiceSpec, load_spec
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from _service_procs import ORDERS, Service, wait_for
+
+from tests._service_procs import ORDERS, Service, wait_for
 
 SECRET = "pk_live_Zq81-never-in-output-7f3a"
 
