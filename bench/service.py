@@ -2,11 +2,11 @@
 
     .venv/bin/python bench/service.py [--seconds 4] [--connections 16] [--rounds 3]
 
-Runs the same Starlette app twice under uvicorn on 127.0.0.1 (one process each, one at a
-time): bare, then wrapped by ``opsplane.instrument`` (request log to /dev/null as JSON,
-metrics, request ids). The load generator is ``wrk`` (Debian package, installed by
-scripts/system-deps.sh), one thread, the same settings for every row. Prints a table;
-nothing is asserted.
+Runs the same Starlette app under uvicorn on 127.0.0.1 (one process each, one at a time):
+bare; wrapped by ``opsplane.instrument`` (request log to /dev/null as JSON, metrics, request
+ids); and the same with tracing on (spans created and sampled, no exporter). The load
+generator is ``wrk`` (Debian package, installed by scripts/system-deps.sh), one thread, the
+same settings for every row. Prints a table; nothing is asserted.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ HERE = Path(__file__).resolve().parent
 
 
 # -- the apps under test (imported by uvicorn as service:bare / service:instrumented) ---------
-def _build(instrumented: bool) -> Any:
+def _build(instrumented: bool, traced: bool = False) -> Any:
     from starlette.applications import Starlette
     from starlette.responses import PlainTextResponse
     from starlette.routing import Route
@@ -42,12 +42,13 @@ def _build(instrumented: bool) -> Any:
     import opsplane
     from opsplane.spec import ServiceSpec
 
-    return opsplane.instrument(app, ServiceSpec(name="bench", team="bench", app="service:app"))
+    return opsplane.instrument(app, ServiceSpec(name="bench", team="bench", app="service:app",
+                                                tracing=traced))
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("bare", "instrumented"):
-        return _build(name == "instrumented")
+    if name in ("bare", "instrumented", "traced"):
+        return _build(name != "bare", traced=name == "traced")
     raise AttributeError(name)
 
 
@@ -154,7 +155,8 @@ def main() -> int:
     if wrk is None:
         print("bench: wrk is not installed (bash scripts/system-deps.sh)", file=sys.stderr)
         return 1
-    cases = (("bare", "/hello"), ("instrumented", "/hello"), ("instrumented", "/healthz/ping"))
+    cases = (("bare", "/hello"), ("instrumented", "/hello"), ("traced", "/hello"),
+             ("instrumented", "/healthz/ping"))
     runs: dict[tuple[str, str], list[dict[str, float]]] = {c: [] for c in cases}
     for _ in range(args.rounds):  # interleaved, so that a noisy neighbour hits every case
         for app, path in cases:
