@@ -32,7 +32,10 @@ def add_parser(sub: Any) -> None:
                    help="sampling interval in seconds (default 0.5)")
     p.add_argument("--path", action="append", default=[], metavar="NAME=PATH",
                    help="override an API path: orders, order, cancel, ping")
-    p.add_argument("--collection", metavar="FILE", help="collection YAML for --profile replay")
+    p.add_argument("--collection", metavar="FILE",
+                   help="test.<name>.yaml (the runner's collection format) for --profile replay")
+    p.add_argument("--env", dest="env_file", metavar="FILE",
+                   help="env.<name>.yaml whose variables and secrets the replay uses")
     p.add_argument("--spec", metavar="service.yaml",
                    help="service spec for the name and load.weights (default ./service.yaml)")
     p.add_argument("--user-class", choices=("fast", "http"), default="fast",
@@ -71,7 +74,8 @@ def run(args: argparse.Namespace) -> int:
                       spawn_rate=args.spawn_rate, duration=parse_duration(args.duration),
                       target=args.target, pid=args.pid, cgroup=args.cgroup, out=args.out,
                       workers=args.workers, interval=args.interval, paths=paths,
-                      weights=weights, collection=args.collection, service=service,
+                      weights=weights, collection=args.collection, env_file=args.env_file,
+                      service=service,
                       user_class=args.user_class)
     tty = sys.stderr.isatty()
 

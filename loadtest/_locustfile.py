@@ -20,7 +20,9 @@ from loadtest.profiles import READ_WEIGHTS, read_collection, shape_tick
 
 CFG: dict[str, Any] = json.loads(Path(os.environ["LOADTEST_CONFIG"]).read_text(encoding="utf-8"))
 PATHS: dict[str, str] = CFG["paths"]
-REQUESTS: list[dict[str, Any]] = read_collection(CFG["collection"]) if CFG["collection"] else []
+_NO_REPLAY: dict[str, Any] = {"variables": {}, "headers": {}, "requests": []}
+REPLAY: dict[str, Any] = (read_collection(CFG["collection"], CFG.get("env_file"))
+                          if CFG["collection"] else _NO_REPLAY)
 
 
 def _order_body(customer: str) -> dict[str, Any]:
@@ -79,9 +81,39 @@ class _Orders:
         self.client.get(PATHS["ping"], name="GET ping")
 
     def replay(self) -> None:
-        for req in REQUESTS:
-            self.client.request(req["method"], req["url"], json=req.get("json"),
-                                headers=req.get("headers") or None, name=req["name"])
+        """The collection once, in order, as the runner would: variables and captures."""
+        from opsplane.blackbox.runner import render
+
+        scope = dict(REPLAY["variables"])
+        for req in REPLAY["requests"]:
+            try:
+                url = render(req["url"], scope)
+                kwargs: dict[str, Any] = {
+                    "headers": render({**REPLAY["headers"], **req["headers"]}, scope) or None,
+                    "params": render(req["query"], scope) or None}
+                if req["has_json"]:
+                    kwargs["json"] = render(req["json"], scope)
+                elif req["body"] is not None:
+                    kwargs["data"] = render(req["body"], scope)
+            except Exception:  # a capture an earlier request could not provide
+                return
+            with self.client.request(req["method"], url, name=req["name"], catch_response=True,
+                                     **kwargs) as r:
+                if req["capture"]:
+                    _capture(r, req["capture"], scope)
+
+
+def _capture(response: Any, capture: dict[str, str], scope: dict[str, Any]) -> None:
+    import jsonpath
+
+    try:
+        doc = response.json()
+    except Exception:
+        return
+    for name, path in capture.items():
+        hit = jsonpath.findall(path, doc)
+        if hit:
+            scope[name] = hit[0]
 
 
 def _build_user() -> type:

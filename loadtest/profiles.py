@@ -52,6 +52,7 @@ class ProfileConfig:
     paths: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_PATHS))
     weights: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
     collection: str | None = None  # replay: read in the Locust process (headers stay out of files)
+    env_file: str | None = None  # replay: env.<name>.yaml whose variables and secrets apply
     customers: list[str] = field(default_factory=lambda: list(CUSTOMERS))
     wait: tuple[float, float] = (0.05, 0.2)
     user_class: str = "fast"  # "fast" = FastHttpUser, "http" = HttpUser
@@ -60,6 +61,7 @@ class ProfileConfig:
         return {"profile": self.profile, "shape": self.shape, "users": self.users,
                 "spawn_rate": self.spawn_rate, "duration": self.duration,
                 "paths": self.paths, "weights": self.weights, "collection": self.collection,
+                "env_file": self.env_file,
                 "customers": self.customers, "wait": list(self.wait),
                 "user_class": self.user_class}
 
@@ -83,39 +85,35 @@ def shape_tick(shape: str, t: float, users: int, spawn_rate: float,
     raise LoadtestError(f"unknown shape {shape!r}; choose one of {', '.join(SHAPES)}")
 
 
-def read_collection(path: str | Path) -> list[dict[str, Any]]:
-    """The requests of a black-box collection, for the ``replay`` profile.
+def read_collection(path: str | Path, env_file: str | Path | None = None) -> dict[str, Any]:
+    """A black-box collection (``test.<name>.yaml``, the runner's format) as replay data.
 
-    The one place that knows the collection format. Reads a minimal subset: a YAML list of
-    requests, or a mapping with a ``requests`` list; each request has ``method``, ``url``
-    (or ``path``), optional ``json``, ``headers`` and ``name``. ``{{baseUrl}}``-style
-    prefixes and absolute URLs are reduced to the path, so the run's ``--target`` applies.
+    Validated by the runner's own loader, so replay and ``opsplane test`` read the same
+    files. Returns ``{"variables": {...}, "headers": {...}, "requests": [...]}``: the
+    collection's variables (and those of ``env_file``, which win), headers sent with every
+    request, and each request's name, method, url, query, json/body, headers and captures.
+    ``{{variables}}`` stay in place; the replay task renders them per user, with captures.
+    Absolute URLs keep only their path, so the run's ``--target`` applies.
     """
     import re
 
-    import yaml
+    from opsplane.blackbox import CollectionError, load_collection, load_environment
 
-    p = Path(path)
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise LoadtestError(f"{p}: cannot read collection: {e.strerror or e}") from e
-    except yaml.YAMLError as e:
-        raise LoadtestError(f"{p}: collection is not valid YAML") from e
-    items = data.get("requests") if isinstance(data, dict) else data
-    if not isinstance(items, list) or not items:
-        raise LoadtestError(f"{p}: a collection is a list of requests (or a mapping with "
-                            "'requests')")
-    out: list[dict[str, Any]] = []
-    for i, item in enumerate(items):
-        req = item.get("request", item) if isinstance(item, dict) else None
-        url = req.get("url", req.get("path")) if isinstance(req, dict) else None
-        if not isinstance(req, dict) or not isinstance(url, str):
-            raise LoadtestError(f"{p}: request [{i}]: needs method and url")
-        url = re.sub(r"^\{\{\s*\w+\s*\}\}", "", url)
-        url = re.sub(r"^https?://[^/]+", "", url) or "/"
-        method = str(req.get("method", "GET")).upper()
-        out.append({"name": str(item.get("name") or f"{method} {url}"),
-                    "method": method, "url": url,
-                    "json": req.get("json"), "headers": req.get("headers") or {}})
-    return out
+        coll = load_collection(path)
+        env = load_environment(env_file) if env_file else None
+    except CollectionError as e:
+        raise LoadtestError(str(e)) from e
+    variables: dict[str, Any] = dict(coll.variables)
+    headers = dict(coll.headers)
+    if env is not None:
+        variables.update(env.variables)
+        variables.update(env.secrets)
+        headers.update(env.headers)
+    requests = []
+    for r in coll.requests:
+        url = re.sub(r"^https?://[^/]+", "", r.url) or "/"
+        requests.append({"name": r.name, "method": r.method, "url": url, "query": dict(r.query),
+                         "json": r.json_ if r.has_json else None, "has_json": r.has_json,
+                         "body": r.body, "headers": dict(r.headers), "capture": dict(r.capture)})
+    return {"variables": variables, "headers": headers, "requests": requests}

@@ -57,6 +57,7 @@ class RunOptions:
     paths: dict[str, str] = field(default_factory=dict)
     weights: dict[str, int] = field(default_factory=dict)
     collection: str | None = None
+    env_file: str | None = None
     service: str = "service"
     user_class: str = "fast"
 
@@ -136,8 +137,9 @@ def _config(opts: RunOptions) -> ProfileConfig:
     if opts.profile == "replay":
         if not opts.collection:
             raise LoadtestError("--profile replay needs --collection FILE")
-        read_collection(opts.collection)  # fail early; Locust's process reads it again
+        read_collection(opts.collection, opts.env_file)  # fail early; Locust's reads it again
         cfg.collection = str(Path(opts.collection).resolve())
+        cfg.env_file = str(Path(opts.env_file).resolve()) if opts.env_file else None
     return cfg
 
 

@@ -20,6 +20,7 @@ COMMANDS = {
     "secrets": "opsplane._cmd_secrets",
     "init": "opsplane._cmd_init",
     "test": "opsplane._cmd_test",
+    "generate": "opsplane._cmd_generate",
 }
 
 

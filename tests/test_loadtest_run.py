@@ -199,10 +199,12 @@ def test_target_exits_mid_run(app: tuple[str, int], tmp_path: Path) -> None:
 def test_workers_and_replay(app: tuple[str, int], tmp_path: Path) -> None:
     coll = tmp_path / "collection.yaml"
     coll.write_text(
-        "requests:\n"
-        "  - name: create\n    method: POST\n    url: '{{baseUrl}}/orders'\n"
-        "    json: {customerId: C-1001, items: [{sku: SKU-1, quantity: 2, price: 9.5}]}\n"
-        "  - name: list\n    method: GET\n    url: /orders?customerId=C-1001\n"
+        "version: 1\nname: replay\nvariables: {customerId: C-1001}\nrequests:\n"
+        "  - name: create\n    method: POST\n    url: /orders\n"
+        "    json: {customerId: '{{customerId}}', items: [{sku: SKU-1, quantity: 2, price: 9.5}]}\n"
+        "    capture: {orderId: $.id}\n"
+        "  - name: read\n    url: '/orders/{{orderId}}'\n"
+        "  - name: list\n    method: GET\n    url: /orders\n    query: {customerId: C-1001}\n"
         "    headers: {Authorization: Bearer s3cr3t-t0ken}\n")
     out = tmp_path / "dist"
     proc = _cli("run", "--profile", "replay", "--collection", str(coll), "--users", "2",
@@ -217,6 +219,7 @@ def test_workers_and_replay(app: tuple[str, int], tmp_path: Path) -> None:
     stats = {r["Name"]: r for r in _rows(out / "locust_stats.csv")}
     assert int(stats["create"]["Request Count"]) > 0
     assert int(stats["list"]["Request Count"]) > 0
+    assert int(stats["read"]["Request Count"]) > 0  # the captured order id was used
     assert int(stats["Aggregated"]["Failure Count"]) == 0
     for f in out.iterdir():  # the collection's credentials reach no file of the run
         assert "s3cr3t" not in f.read_text(errors="replace"), f.name
