@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
 
-from logstd import bind, bound, reset_bound
+from logstd import add_context_provider
 from opsplane import _requestlog
 from opsplane._api import error_body
 from opsplane._checks import HttpClientHolder, dependency_check
@@ -66,7 +66,7 @@ class _MeteredTransport:
         self.dependency = dependency
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        rid = bound().get("requestId")
+        rid = _requestlog.current_request_id.get()
         if rid and "x-request-id" not in request.headers:
             request.headers["X-Request-ID"] = rid
         start = time.perf_counter()
@@ -92,7 +92,7 @@ class Instrumented:
                  registry: CollectorRegistry | None = None,
                  version: str | None = None, release_id: str | None = None,
                  log_probes: bool = False, cache_ttl: float = 1.0,
-                 configure_logging: bool = True) -> None:
+                 configure_logging: bool = True, tracing: bool | None = None) -> None:
         self.app = app
         self.spec = spec
         self.state = state
@@ -110,6 +110,14 @@ class Instrumented:
         if settings is not None:
             self.health.settings_loaded = False
         self.log_probes = log_probes
+        # tracing (spec ``tracing: true``): the span wraps the request layer, so the summary
+        # record is written inside it and carries traceId/spanId
+        self.tracing = spec.tracing if tracing is None else tracing
+        self._handle: Callable[[Scope, Receive, Send], Awaitable[None]] = self._request
+        if self.tracing:
+            from tracing import TracingMiddleware
+
+            self._handle = TracingMiddleware(self._request)
         self.configure_logging = configure_logging
         self._clients: list[httpx.AsyncClient] = []
         self._probes: dict[str, Callable[[Scope, Send], Awaitable[None]]] = {
@@ -118,6 +126,7 @@ class Instrumented:
             "/healthz/readiness": self._readiness,
             "/metrics": self._metrics,
         }
+        add_context_provider(_requestlog.request_id_keys)
         if hasattr(app, "add_exception_handler"):
             from opsplane._api import install_handlers
 
@@ -150,7 +159,7 @@ class Instrumented:
         if kind == "http":
             probe = self._probes.get(scope["path"])
             if probe is None:
-                await self._request(scope, receive, send)
+                await self._handle(scope, receive, send)
             elif self.log_probes:
                 await self._request(scope, receive, send, probe)
             else:
@@ -180,7 +189,7 @@ class Instrumented:
                 ua = v
         rid = _requestlog.request_id(incoming)
         rid_header = (b"x-request-id", rid.encode())
-        token = bind(requestId=rid)
+        token = _requestlog.current_request_id.set(rid)
         status = 500
         started = False
 
@@ -228,7 +237,7 @@ class Instrumented:
                                  duration_s=duration, client=scope.get("client"),
                                  user_agent=ua.decode("latin-1") if ua else None, exc=error)
             finally:
-                reset_bound(token)
+                _requestlog.current_request_id.reset(token)
 
     # -- probes ---------------------------------------------------------------------
     async def _ping(self, scope: Scope, send: Send) -> None:
@@ -257,6 +266,12 @@ class Instrumented:
             _configure_logging(self.spec.name)
         # the kit writes one summary record per request; uvicorn's access line would repeat it
         logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+        if self.tracing:
+            import tracing
+
+            if not tracing.is_enabled():
+                tracing.setup(service=self.spec.name, version=self.version)
+            tracing.instrument_httpx()
         if self.settings_class is not None:
             from opsplane.errors import SettingsError
             from opsplane.settings import load_settings
@@ -278,6 +293,10 @@ class Instrumented:
             await client.aclose()
         self._clients.clear()
         await self._check_http.aclose()
+        if self.tracing:
+            import tracing
+
+            tracing.shutdown()
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         first = await receive()
@@ -356,7 +375,8 @@ def instrument(app: ASGIApp, spec: ServiceSpec | str | Path, state: State = STAT
     Options: ``settings`` (a ``opsplane.settings.Settings`` subclass loaded at startup),
     ``registry`` (prometheus CollectorRegistry), ``version``, ``release_id``,
     ``log_probes`` (log and time health/metrics requests too), ``cache_ttl`` (seconds the
-    readiness dependency results are reused), ``configure_logging``.
+    readiness dependency results are reused), ``configure_logging``, ``tracing`` (default:
+    the spec's ``tracing``; OpenTelemetry spans per request and per outbound httpx call).
     """
     from opsplane.spec import ServiceSpec, load_spec
 

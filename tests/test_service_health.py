@@ -12,12 +12,12 @@ from typing import Any
 import httpx
 import jsonschema
 import pytest
-from _service_procs import ORDERS, SCHEMA, Service, wait_for
 
 from opsplane._checks import HttpClientHolder, dependency_check
 from opsplane._health import CheckResult, Health, HealthCheck
 from opsplane.lifecycle import State
 from opsplane.spec import Dependency
+from tests._service_procs import ORDERS, SCHEMA, Service, wait_for
 
 VALIDATOR = jsonschema.Draft202012Validator(
     json.loads(SCHEMA.read_text()), format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)

@@ -10,7 +10,6 @@ from typing import Any
 
 import httpx
 import pytest
-from _service_procs import ORDERS
 from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -22,6 +21,7 @@ import opsplane
 from logstd.testing import capture_logs
 from opsplane.lifecycle import State
 from opsplane.spec import ServiceSpec
+from tests._service_procs import ORDERS
 
 SPEC = ServiceSpec(name="svc", team="t", app="m:app")
 
@@ -161,3 +161,20 @@ def test_orders_spec_checks(tmp_path: Path) -> None:
     from opsplane._cli import main
 
     assert main(["spec", "check", str(ORDERS / "service.yaml")]) == 0
+
+
+def test_tracing_span_wraps_the_request_and_ids_reach_the_summary() -> None:
+    from tracing.testing import capture_spans
+
+    spec = ServiceSpec(name="svc", team="t", app="m:app", tracing=True)
+    routes = [Route("/items/{id}", _item)]
+    app = opsplane.instrument(Starlette(routes=routes), spec, State(started=True),
+                              registry=CollectorRegistry(), configure_logging=False)
+    with capture_spans() as spans, capture_logs() as logs:
+        assert _call(app, "GET", "/items/7").text == "7"
+        assert _call(app, "GET", "/healthz/ping").status_code == 200
+    span = spans.find("GET /items/{id}")
+    summary = [r for r in logs if r["logger"] == "opsplane.access"]
+    assert len(summary) == 1
+    assert summary[0]["traceId"] == format(span.context.trace_id, "032x")
+    assert spans.names() == ["GET /items/{id}"]  # probes are not traced

@@ -8,10 +8,10 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from _service_procs import ORDERS, Service
-from conftest import require_tool
 
 from opsplane.metricdict import metrics
+from tests._service_procs import ORDERS, Service
+from tests.conftest import require_tool
 
 STANDARD_PREFIXES = ("process_", "python_")
 

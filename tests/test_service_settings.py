@@ -8,13 +8,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from _service_procs import Service, wait_for
 from pydantic import SecretStr
 
 from opsplane.errors import SettingsError
 from opsplane.lifecycle import State
 from opsplane.settings import Settings, load_settings
 from opsplane.spec import ServiceSpec
+from tests._service_procs import Service, wait_for
 
 VALUE = "s3cr3t-token-9d1e"
 
