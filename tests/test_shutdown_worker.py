@@ -172,3 +172,25 @@ def test_cut_and_failed_messages_are_redelivered_to_the_next_worker(nats_url: st
         first.close()
         if second is not None:
             second.close()
+
+
+def test_unreachable_broker_is_one_line_error() -> None:
+    from opsplane.errors import OpsplaneError
+    from opsplane.worker import NatsJetStream
+
+    url = f"nats://127.0.0.1:{free_port()}"
+    broker = NatsJetStream(url, stream="S", subject="s", durable="d", connect_timeout=1,
+                           max_reconnect_attempts=1)
+    with pytest.raises(OpsplaneError) as err:
+        asyncio.run(broker.connect())
+    assert str(err.value) == (f"cannot connect to NATS at {url}: NoServersError: "
+                              "nats: no servers available for connection")
+
+
+def test_missing_stream_is_one_line_error(nats_url: str) -> None:
+    from opsplane.errors import OpsplaneError
+    from opsplane.worker import NatsJetStream
+
+    broker = NatsJetStream(nats_url, stream="NOPE", subject="nope.x", durable="d")
+    with pytest.raises(OpsplaneError, match=r"^cannot consume 'nope.x' from stream 'NOPE': "):
+        asyncio.run(broker.connect())
