@@ -151,8 +151,9 @@ class DrainingServer(uvicorn.Server):
     async def serve(self, sockets: list[socket.socket] | None = None) -> None:
         self.drain.loop = asyncio.get_running_loop()
         self._task = asyncio.current_task()
-        if self.drain.signals:  # the signal came while the app was being imported
-            self.drain.begin()
+        if self.drain.signals:  # the signal came before the event loop ran: never serve
+            self.should_exit = True
+            self.drain.begin()  # server not started: logs, and abandon_startup() is a no-op
             await self.drain.finish()
             return
         try:
@@ -172,6 +173,8 @@ class DrainingServer(uvicorn.Server):
             self.drain.state.mark_started()
 
     def abandon_startup(self) -> None:
+        if self.should_exit:  # already on the way out (or never started)
+            return
         self.should_exit = True
         self._abandoned = True
         if self._task is not None and not self.started:

@@ -101,7 +101,7 @@ class ServedApp:
         """What the drill's kubelet allows: drain_delay + grace + 5 (docs/shutdown.md)."""
         return self.drain_delay + self.grace + 5
 
-    def wait_ready(self, timeout: float = 20.0, path: str = "/healthz/readiness") -> None:
+    def wait_ready(self, timeout: float = 30.0, path: str = "/healthz/readiness") -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -263,13 +263,15 @@ class NatsJetStream:
     """Pull consumer on a JetStream stream; workers sharing ``durable`` share the work."""
 
     def __init__(self, servers: str | list[str], *, stream: str, subject: str, durable: str,
-                 ack_wait: float = 30.0, connect_timeout: float = 5.0) -> None:
+                 ack_wait: float = 30.0, connect_timeout: float = 5.0,
+                 max_reconnect_attempts: int = 10) -> None:
         self.servers = servers
         self.stream = stream
         self.subject = subject
         self.durable = durable
         self.ack_wait = ack_wait
         self.connect_timeout = connect_timeout
+        self.max_reconnect_attempts = max_reconnect_attempts
         self._nc: Any = None
         self._sub: Any = None
 
@@ -279,9 +281,16 @@ class NatsJetStream:
 
         from opsplane.errors import OpsplaneError
 
+        async def error_cb(e: Exception) -> None:  # one record, not nats-py's traceback
+            log.warning("NATS: %s", e, extra={"event": "worker.broker_error",
+                                              "dependency": "nats",
+                                              "errorType": type(e).__name__,
+                                              "errorMessage": str(e)})
+
         try:
-            self._nc = await nats.connect(self.servers, connect_timeout=self.connect_timeout,
-                                          max_reconnect_attempts=2, allow_reconnect=True)
+            self._nc = await nats.connect(
+                self.servers, connect_timeout=self.connect_timeout, error_cb=error_cb,
+                max_reconnect_attempts=self.max_reconnect_attempts, reconnect_time_wait=0.5)
         except Exception as e:
             raise OpsplaneError(f"cannot connect to NATS at {self.servers}: "
                                 f"{type(e).__name__}: {e}") from e

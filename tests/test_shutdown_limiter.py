@@ -101,7 +101,7 @@ def test_served_app_rejects_beyond_max_in_flight() -> None:
     served = ServedApp("slowapp:app", APPS, drain_delay=0, grace=5, max_in_flight=2)
 
     async def burst() -> list[Outcome]:
-        outs = [Outcome(rid=f"r{i}", path="/slow?ms=1500", sent=0) for i in range(6)]
+        outs = [Outcome(rid=f"r{i}", path="/slow?ms=3000", sent=0) for i in range(6)]
         await asyncio.gather(*(request("127.0.0.1", served.port, o.path, o, 10) for o in outs))
         return outs
 

@@ -56,12 +56,18 @@ async def _setup(url: str, stream: str, bodies: list[bytes]) -> None:
     await nc.close()
 
 
-async def _consumer_state(url: str, stream: str) -> tuple[int, int]:
+async def _consumer_state(url: str, stream: str) -> tuple[int, int] | None:
+    """(messages not yet delivered, delivered and not acked); None before the consumer exists."""
     import nats
+    from nats.js.errors import NotFoundError
 
     nc = await nats.connect(url)
-    info = await nc.jetstream().consumer_info(stream, "workers")
-    await nc.close()
+    try:
+        info = await nc.jetstream().consumer_info(stream, "workers")
+    except NotFoundError:
+        return None
+    finally:
+        await nc.close()
     return int(info.num_pending or 0), int(info.num_ack_pending or 0)
 
 
@@ -172,3 +178,52 @@ def test_cut_and_failed_messages_are_redelivered_to_the_next_worker(nats_url: st
         first.close()
         if second is not None:
             second.close()
+
+
+def test_unreachable_broker_is_one_line_error() -> None:
+    from opsplane.errors import OpsplaneError
+    from opsplane.worker import NatsJetStream
+
+    url = f"nats://127.0.0.1:{free_port()}"
+    broker = NatsJetStream(url, stream="S", subject="s", durable="d", connect_timeout=1,
+                           max_reconnect_attempts=1)
+    with pytest.raises(OpsplaneError) as err:
+        asyncio.run(broker.connect())
+    assert str(err.value) == (f"cannot connect to NATS at {url}: NoServersError: "
+                              "nats: no servers available for connection")
+
+
+def test_missing_stream_is_one_line_error(nats_url: str) -> None:
+    from opsplane.errors import OpsplaneError
+    from opsplane.worker import NatsJetStream
+
+    broker = NatsJetStream(nats_url, stream="NOPE", subject="nope.x", durable="d")
+    with pytest.raises(OpsplaneError, match=r"^cannot consume 'nope.x' from stream 'NOPE': "):
+        asyncio.run(broker.connect())
+
+
+def test_second_sigterm_returns_what_it_holds_and_exits(nats_url: str) -> None:
+    asyncio.run(_setup(nats_url, "TWICE", [b"hang"]))
+    worker = WorkerProc(nats_url, "TWICE", max_in_flight=2, ms=10, grace=60)
+    try:
+        deadline = time.monotonic() + 20
+        while asyncio.run(_consumer_state(nats_url, "TWICE")) != (0, 1):  # hang is held
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        worker.proc.send_signal(signal.SIGTERM)
+        while not any(r.get("event") == "shutdown.started" for r in worker.records()):
+            time.sleep(0.02)
+        code, killed = worker.stop(timeout=10)  # a grace of 60 s would outlast this wait
+        assert (code, killed) == (1, False)
+        assert "shutdown.forced" in [r.get("event") for r in worker.records()]
+    finally:
+        worker.close()
+    second = WorkerProc(nats_url, "TWICE", max_in_flight=2, ms=10, grace=5)
+    try:
+        second.wait_processed(1)  # it was returned, not lost: the next worker gets it
+        # attempt 2, or 3 when a fetch still under way at the signal got it back once more
+        assert [r["messageId"] for r in second.processed()] == ["TWICE:1"]
+        assert second.processed()[0]["attempt"] >= 2
+        assert second.stop(timeout=10) == (0, False)
+    finally:
+        second.close()
