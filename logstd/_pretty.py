@@ -301,6 +301,7 @@ class Where:
         self.op = op
         key = key.strip()
         self.key = canonical.get(key, key)
+        self.raw_key = key  # "http.method" also finds {"http": {"method": ...}}
         self.value = value
         self.regex = None
         if op == "~=":
@@ -327,6 +328,8 @@ class Where:
             value = rec.time
         else:
             value = _lookup(rec.fields, key)
+            if value is _MISSING and self.raw_key != key:
+                value = _lookup(rec.fields, self.raw_key)
             found = value is not _MISSING
         if self.key != "level" or self.op == "~=":
             want = self.value
@@ -426,8 +429,9 @@ class Pretty:
         self.where = [Where(w, lookup) for w in where]
         self.since = since
         self.until = until
-        self.keys = {lookup.get(k, k) for k in keys} if keys else None
-        self.hide = {lookup.get(k, k) for k in hide}
+        # the canonical name and the spelling given ("http.method" is also a nested key)
+        self.keys = {n for k in keys for n in (k, lookup.get(k, k))} if keys else None
+        self.hide = {n for k in hide for n in (k, lookup.get(k, k))}
         self.filtering = bool(self.min_rank is not None or self.where or since is not None
                               or until is not None)
         self.trimming = self.keys is not None or bool(self.hide)

@@ -98,7 +98,8 @@ def test_head_closing_the_pipe_ends_quietly(tmp_path: Path) -> None:
         proc = subprocess.Popen(
             [sys.executable, "-m", "logstd._cli", "pretty", "-j", jobs, str(path)],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV)
-        assert proc.stdout is not None and proc.stderr is not None
+        assert proc.stdout is not None
+        assert proc.stderr is not None
         first = proc.stdout.readline()
         proc.stdout.close()
         err = proc.stderr.read()
@@ -112,7 +113,9 @@ def test_ctrl_c_ends_quietly() -> None:
     proc = subprocess.Popen([sys.executable, "-m", "logstd._cli", "pretty"],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, env=ENV)
-    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+    assert proc.stdin is not None
+    assert proc.stdout is not None
+    assert proc.stderr is not None
     proc.stdin.write(GOOD + b"\n")
     proc.stdin.flush()
     assert proc.stdout.readline() == GOOD_OUT + b"\n"  # running, past its imports
