@@ -4,7 +4,7 @@
 set -euo pipefail
 need=(jq:jq hyperfine:hyperfine prometheus:prometheus promtool:prometheus
       prometheus-alertmanager:prometheus-alertmanager amtool:prometheus-alertmanager
-      nats-server:nats-server)
+      nats-server:nats-server lnav:lnav)
 missing=()
 for pair in "${need[@]}"; do
   tool=${pair%%:*}; pkg=${pair##*:}
