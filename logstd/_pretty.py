@@ -419,6 +419,8 @@ class Pretty:
             roles.setdefault(name, (SPAN, 0))
         roles.setdefault("log", (DOCKER_LOG, 0))
         self.roles = roles
+        # one lookup per key in the hot loop: a role, or the canonical name to write
+        self.kinds: dict[str, Any] = {**lookup, **{k: k for k in _OBJECT_NAMES}, **roles}
         self.min_rank = None
         if level is not None:
             label = level_label(level)[0]
@@ -435,6 +437,8 @@ class Pretty:
         self.filtering = bool(self.min_rank is not None or self.where or since is not None
                               or until is not None)
         self.trimming = self.keys is not None or bool(self.hide)
+        # trace ids are cut to 8 digits while parsing, unless a filter needs them whole
+        self.short_trace = not self.long and not self.filtering
         self._dim_pre = DIM if color else ""
         self._dim_post = RESET if color else ""
 
@@ -470,9 +474,11 @@ class Pretty:
     def record(self, obj: dict[str, Any], source: str = "", prefix_time: str | None = None,
                depth: int = 0) -> Record | None:
         """Normalise one decoded JSON object."""
+        kinds = self.kinds
         roles = self.roles
         canon = self.canonical
         long = self.long
+        short_trace = self.short_trace
         pairs: list[tuple[str, Any]] = []
         head: list[Any] = [None, None, None, None]
         prio = [99, 99, 99, 99]
@@ -480,12 +486,12 @@ class Pretty:
         sevnum = None
         name = None
         for k, v in obj.items():
-            r = roles.get(k)
+            r = kinds.get(k)
             if r is None:
-                if type(v) is dict:
-                    pairs.append((_OBJECT_NAMES.get(k, k), v))
-                else:
-                    pairs.append((canon.get(k, k), v))
+                pairs.append((k, v))
+                continue
+            if type(r) is str:
+                pairs.append((r, v) if type(v) is not dict else (_OBJECT_NAMES.get(k, k), v))
                 continue
             role, p = r
             if role <= SOURCE:
@@ -497,7 +503,8 @@ class Pretty:
                 else:
                     losers.append((k, v))
             elif role == TRACE:
-                pairs.append(("traceId", _trace_id(v)))
+                tid = _trace_id(v)
+                pairs.append(("traceId", tid[:8] if short_trace and type(tid) is str else tid))
             elif role == SPAN:
                 pairs.append(("spanId", _trace_id(v)))
             elif role == ATTRS:
@@ -666,15 +673,19 @@ class Pretty:
         fields = rec.fields
         if self.trimming:
             fields = self._trim(fields)
-        if not self.long:
+        if not self.long and not self.short_trace:
             fields = [("traceId", v[:8]) if k == "traceId" and type(v) is str else (k, v)
-                      for k, v in fields] if any(k == "traceId" for k, _ in fields) else fields
+                      for k, v in fields]
         message = rec.message
         if self.compact:
             fields = [(k, _one_line(v)) for k, v in fields]
             message = _one_line(message)
-        return self.renderer.render(self.show_time(rec.time), rec.level, rec.source, message,
-                                    fields)
+        ts = rec.time
+        if len(ts) == 24 and ts[23] == "Z" and not self.long and not self.local_time:
+            ts = ts[11:23]
+        elif ts:
+            ts = self.show_time(ts)
+        return self.renderer.render(ts, rec.level, rec.source, message, fields)
 
     def render_json(self, rec: Record) -> str:
         raw = rec.raw

@@ -160,6 +160,8 @@ class Renderer:
                         continue
                     inline.append((prefixes.get(k2) or self._prefix(k2)) + format_value(v2))
                 continue
+            elif t is float or t is int:
+                val = repr(v)
             else:
                 val = format_value(v)
             inline.append((prefixes.get(k) or self._prefix(k)) + val)
