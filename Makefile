@@ -35,6 +35,7 @@ docs: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/logging.py
+	$(BIN)/python bench/pretty.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -17,7 +17,6 @@ entries (or fewer, only when a filter drops a record): nothing is lost or duplic
 
 from __future__ import annotations
 
-import calendar
 import re
 import time as _time
 from collections.abc import Iterable, Sequence
@@ -138,12 +137,24 @@ def epoch_ms(value: float) -> int:
     return round(value * 1000)
 
 
+def _days_from_civil(y: int, m: int, d: int) -> int:
+    """Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm)."""
+    if not (1 <= m <= 12 and 1 <= d <= 31):
+        raise ValueError(f"no such date {y}-{m}-{d}")
+    y -= m <= 2
+    era = (y if y >= 0 else y - 399) // 400
+    yoe = y - era * 400
+    doy = (153 * (m + (-3 if m > 2 else 9)) + 2) // 5 + d - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return era * 146097 + doe - 719468
+
+
 def _midnight(day: str) -> int | None:
     hit = _day_cache.get(day)
     if hit is None:
         try:
-            hit = calendar.timegm((int(day[0:4]), int(day[5:7]), int(day[8:10]), 0, 0, 0))
-        except (ValueError, OverflowError):
+            hit = _days_from_civil(int(day[0:4]), int(day[5:7]), int(day[8:10])) * 86400
+        except ValueError:
             return None
         if len(_day_cache) > 1024:
             _day_cache.clear()
