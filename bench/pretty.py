@@ -94,6 +94,9 @@ def measure(cmd: str, env: dict[str, str] | None = None) -> tuple[float, int, in
 
 
 def startup_ms(runs: int) -> str:
+    # as installed by pip: bytecode compiled (PYTHONDONTWRITEBYTECODE may be set here)
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "logstd")],
+                   check=False, capture_output=True)
     cmd = f"echo '{{}}' | {shlex.join(LOGSTD)} pretty"
     if shutil.which("hyperfine"):
         with tempfile.NamedTemporaryFile("r", suffix=".json") as tf:

@@ -56,14 +56,22 @@ _SEVERITY_NUMBER = ("trace",) * 4 + ("debug",) * 4 + ("info",) * 4 + ("warn",) *
     ("error",) * 4 + ("fatal",) * 4
 
 # [pod/x/c] prefix, then an RFC 3339 time (kubectl --timestamps, docker, CRI), then CRI's
-# stream and tag
-_PREFIX = re.compile(
+# stream and tag. Compiled on first use: `echo '{}' | logstd pretty` never needs them.
+_PREFIX_SRC = (
     rb"(?:\[([^\]\s]{1,253})\] )?"
     rb"(?:(\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d(?:[.,]\d{1,9})?(?:[Zz]|[+-]\d\d:?\d\d)?) "
     rb"(?:(?:stdout|stderr) [FP] )?)?")
-_ISO = re.compile(
+_ISO_SRC = (
     r"(\d{4})-(\d\d)-(\d\d)[Tt ](\d\d):(\d\d)(?::(\d\d)(?:[.,](\d+))?)?\s*"
     r"(Z|z|UTC|[+-]\d\d(?::?\d\d)?)?")
+_compiled: dict[str, Any] = {}
+
+
+def _regex(name: str) -> Any:
+    pattern = _compiled.get(name)
+    if pattern is None:
+        pattern = _compiled[name] = re.compile(_PREFIX_SRC if name == "prefix" else _ISO_SRC)
+    return pattern
 
 
 # names of object-valued keys that read better shorter (Google Cloud's special fields)
@@ -184,7 +192,7 @@ def normalize_time(value: Any) -> str | None:
             return s
         if n > 24 and s[-1] == "Z" and s[10] == "T" and s[19] == "." and s[20:-1].isdigit():
             return s[:23] + "Z"
-        m = _ISO.fullmatch(s.strip())
+        m = _regex("iso").fullmatch(s.strip())
         if m is None:
             if s.isdigit() and n <= 20:
                 return _iso_from_ms(epoch_ms(int(s)))
@@ -461,7 +469,7 @@ class Pretty:
         prefix_time = None
         body = line
         if line[:1] != b"{":
-            m = _PREFIX.match(line)
+            m = _regex("prefix").match(line)
             if m is None or m.end() == 0:
                 return None
             body = line[m.end():]
