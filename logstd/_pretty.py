@@ -739,10 +739,14 @@ class Pretty:
         return self.render(rec)
 
     def format_lines(self, lines: Iterable[bytes]) -> list[str]:
+        """Each line's output; a line this code cannot format is passed through as text."""
         out = []
         fmt = self.format_line
         for line in lines:
-            s = fmt(line)
+            try:
+                s = fmt(line)
+            except Exception:  # a record shape nobody foresaw: show the line, go on
+                s = None if self.filtering else self.plain(line)
             if s is not None:
                 out.append(s)
         return out

@@ -168,3 +168,26 @@ def test_usage_errors(args: list[str], message: str) -> None:
     r = pretty(*args)
     assert r.returncode == 2
     assert r.stderr.decode() == message
+
+
+def test_a_killed_worker_loses_nothing() -> None:
+    import os
+
+    from logstd._pretty_io import Sink, _Item
+
+    p = Pretty(DICTIONARY)
+    chunks = [b"".join(GOOD.replace(b"O-1", f"O-{i}-{j}".encode()) + b"\n"
+                       for j in range(200)) for i in range(12)]
+    expected = b"".join(p.format_chunk(c) for c in chunks)
+    got: list[bytes] = []
+    sink = Sink(p, got.append, lambda: None, jobs=2)
+    try:
+        for i, chunk in enumerate(chunks):
+            sink.put(_Item(chunk, True, True))
+            if i == 4:
+                os.kill(sink.workers[0].pid, signal.SIGKILL)
+        sink.finish()
+    finally:
+        sink.close()
+    assert sink.failed
+    assert b"".join(got) == expected
