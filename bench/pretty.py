@@ -9,7 +9,8 @@ pino-pretty (npm, installed on first use into bench/_tools, never committed),
 time of ``echo '{}' | logstd pretty`` (hyperfine) and the follow latency (a line appended
 to a followed file, or written to a pipe, until it is on logstd's stdout).
 A tool that is not installed shows 'missing'. Numbers are for orientation: the machine's
-cores may be shared with other work.
+cores may be shared with other work, so CPU seconds (user + system, every process of the
+pipeline) are shown too: lines per CPU second suffer least from a busy machine.
 """
 
 from __future__ import annotations
@@ -80,17 +81,21 @@ def lnav_home() -> str | None:
     return home
 
 
-def measure(cmd: str, env: dict[str, str] | None = None) -> tuple[float, int, int]:
-    """(wall seconds, peak RSS KiB, exit code) of a shell command, output to /dev/null."""
+def measure(cmd: str, env: dict[str, str] | None = None) -> tuple[float, float, int, int]:
+    """(wall s, CPU s of all its processes, peak RSS KiB of the largest, exit code) of a
+    shell command, output to /dev/null."""
     with tempfile.NamedTemporaryFile("r") as tf:
         t0 = time.perf_counter()
-        r = subprocess.run(["/usr/bin/time", "-o", tf.name, "-f", "%M", "sh", "-c",
+        r = subprocess.run(["/usr/bin/time", "-o", tf.name, "-f", "%U %S %M", "sh", "-c",
                             f"{cmd} > /dev/null"], env={**os.environ, **(env or {})},
                            check=False, stderr=subprocess.DEVNULL)
         wall = time.perf_counter() - t0
-        lines = tf.read().split()
-        rss = int(lines[-1]) if lines and lines[-1].isdigit() else 0
-    return wall, rss, r.returncode
+        fields = tf.read().split()
+    try:
+        cpu, rss = float(fields[-3]) + float(fields[-2]), int(fields[-1])
+    except (IndexError, ValueError):
+        cpu, rss = 0.0, 0
+    return wall, cpu, rss, r.returncode
 
 
 def startup_ms(runs: int) -> str:
@@ -206,17 +211,20 @@ def main() -> None:
     ]
     print(f"input: {log} ({lines:,} lines, {size_mb:.0f} MB); cores: {os.cpu_count()} "
           "(shared with other work: orientation only)\n")
-    print(f"| {'tool':34} | {'lines/s':>10} | {'MB/s':>7} | {'peak MiB':>8} | {'seconds':>7} |")
-    print(f"|{'-' * 36}|{'-' * 12}|{'-' * 9}|{'-' * 10}|{'-' * 9}|")
+    print(f"| {'tool':34} | {'lines/s':>10} | {'MB/s':>7} | {'peak MiB':>8} | {'seconds':>7} "
+          f"| {'CPU s':>6} | {'lines/CPU s':>11} |")
+    print(f"|{'-' * 36}|{'-' * 12}|{'-' * 9}|{'-' * 10}|{'-' * 9}|{'-' * 8}|{'-' * 13}|")
     for name, cmd, tool, env in rows:
         if not tool or (tool not in ("python",) and not (Path(tool).exists()
                                                          or shutil.which(tool))):
-            print(f"| {name:34} | {'missing':>10} | {'':>7} | {'':>8} | {'':>7} |")
+            print(f"| {name:34} | {'missing':>10} | {'':>7} | {'':>8} | {'':>7} | {'':>6} "
+                  f"| {'':>11} |")
             continue
-        wall, rss, code = measure(cmd, env)
+        wall, cpu, rss, code = measure(cmd, env)
         flag = "" if code == 0 else f" (exit {code})"
+        per_cpu = f"{lines / cpu:,.0f}" if cpu else "-"
         print(f"| {name + flag:34} | {lines / wall:>10,.0f} | {size_mb / wall:>7.1f} | "
-              f"{rss / 1024:>8.1f} | {wall:>7.2f} |", flush=True)
+              f"{rss / 1024:>8.1f} | {wall:>7.2f} | {cpu:>6.2f} | {per_cpu:>11} |", flush=True)
     print(f"\nstart-up, echo '{{}}' | logstd pretty: {startup_ms(20)}")
     file_lat, pipe_lat = follow_latency()
     print(f"follow latency, --follow on a file: {file_lat}")
