@@ -37,6 +37,7 @@ docs: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/logging.py
 	$(BIN)/python bench/service.py
+	$(BIN)/python bench/pretty.py
 
 bench-limits: $(STAMP)
 	$(BIN)/python bench/limits.py

@@ -17,7 +17,6 @@ entries (or fewer, only when a filter drops a record): nothing is lost or duplic
 
 from __future__ import annotations
 
-import calendar
 import re
 import time as _time
 from collections.abc import Iterable, Sequence
@@ -57,14 +56,22 @@ _SEVERITY_NUMBER = ("trace",) * 4 + ("debug",) * 4 + ("info",) * 4 + ("warn",) *
     ("error",) * 4 + ("fatal",) * 4
 
 # [pod/x/c] prefix, then an RFC 3339 time (kubectl --timestamps, docker, CRI), then CRI's
-# stream and tag
-_PREFIX = re.compile(
+# stream and tag. Compiled on first use: `echo '{}' | logstd pretty` never needs them.
+_PREFIX_SRC = (
     rb"(?:\[([^\]\s]{1,253})\] )?"
     rb"(?:(\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d(?:[.,]\d{1,9})?(?:[Zz]|[+-]\d\d:?\d\d)?) "
     rb"(?:(?:stdout|stderr) [FP] )?)?")
-_ISO = re.compile(
+_ISO_SRC = (
     r"(\d{4})-(\d\d)-(\d\d)[Tt ](\d\d):(\d\d)(?::(\d\d)(?:[.,](\d+))?)?\s*"
     r"(Z|z|UTC|[+-]\d\d(?::?\d\d)?)?")
+_compiled: dict[str, Any] = {}
+
+
+def _regex(name: str) -> Any:
+    pattern = _compiled.get(name)
+    if pattern is None:
+        pattern = _compiled[name] = re.compile(_PREFIX_SRC if name == "prefix" else _ISO_SRC)
+    return pattern
 
 
 # names of object-valued keys that read better shorter (Google Cloud's special fields)
@@ -138,12 +145,24 @@ def epoch_ms(value: float) -> int:
     return round(value * 1000)
 
 
+def _days_from_civil(y: int, m: int, d: int) -> int:
+    """Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm)."""
+    if not (1 <= m <= 12 and 1 <= d <= 31):
+        raise ValueError(f"no such date {y}-{m}-{d}")
+    y -= m <= 2
+    era = (y if y >= 0 else y - 399) // 400
+    yoe = y - era * 400
+    doy = (153 * (m + (-3 if m > 2 else 9)) + 2) // 5 + d - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return era * 146097 + doe - 719468
+
+
 def _midnight(day: str) -> int | None:
     hit = _day_cache.get(day)
     if hit is None:
         try:
-            hit = calendar.timegm((int(day[0:4]), int(day[5:7]), int(day[8:10]), 0, 0, 0))
-        except (ValueError, OverflowError):
+            hit = _days_from_civil(int(day[0:4]), int(day[5:7]), int(day[8:10])) * 86400
+        except ValueError:
             return None
         if len(_day_cache) > 1024:
             _day_cache.clear()
@@ -173,7 +192,7 @@ def normalize_time(value: Any) -> str | None:
             return s
         if n > 24 and s[-1] == "Z" and s[10] == "T" and s[19] == "." and s[20:-1].isdigit():
             return s[:23] + "Z"
-        m = _ISO.fullmatch(s.strip())
+        m = _regex("iso").fullmatch(s.strip())
         if m is None:
             if s.isdigit() and n <= 20:
                 return _iso_from_ms(epoch_ms(int(s)))
@@ -301,6 +320,7 @@ class Where:
         self.op = op
         key = key.strip()
         self.key = canonical.get(key, key)
+        self.raw_key = key  # "http.method" also finds {"http": {"method": ...}}
         self.value = value
         self.regex = None
         if op == "~=":
@@ -327,6 +347,8 @@ class Where:
             value = rec.time
         else:
             value = _lookup(rec.fields, key)
+            if value is _MISSING and self.raw_key != key:
+                value = _lookup(rec.fields, self.raw_key)
             found = value is not _MISSING
         if self.key != "level" or self.op == "~=":
             want = self.value
@@ -416,6 +438,8 @@ class Pretty:
             roles.setdefault(name, (SPAN, 0))
         roles.setdefault("log", (DOCKER_LOG, 0))
         self.roles = roles
+        # one lookup per key in the hot loop: a role, or the canonical name to write
+        self.kinds: dict[str, Any] = {**lookup, **{k: k for k in _OBJECT_NAMES}, **roles}
         self.min_rank = None
         if level is not None:
             label = level_label(level)[0]
@@ -426,11 +450,14 @@ class Pretty:
         self.where = [Where(w, lookup) for w in where]
         self.since = since
         self.until = until
-        self.keys = {lookup.get(k, k) for k in keys} if keys else None
-        self.hide = {lookup.get(k, k) for k in hide}
+        # the canonical name and the spelling given ("http.method" is also a nested key)
+        self.keys = {n for k in keys for n in (k, lookup.get(k, k))} if keys else None
+        self.hide = {n for k in hide for n in (k, lookup.get(k, k))}
         self.filtering = bool(self.min_rank is not None or self.where or since is not None
                               or until is not None)
         self.trimming = self.keys is not None or bool(self.hide)
+        # trace ids are cut to 8 digits while parsing, unless a filter needs them whole
+        self.short_trace = not self.long and not self.filtering
         self._dim_pre = DIM if color else ""
         self._dim_post = RESET if color else ""
 
@@ -442,7 +469,7 @@ class Pretty:
         prefix_time = None
         body = line
         if line[:1] != b"{":
-            m = _PREFIX.match(line)
+            m = _regex("prefix").match(line)
             if m is None or m.end() == 0:
                 return None
             body = line[m.end():]
@@ -466,9 +493,11 @@ class Pretty:
     def record(self, obj: dict[str, Any], source: str = "", prefix_time: str | None = None,
                depth: int = 0) -> Record | None:
         """Normalise one decoded JSON object."""
+        kinds = self.kinds
         roles = self.roles
         canon = self.canonical
         long = self.long
+        short_trace = self.short_trace
         pairs: list[tuple[str, Any]] = []
         head: list[Any] = [None, None, None, None]
         prio = [99, 99, 99, 99]
@@ -476,12 +505,12 @@ class Pretty:
         sevnum = None
         name = None
         for k, v in obj.items():
-            r = roles.get(k)
+            r = kinds.get(k)
             if r is None:
-                if type(v) is dict:
-                    pairs.append((_OBJECT_NAMES.get(k, k), v))
-                else:
-                    pairs.append((canon.get(k, k), v))
+                pairs.append((k, v))
+                continue
+            if type(r) is str:
+                pairs.append((r, v) if type(v) is not dict else (_OBJECT_NAMES.get(k, k), v))
                 continue
             role, p = r
             if role <= SOURCE:
@@ -493,7 +522,8 @@ class Pretty:
                 else:
                     losers.append((k, v))
             elif role == TRACE:
-                pairs.append(("traceId", _trace_id(v)))
+                tid = _trace_id(v)
+                pairs.append(("traceId", tid[:8] if short_trace and type(tid) is str else tid))
             elif role == SPAN:
                 pairs.append(("spanId", _trace_id(v)))
             elif role == ATTRS:
@@ -662,15 +692,19 @@ class Pretty:
         fields = rec.fields
         if self.trimming:
             fields = self._trim(fields)
-        if not self.long:
+        if not self.long and not self.short_trace:
             fields = [("traceId", v[:8]) if k == "traceId" and type(v) is str else (k, v)
-                      for k, v in fields] if any(k == "traceId" for k, _ in fields) else fields
+                      for k, v in fields]
         message = rec.message
         if self.compact:
             fields = [(k, _one_line(v)) for k, v in fields]
             message = _one_line(message)
-        return self.renderer.render(self.show_time(rec.time), rec.level, rec.source, message,
-                                    fields)
+        ts = rec.time
+        if len(ts) == 24 and ts[23] == "Z" and not self.long and not self.local_time:
+            ts = ts[11:23]
+        elif ts:
+            ts = self.show_time(ts)
+        return self.renderer.render(ts, rec.level, rec.source, message, fields)
 
     def render_json(self, rec: Record) -> str:
         raw = rec.raw
@@ -705,10 +739,14 @@ class Pretty:
         return self.render(rec)
 
     def format_lines(self, lines: Iterable[bytes]) -> list[str]:
+        """Each line's output; a line this code cannot format is passed through as text."""
         out = []
         fmt = self.format_line
         for line in lines:
-            s = fmt(line)
+            try:
+                s = fmt(line)
+            except Exception:  # a record shape nobody foresaw: show the line, go on
+                s = None if self.filtering else self.plain(line)
             if s is not None:
                 out.append(s)
         return out

@@ -190,7 +190,11 @@ class _Worker:
 
 
 class Sink:
-    """Formats items in order, in this process or in ``jobs`` forked workers."""
+    """Formats items in order, in this process or in ``jobs`` forked workers.
+
+    A worker that fails (killed, out of memory) costs nothing but speed: its chunk is
+    formatted here and the rest of the input runs in this process.
+    """
 
     def __init__(self, pretty: Pretty, write: Write, flush: Callable[[], object],
                  jobs: int = 1) -> None:
@@ -199,12 +203,18 @@ class Sink:
         self.flush = flush
         self.jobs = jobs
         self.workers: list[_Worker] = []
-        self.queue: deque[_Worker] = deque()
+        self.queue: deque[tuple[_Worker, bytes]] = deque()
         self.next = 0
+        self.failed = False
 
     def _drain(self, keep: int = 0) -> None:
         while len(self.queue) > keep:
-            out = self.queue.popleft().receive()
+            worker, data = self.queue.popleft()
+            try:
+                out = worker.receive()
+            except (EOFError, OSError, struct.error):
+                self.failed = True
+                out = self.pretty.format_chunk(data)
             if out:
                 self.write(out)
 
@@ -212,23 +222,32 @@ class Sink:
         if not item.lines:
             self._drain()
             self.write(item.data)
-        elif self.jobs > 1 and (self.workers or item.full):
+        elif self.jobs > 1 and not self.failed and (self.workers or item.full):
             if not self.workers:
                 for _ in range(self.jobs):
                     self.workers.append(_Worker(self.pretty, self.workers))
-            self._drain(self.jobs - 1)
+            self._drain(len(self.workers) - 1)
             worker = self.workers[self.next]
-            self.next = (self.next + 1) % self.jobs
-            worker.send(item.data)
-            self.queue.append(worker)
+            self.next = (self.next + 1) % len(self.workers)
+            try:
+                worker.send(item.data)
+                self.queue.append((worker, item.data))
+            except OSError:
+                self.failed = True
+                self._drain()
+                self._local(item.data)
             if not item.full:
                 self._drain()
         else:
-            out = self.pretty.format_chunk(item.data)
-            if out:
-                self.write(out)
+            self._drain()
+            self._local(item.data)
         if not item.full:
             self.flush()
+
+    def _local(self, data: bytes) -> None:
+        out = self.pretty.format_chunk(data)
+        if out:
+            self.write(out)
 
     def finish(self) -> None:
         self._drain()

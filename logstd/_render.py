@@ -9,7 +9,6 @@ multi-line value (a stack trace) is indented under it::
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterable, Mapping
 from typing import IO, Any
 
@@ -66,11 +65,8 @@ def want_color(stream: IO[Any] | None, choice: str | bool | None = "auto") -> bo
         return False
 
 
-_QUOTE_CHARS = re.compile(r'[ ="\t]').search
-
-
 def _needs_quotes(s: str) -> bool:
-    return not s or _QUOTE_CHARS(s) is not None or not s.isprintable()
+    return not s or " " in s or "=" in s or '"' in s or "\t" in s or not s.isprintable()
 
 
 def format_value(value: Any) -> str:
@@ -160,6 +156,8 @@ class Renderer:
                         continue
                     inline.append((prefixes.get(k2) or self._prefix(k2)) + format_value(v2))
                 continue
+            elif t is float or t is int:
+                val = repr(v)
             else:
                 val = format_value(v)
             inline.append((prefixes.get(k) or self._prefix(k)) + val)

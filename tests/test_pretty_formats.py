@@ -74,3 +74,13 @@ def test_times(value: Any, iso: str | None) -> None:
 def test_unparseable_time_is_shown_as_written() -> None:
     out = Pretty(DICTIONARY).format_line(b'{"time":"yesterday","level":"info","msg":"m"}')
     assert out == "yesterday INFO   m"
+
+
+def test_dates_agree_with_calendar() -> None:
+    import calendar
+
+    from logstd._pretty import _days_from_civil
+
+    for y, m, d in [(1970, 1, 1), (2000, 2, 29), (2026, 11, 28), (1900, 3, 1), (9999, 12, 31),
+                    (1, 1, 1), (2024, 12, 31)]:
+        assert _days_from_civil(y, m, d) * 86400 == calendar.timegm((y, m, d, 0, 0, 0))

@@ -98,7 +98,8 @@ def test_head_closing_the_pipe_ends_quietly(tmp_path: Path) -> None:
         proc = subprocess.Popen(
             [sys.executable, "-m", "logstd._cli", "pretty", "-j", jobs, str(path)],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV)
-        assert proc.stdout is not None and proc.stderr is not None
+        assert proc.stdout is not None
+        assert proc.stderr is not None
         first = proc.stdout.readline()
         proc.stdout.close()
         err = proc.stderr.read()
@@ -112,7 +113,9 @@ def test_ctrl_c_ends_quietly() -> None:
     proc = subprocess.Popen([sys.executable, "-m", "logstd._cli", "pretty"],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, env=ENV)
-    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+    assert proc.stdin is not None
+    assert proc.stdout is not None
+    assert proc.stderr is not None
     proc.stdin.write(GOOD + b"\n")
     proc.stdin.flush()
     assert proc.stdout.readline() == GOOD_OUT + b"\n"  # running, past its imports
@@ -165,3 +168,26 @@ def test_usage_errors(args: list[str], message: str) -> None:
     r = pretty(*args)
     assert r.returncode == 2
     assert r.stderr.decode() == message
+
+
+def test_a_killed_worker_loses_nothing() -> None:
+    import os
+
+    from logstd._pretty_io import Sink, _Item
+
+    p = Pretty(DICTIONARY)
+    chunks = [b"".join(GOOD.replace(b"O-1", f"O-{i}-{j}".encode()) + b"\n"
+                       for j in range(200)) for i in range(12)]
+    expected = b"".join(p.format_chunk(c) for c in chunks)
+    got: list[bytes] = []
+    sink = Sink(p, got.append, lambda: None, jobs=2)
+    try:
+        for i, chunk in enumerate(chunks):
+            sink.put(_Item(chunk, True, True))
+            if i == 4:
+                os.kill(sink.workers[0].pid, signal.SIGKILL)
+        sink.finish()
+    finally:
+        sink.close()
+    assert sink.failed
+    assert b"".join(got) == expected
