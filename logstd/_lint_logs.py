@@ -7,7 +7,6 @@ per shape, so a line costs one parse, one dict lookup and the value checks.
 
 from __future__ import annotations
 
-import contextlib
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -16,7 +15,14 @@ from typing import Any
 
 import orjson
 
-from logstd._dictionary import MASK, Dictionary, KeySpec, check_value, normalize
+from logstd._dictionary import (
+    MASK,
+    Dictionary,
+    KeySpec,
+    _format_problem,
+    check_value,
+    normalize,
+)
 from logstd._lint import Finding
 
 # `kubectl logs --timestamps`: RFC 3339 with nanoseconds, then one space
@@ -26,6 +32,7 @@ _VARIABLE = re.compile(r"\S*\d\S*")
 VARIABLE_MESSAGE_MIN = 10  # distinct messages per template before LS109 fires
 _SHAPE_CACHE_LIMIT = 20_000
 _VALUE_CACHE_LIMIT = 4096
+_CHECKED_FORMATS = ("iso8601", "uuid", "ip", "hex", "uri")  # what check_value verifies
 
 
 def json_start(line: bytes) -> int:
@@ -160,24 +167,24 @@ class LogLinter:
                     return None
                 problem = check_value(spec, v)
                 return prefix + problem if problem else None
-        else:
-            memo: dict[Any, str | None] = {}
-            plain = spec.type == "string" and spec.allowed is None and spec.pattern is None \
-                and spec.format in (None, "milliseconds", "bytes", "level", "duration")
+        elif spec.type == "string":
+            # the passing case without a call into check_value: compiled pattern, set lookup
+            rx = re.compile(spec.pattern) if spec.pattern else None
+            allowed = frozenset(a for a in spec.allowed if isinstance(a, str)) \
+                if spec.allowed is not None else None
+            fmt = spec.format if spec.format in _CHECKED_FORMATS else None
 
             def check(v: Any) -> str | None:
-                if plain and type(v) is str:
+                if type(v) is str and (allowed is None or v in allowed) and \
+                        (rx is None or rx.search(v)) and \
+                        (fmt is None or _format_problem(fmt, v) is None):
                     return None
-                try:
-                    return memo[v]
-                except (KeyError, TypeError):
-                    pass
                 problem = check_value(spec, v)
-                out = prefix + problem if problem else None
-                if len(memo) < _VALUE_CACHE_LIMIT:
-                    with contextlib.suppress(TypeError):
-                        memo[v] = out
-                return out
+                return prefix + problem if problem else None
+        else:
+            def check(v: Any) -> str | None:
+                problem = check_value(spec, v)
+                return prefix + problem if problem else None
         self._checks[key] = check
         return check
 
