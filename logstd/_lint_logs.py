@@ -73,7 +73,10 @@ def parse_line(line: bytes) -> dict[str, Any] | None:
 # decided once per shape: (code, key, message, the key as it appears in the line)
 _Static = tuple[str, str | None, str, bytes]
 # checked per line: (key, code, value types that pass without a call or None, check)
-_Check = tuple[str, str, frozenset[type] | None, Callable[[Any], str | None]]
+# (key, code, value types that pass without a call or None, memo of str values or None, check)
+_Check = tuple[str, str, frozenset[type] | None, dict[str, str | None] | None,
+               Callable[[Any], str | None]]
+_MISS: Any = object()
 _SCALAR_TYPES: frozenset[type] = frozenset({str, int, float, bool, type(None)})
 _STR: frozenset[type] = frozenset({str})
 _new = tuple.__new__
@@ -87,6 +90,8 @@ class LogLinter:
         self._checks: dict[str, Callable[[Any], str | None]] = {}
         self._nested: dict[str, str | None] = {}
         self._unknown: dict[str, str] = {}
+        # per key: text values already checked -> the problem (levels, services, routes repeat)
+        self._memos: dict[str, dict[str, str | None]] = {}
         self._templates: dict[str, str | None] = {}
         # template -> (first line, distinct messages seen so far, capped)
         self._variants: dict[str, tuple[int, set[str]]] = {}
@@ -102,11 +107,11 @@ class LogLinter:
             if canon is None:
                 sens = d.sensitive_spellings.get(normalize(k))
                 if sens is not None:
-                    checks.append((k, "LS105", None, self._sensitive_check(k, sens)))
+                    checks.append((k, "LS105", None, None, self._sensitive_check(k, sens)))
                     continue
                 if "LS101" in codes:
                     static.append(("LS101", k, self._unknown_message(k), _needle(k)))
-                checks.append((k, "LS105", _SCALAR_TYPES, self._nested_only))
+                checks.append((k, "LS105", _SCALAR_TYPES, None, self._nested_only))
                 continue
             present.add(canon)
             if canon != k and "LS102" in codes:
@@ -114,14 +119,21 @@ class LogLinter:
                                _needle(k)))
             spec = d.keys[canon]
             if spec.sensitive:
-                checks.append((k, "LS105", None, self._sensitive_check(k, spec.sensitive)))
+                checks.append((k, "LS105", None, None,
+                               self._sensitive_check(k, spec.sensitive)))
             elif canon == "message":
-                checks.append((k, "LS108", None, _message_check))
+                checks.append((k, "LS108", None, None, _message_check))
             else:
                 code = {"timestamp": "LS106", "level": "LS107"}.get(canon, "LS103")
                 plain = spec.type == "string" and spec.allowed is None and spec.pattern is None \
                     and spec.format in (None, "milliseconds", "bytes", "level", "duration")
-                checks.append((k, code, _STR if plain else None, self._value_check(spec, k)))
+                # remember text values of keys whose values repeat (closed lists, patterns);
+                # ids and timestamps are unique, a memo would only cost
+                repeats = spec.allowed is not None or (spec.pattern is not None and
+                                                       spec.format not in _CHECKED_FORMATS)
+                memo = self._memos.setdefault(k, {}) if repeats and not plain else None
+                checks.append((k, code, _STR if plain else None, memo,
+                               self._value_check(spec, k)))
         if "message" not in present and "message" in d.keys and "LS108" in codes:
             static.append(("LS108", None, "record has no message", b""))
         if "LS104" in codes:
@@ -274,16 +286,25 @@ class LogLinter:
                 found = [_new(Finding, (path, n, line.find(needle, off) + 1 if needle else
                                         off + 1, code, msg, key))
                          for code, key, msg, needle in static]
-            for key, code, fast, check in checks:
+            for key, code, fast, memo, check in checks:
                 value = rec[key]
                 if fast is not None and type(value) in fast:
                     continue
-                if code == "LS108":
-                    if variable and type(value) is str:
-                        self._see_message(value, n)
-                    if not message_code:
+                if memo is not None and type(value) is str:
+                    problem = memo.get(value, _MISS)
+                    if problem is _MISS:
+                        problem = check(value)
+                        if len(memo) < _VALUE_CACHE_LIMIT:
+                            memo[value] = problem
+                    if problem is None:
                         continue
-                problem = check(value)
+                else:
+                    if code == "LS108":
+                        if variable and type(value) is str:
+                            self._see_message(value, n)
+                        if not message_code:
+                            continue
+                    problem = check(value)
                 if problem is not None:
                     if found is None:
                         found = []
@@ -336,16 +357,24 @@ class LogLinter:
                     shapes[shape] = plan
             if plan[0]:
                 seen[shape] += 1
-            for key, code, fast, check in plan[1]:
+            for key, code, fast, memo, check in plan[1]:
                 value = rec[key]
                 if fast is not None and type(value) in fast:
                     continue
-                if code == "LS108":
-                    if variable and type(value) is str:
-                        self._see_message(value, 0)
-                    if not message_code:
-                        continue
-                if check(value) is not None:
+                if memo is not None and type(value) is str:
+                    problem = memo.get(value, _MISS)
+                    if problem is _MISS:
+                        problem = check(value)
+                        if len(memo) < _VALUE_CACHE_LIMIT:
+                            memo[value] = problem
+                else:
+                    if code == "LS108":
+                        if variable and type(value) is str:
+                            self._see_message(value, 0)
+                        if not message_code:
+                            continue
+                    problem = check(value)
+                if problem is not None:
                     by_rule[code] += 1
                     by_key[key] += 1
                     total += 1
