@@ -7,16 +7,23 @@ per shape, so a line costs one parse, one dict lookup and the value checks.
 
 from __future__ import annotations
 
-import contextlib
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
+from itertools import chain
 from typing import Any
 
 import orjson
 
-from logstd._dictionary import MASK, Dictionary, KeySpec, check_value, normalize
+from logstd._dictionary import (
+    MASK,
+    Dictionary,
+    KeySpec,
+    _format_problem,
+    check_value,
+    normalize,
+)
 from logstd._lint import Finding
 
 # `kubectl logs --timestamps`: RFC 3339 with nanoseconds, then one space
@@ -26,6 +33,7 @@ _VARIABLE = re.compile(r"\S*\d\S*")
 VARIABLE_MESSAGE_MIN = 10  # distinct messages per template before LS109 fires
 _SHAPE_CACHE_LIMIT = 20_000
 _VALUE_CACHE_LIMIT = 4096
+_CHECKED_FORMATS = ("iso8601", "uuid", "ip", "hex", "uri")  # what check_value verifies
 
 
 def json_start(line: bytes) -> int:
@@ -65,7 +73,10 @@ def parse_line(line: bytes) -> dict[str, Any] | None:
 # decided once per shape: (code, key, message, the key as it appears in the line)
 _Static = tuple[str, str | None, str, bytes]
 # checked per line: (key, code, value types that pass without a call or None, check)
-_Check = tuple[str, str, frozenset[type] | None, Callable[[Any], str | None]]
+# (key, code, value types that pass without a call or None, memo of str values or None, check)
+_Check = tuple[str, str, frozenset[type] | None, dict[str, str | None] | None,
+               Callable[[Any], str | None]]
+_MISS: Any = object()
 _SCALAR_TYPES: frozenset[type] = frozenset({str, int, float, bool, type(None)})
 _STR: frozenset[type] = frozenset({str})
 _new = tuple.__new__
@@ -79,6 +90,8 @@ class LogLinter:
         self._checks: dict[str, Callable[[Any], str | None]] = {}
         self._nested: dict[str, str | None] = {}
         self._unknown: dict[str, str] = {}
+        # per key: text values already checked -> the problem (levels, services, routes repeat)
+        self._memos: dict[str, dict[str, str | None]] = {}
         self._templates: dict[str, str | None] = {}
         # template -> (first line, distinct messages seen so far, capped)
         self._variants: dict[str, tuple[int, set[str]]] = {}
@@ -94,11 +107,11 @@ class LogLinter:
             if canon is None:
                 sens = d.sensitive_spellings.get(normalize(k))
                 if sens is not None:
-                    checks.append((k, "LS105", None, self._sensitive_check(k, sens)))
+                    checks.append((k, "LS105", None, None, self._sensitive_check(k, sens)))
                     continue
                 if "LS101" in codes:
                     static.append(("LS101", k, self._unknown_message(k), _needle(k)))
-                checks.append((k, "LS105", _SCALAR_TYPES, self._nested_only))
+                checks.append((k, "LS105", _SCALAR_TYPES, None, self._nested_only))
                 continue
             present.add(canon)
             if canon != k and "LS102" in codes:
@@ -106,14 +119,21 @@ class LogLinter:
                                _needle(k)))
             spec = d.keys[canon]
             if spec.sensitive:
-                checks.append((k, "LS105", None, self._sensitive_check(k, spec.sensitive)))
+                checks.append((k, "LS105", None, None,
+                               self._sensitive_check(k, spec.sensitive)))
             elif canon == "message":
-                checks.append((k, "LS108", None, _message_check))
+                checks.append((k, "LS108", None, None, _message_check))
             else:
                 code = {"timestamp": "LS106", "level": "LS107"}.get(canon, "LS103")
                 plain = spec.type == "string" and spec.allowed is None and spec.pattern is None \
                     and spec.format in (None, "milliseconds", "bytes", "level", "duration")
-                checks.append((k, code, _STR if plain else None, self._value_check(spec, k)))
+                # remember text values of keys whose values repeat (closed lists, patterns);
+                # ids and timestamps are unique, a memo would only cost
+                repeats = spec.allowed is not None or (spec.pattern is not None and
+                                                       spec.format not in _CHECKED_FORMATS)
+                memo = self._memos.setdefault(k, {}) if repeats and not plain else None
+                checks.append((k, code, _STR if plain else None, memo,
+                               self._value_check(spec, k)))
         if "message" not in present and "message" in d.keys and "LS108" in codes:
             static.append(("LS108", None, "record has no message", b""))
         if "LS104" in codes:
@@ -125,6 +145,10 @@ class LogLinter:
             checks = [c for c in checks if c[1] != "LS105"]
         if "LS108" not in codes and "LS109" not in codes:
             checks = [c for c in checks if c[1] != "LS108"]
+        # in the order of the line: missing keys first (at the record's start), then by key
+        position = {k: i for i, k in enumerate(keys)}
+        static.sort(key=lambda s: (1, position[s[1]], s[0]) if s[3] and s[1] is not None
+                    else (0, 0, s[0]))
         return tuple(static), tuple(checks)
 
     def _unknown_message(self, key: str) -> str:
@@ -160,24 +184,24 @@ class LogLinter:
                     return None
                 problem = check_value(spec, v)
                 return prefix + problem if problem else None
-        else:
-            memo: dict[Any, str | None] = {}
-            plain = spec.type == "string" and spec.allowed is None and spec.pattern is None \
-                and spec.format in (None, "milliseconds", "bytes", "level", "duration")
+        elif spec.type == "string":
+            # the passing case without a call into check_value: compiled pattern, set lookup
+            rx = re.compile(spec.pattern) if spec.pattern else None
+            allowed = frozenset(a for a in spec.allowed if isinstance(a, str)) \
+                if spec.allowed is not None else None
+            fmt = spec.format if spec.format in _CHECKED_FORMATS else None
 
             def check(v: Any) -> str | None:
-                if plain and type(v) is str:
+                if type(v) is str and (allowed is None or v in allowed) and \
+                        (rx is None or rx.search(v)) and \
+                        (fmt is None or _format_problem(fmt, v) is None):
                     return None
-                try:
-                    return memo[v]
-                except (KeyError, TypeError):
-                    pass
                 problem = check_value(spec, v)
-                out = prefix + problem if problem else None
-                if len(memo) < _VALUE_CACHE_LIMIT:
-                    with contextlib.suppress(TypeError):
-                        memo[v] = out
-                return out
+                return prefix + problem if problem else None
+        else:
+            def check(v: Any) -> str | None:
+                problem = check_value(spec, v)
+                return prefix + problem if problem else None
         self._checks[key] = check
         return check
 
@@ -220,6 +244,12 @@ class LogLinter:
 
     # --- per line ----------------------------------------------------------------------
     def lint_lines(self, lines: Iterable[bytes], path: str) -> Iterator[Finding]:
+        """Findings of every line, in line order and, within a line, in column order."""
+        return chain.from_iterable(self._batches(lines, path))
+
+    def _batches(self, lines: Iterable[bytes], path: str) -> Iterator[list[Finding]]:
+        """One list of findings per line that has any (a generator step per line, not per
+        finding: the hot loop's biggest saving on logs full of findings)."""
         shapes = self._shapes
         codes = self.codes
         not_json = "LS110" in codes
@@ -233,13 +263,13 @@ class LogLinter:
                 off = json_start(line)
                 if off < 0:
                     if not_json and line.strip():
-                        yield Finding(path, n, 1, "LS110", "line is not a JSON record")
+                        yield [Finding(path, n, 1, "LS110", "line is not a JSON record")]
                     continue
             try:
                 rec = loads(line[off:] if off else line)
             except orjson.JSONDecodeError:
                 if not_json:
-                    yield Finding(path, n, off + 1, "LS110", "line is not valid JSON")
+                    yield [Finding(path, n, off + 1, "LS110", "line is not valid JSON")]
                 continue
             if type(rec) is not dict:
                 continue
@@ -251,31 +281,43 @@ class LogLinter:
                     shapes[shape] = plan
             static, checks = plan
             found: list[Finding] | None = None
+            dynamic = False
             if static:
                 found = [_new(Finding, (path, n, line.find(needle, off) + 1 if needle else
                                         off + 1, code, msg, key))
                          for code, key, msg, needle in static]
-            for key, code, fast, check in checks:
+            for key, code, fast, memo, check in checks:
                 value = rec[key]
                 if fast is not None and type(value) in fast:
                     continue
-                if code == "LS108":
-                    if variable and type(value) is str:
-                        self._see_message(value, n)
-                    if not message_code:
+                if memo is not None and type(value) is str:
+                    problem = memo.get(value, _MISS)
+                    if problem is _MISS:
+                        problem = check(value)
+                        if len(memo) < _VALUE_CACHE_LIMIT:
+                            memo[value] = problem
+                    if problem is None:
                         continue
-                problem = check(value)
+                else:
+                    if code == "LS108":
+                        if variable and type(value) is str:
+                            self._see_message(value, n)
+                        if not message_code:
+                            continue
+                    problem = check(value)
                 if problem is not None:
                     if found is None:
                         found = []
+                    elif not dynamic:
+                        dynamic = True  # static ones are in line order already
                     found.append(_new(Finding, (path, n, _col(line, off, key), code, problem,
                                                 key)))
             if found:
-                if len(found) > 1:
+                if dynamic:
                     found.sort(key=_by_col)
-                yield from found
+                yield found
         if variable:
-            yield from self._variable_findings(path)
+            yield list(self._variable_findings(path))
 
     def count_lines(self, lines: Iterable[bytes], path: str,
                     by_rule: Counter[str], by_key: Counter[str]) -> int:
@@ -315,16 +357,24 @@ class LogLinter:
                     shapes[shape] = plan
             if plan[0]:
                 seen[shape] += 1
-            for key, code, fast, check in plan[1]:
+            for key, code, fast, memo, check in plan[1]:
                 value = rec[key]
                 if fast is not None and type(value) in fast:
                     continue
-                if code == "LS108":
-                    if variable and type(value) is str:
-                        self._see_message(value, 0)
-                    if not message_code:
-                        continue
-                if check(value) is not None:
+                if memo is not None and type(value) is str:
+                    problem = memo.get(value, _MISS)
+                    if problem is _MISS:
+                        problem = check(value)
+                        if len(memo) < _VALUE_CACHE_LIMIT:
+                            memo[value] = problem
+                else:
+                    if code == "LS108":
+                        if variable and type(value) is str:
+                            self._see_message(value, 0)
+                        if not message_code:
+                            continue
+                    problem = check(value)
+                if problem is not None:
                     by_rule[code] += 1
                     by_key[key] += 1
                     total += 1

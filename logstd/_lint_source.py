@@ -36,6 +36,14 @@ def _name(node: ast.expr) -> str | None:
     return None
 
 
+def _is_main_check(test: ast.expr) -> bool:
+    """``__name__ == "__main__"``"""
+    return (isinstance(test, ast.Compare) and isinstance(test.left, ast.Name)
+            and test.left.id == "__name__" and len(test.comparators) == 1
+            and isinstance(test.comparators[0], ast.Constant)
+            and test.comparators[0].value == "__main__")
+
+
 def ignores(source: str) -> dict[int, frozenset[str] | None]:
     """line -> codes silenced there by ``# logstd: ignore[...]`` (None: all codes)."""
     out: dict[int, frozenset[str] | None] = {}
@@ -56,6 +64,7 @@ class _Visitor:
         self.path = path
         self.found: list[Finding] = []
         self.loggers: set[str] = set()  # names assigned from getLogger()/get_logger()
+        self.main_blocks: list[tuple[int, int]] = []
 
     def add(self, node: ast.AST, code: str, message: str, key: str | None = None) -> None:
         line = getattr(node, "lineno", 1)
@@ -66,6 +75,9 @@ class _Visitor:
         """One walk collects assignments and calls; loggers are known before calls are read."""
         calls: list[ast.Call] = []
         assign, call = ast.Assign, ast.Call
+        if isinstance(tree, ast.Module):  # a script's own output is not service logging
+            self.main_blocks = [(n.lineno, n.end_lineno or n.lineno) for n in tree.body
+                                if isinstance(n, ast.If) and _is_main_check(n.test)]
         for node in ast.walk(tree):
             t = type(node)
             if t is call:
@@ -92,7 +104,8 @@ class _Visitor:
     def call(self, node: ast.Call) -> None:
         func = node.func
         if isinstance(func, ast.Name) and func.id == "print":
-            self.add(node, "LS204", "print() in service code: log with a message and keys")
+            if not any(a <= node.lineno <= b for a, b in self.main_blocks):
+                self.add(node, "LS204", "print() in service code: log with a message and keys")
         elif isinstance(func, ast.Attribute) and self._is_logger(func.value):
             if func.attr in LOG_METHODS:
                 self._log_call(node, func.attr)

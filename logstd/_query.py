@@ -315,7 +315,7 @@ def _logql(q: Query, d: Dictionary, now: datetime) -> Rendered:
             parts.append(f"{f.key}{_CMP[f.op]}{_lit(f.value)}")
     pipeline = " | ".join(parts)
     rng = q.since_text or "5m"
-    notes = []
+    notes = ["stream label 'service': use your Loki label if it differs (service_name, app)"]
     if q.aggregate == "error-rate":
         base = " | ".join(p for p in parts if not p.startswith("level"))
         errs = f"{base} | level=~`{_regex_alt(_errors())}`"

@@ -173,3 +173,15 @@ def test_overlay_dictionary_keys_are_known(proj, capsys) -> None:  # type: ignor
     assert main(["lint", "svc"]) == 1
     assert capsys.readouterr().out == ("svc/app.py:3:41: LS202 key 'payment_id' in extra is an "
                                        "alias: write 'paymentId'\n")
+
+
+def test_format_from_environment(proj, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("LOGSTD_LINT_FORMAT", "github")
+    assert main(["lint", "svc"]) == 1
+    assert capsys.readouterr().out.startswith("::error file=svc/app.py,line=3,")
+    assert main(["lint", "--format", "text", "svc"]) == 1
+    assert capsys.readouterr().out.startswith("svc/app.py:3:")
+    monkeypatch.setenv("LOGSTD_LINT_FORMAT", "xml")
+    assert main(["lint", "svc"]) == 2
+    assert capsys.readouterr().err == ("error: LOGSTD_LINT_FORMAT: unknown format 'xml' "
+                                       "(one of text, json, github, sarif)\n")

@@ -60,3 +60,9 @@ def test_logger_detection_by_name_and_factory(d) -> None:  # type: ignore[no-unt
            "cache.info('a', extra={'custId': 1})\n"
            "dict(custId=1)\n")
     assert [f.line for f in lint_source(src, "m.py", d)] == [3, 4]
+
+
+def test_print_in_a_main_block_is_a_script_talking(d) -> None:  # type: ignore[no-untyped-def]
+    src = ("def f():\n    print('x')\n\n"
+           "if __name__ == '__main__':\n    print('done')\n    f()\n")
+    assert [(f.line, f.code) for f in lint_source(src, "m.py", d)] == [(2, "LS204")]

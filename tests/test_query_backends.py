@@ -144,3 +144,17 @@ def test_list_templates(capsys) -> None:  # type: ignore[no-untyped-def]
     assert main(["query", "--list"]) == 0
     names = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
     assert names == ["customer", "trace", "errors", "slow", "error-rate", "latency"]
+
+
+def test_heavy_imports_stay_inside_run() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom logstd._cli import main\n"
+            "main(['query', 'customer', 'C-1', '--to', 'sql'])\n"
+            "main(['lint', '--list-rules'])\n"
+            "heavy = sorted(m for m in ('duckdb', 'luqum') if m in sys.modules)\n"
+            "sys.stderr.write(repr(heavy))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stderr.rstrip().endswith("[]")
