@@ -134,7 +134,8 @@ def test_artifacts_exist_and_parse(demo_run: DemoRun) -> None:
     assert board["panels"]
     rules = yaml.safe_load((out / "alerts" / "orders.rules.yaml").read_text(encoding="utf-8"))
     assert any(r.get("alert") for g in rules["groups"] for r in g["rules"])
-    routes = yaml.safe_load((out / "alerts" / "alertmanager.yaml").read_text(encoding="utf-8"))
+    routes = yaml.safe_load(next((out / "alerts").rglob("alertmanager.yaml"))
+                            .read_text(encoding="utf-8"))
     assert routes["route"]["receiver"]
     values = yaml.safe_load((out / "values.yaml").read_text(encoding="utf-8"))
     assert isinstance(values, dict)
