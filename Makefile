@@ -33,6 +33,7 @@ docs: $(STAMP)
 	$(BIN)/logstd keys --markdown > docs/log-keys.md
 	$(BIN)/logstd keys --python > logstd/keys.py
 	$(BIN)/python -m opsplane.blackbox._docs docs/collections.md
+	$(BIN)/python -m opsplane._clidocs docs/cli.md
 
 bench: $(STAMP)
 	$(BIN)/python bench/logging.py
