@@ -221,6 +221,7 @@ class Demo:
     results: dict[str, Any] = field(default_factory=dict)
     live: LiveLogs | None = None
     orders: subprocess.Popen[bytes] | None = None
+    payments: subprocess.Popen[bytes] | None = None
     orders_url: str = ""
     payments_url: str = ""
     prometheus_url: str = ""
@@ -384,6 +385,7 @@ def start_services(demo: Demo) -> dict[str, Any]:
         cwd=demo.service_dir, env={**env, "LOGSTD_SERVICE": "payments"},
         stdout=subprocess.PIPE)
     demo.started["payments"] = payments.pid
+    demo.payments = payments
     demo.live.attach("payments", payments, demo.logs / "payments.log")
     demo.payments_url = f"http://127.0.0.1:{pay_port}"
     db = demo.tmp / "orders.db"
@@ -816,6 +818,8 @@ def run(out_dir: str | Path = "out", *, fast: bool = False,
             results["prometheus"] = prometheus_stage(demo)
             demo.stage("9. SIGTERM with requests in flight: graceful shutdown")
             results["shutdown"] = shutdown_stage(demo)
+            if demo.payments is not None:  # its log complete before the lint reads it
+                demo.procs.stop(demo.payments, timeout=10)
             assert demo.live is not None
             demo.live.close()
             demo.stage("10. lint the captured logs against the dictionary")
