@@ -616,7 +616,8 @@ def prometheus_stage(demo: Demo) -> dict[str, Any]:
     groups = json.loads(urllib.request.urlopen(
         f"{demo.prometheus_url}/api/v1/rules", timeout=10).read())["data"]["groups"]
     n_rules = sum(len(g.get("rules", [])) for g in groups)
-    demo.say(f"  alert/recording rules loaded from out/alerts: {n_rules}")
+    demo.say(f"  alert and recording rules loaded from {_rel(str(demo.out_dir / 'alerts'))}/: "
+             f"{n_rules}")
     return {"series": answers, "rules": n_rules}
 
 
