@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import importlib.util
 import io
 import json
 import logging
@@ -130,10 +131,11 @@ _PIECES = {
 
 
 def available(piece: str) -> bool:
-    """Whether a piece of the plane is installed (its module imports, its command exists)."""
+    """Whether a piece of the plane is installed (its module exists, its command too)."""
     module, registry, command = _PIECES[piece]
     try:
-        importlib.import_module(module)
+        if importlib.util.find_spec(module) is None:  # found, not imported (no heavy imports)
+            return False
         if registry is not None:
             commands = importlib.import_module(registry).COMMANDS
             if command not in commands:

@@ -251,3 +251,18 @@ def test_readme_tour_block_runs(index: int, demo_run: DemoRun, tmp_path: Path) -
     assert p.returncode == 0, f"block {index}:\n{block}\n--- output\n{p.stdout[-3000:]}"
     assert p.stdout.strip(), f"block {index} printed nothing"
     assert not TRACEBACK.search(p.stdout)
+
+
+def test_every_piece_is_available() -> None:
+    from opsplane import demo
+
+    assert {p: demo.available(p) for p in demo._PIECES} == dict.fromkeys(demo._PIECES, True)
+
+
+def test_dashboard_queries_have_no_variables_left(demo_run: DemoRun) -> None:
+    from opsplane.demo import dashboard_queries
+
+    queries = dashboard_queries(demo_run.out / "dashboards")
+    assert len(queries) >= 4
+    assert {title for title, _ in queries} >= {"Requests/s", "p99 latency"}
+    assert all("$" not in expr for _, expr in queries), queries
