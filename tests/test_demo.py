@@ -265,4 +265,6 @@ def test_dashboard_queries_have_no_variables_left(demo_run: DemoRun) -> None:
     queries = dashboard_queries(demo_run.out / "dashboards")
     assert len(queries) >= 4
     assert {title for title, _ in queries} >= {"Requests/s", "p99 latency"}
-    assert all("$" not in expr for _, expr in queries), queries
+    # Grafana variables ($cluster, ${namespace}, $__rate_interval) filled; ${1} is PromQL's
+    leftover = [expr for _, expr in queries if re.search(r"\$\{?[A-Za-z_]", expr)]
+    assert leftover == []
