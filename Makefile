@@ -35,7 +35,7 @@ docs: $(STAMP)
 	$(BIN)/python -m opsplane.blackbox._docs docs/collections.md
 
 bench: $(STAMP)
-	$(BIN)/python bench/logging.py
+	$(BIN)/python bench/logging_calls.py
 	$(BIN)/python bench/service.py
 
 bench-limits: $(STAMP)
