@@ -21,6 +21,7 @@ demo: $(STAMP)
 test: $(STAMP) system-deps
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/logstd lint .
 	$(BIN)/pytest -q
 
 lint: $(STAMP)

@@ -286,7 +286,7 @@ class Instrumented:
             except SettingsError as e:
                 line = str(e)
                 self.state.startup_error = line
-                log.error(f"startup failed: {line}",
+                log.error("startup failed",
                           extra={"event": "startup.failed", "errorType": "SettingsError",
                                  "errorMessage": line})
                 return line
