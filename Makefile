@@ -21,6 +21,7 @@ demo: $(STAMP)
 test: $(STAMP) system-deps
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/logstd lint .
 	$(BIN)/pytest -q
 
 lint: $(STAMP)
@@ -36,7 +37,7 @@ docs: $(STAMP)
 	$(BIN)/python -m opsplane._clidocs docs/cli.md
 
 bench: $(STAMP)
-	$(BIN)/python bench/logging.py
+	$(BIN)/python bench/logging_calls.py
 	$(BIN)/python bench/service.py
 	$(BIN)/python bench/pretty.py
 

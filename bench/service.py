@@ -193,6 +193,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    # bench/ holds scripts named like stdlib modules (logging.py): keep it off the path here
-    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
     sys.exit(main())

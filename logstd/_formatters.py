@@ -22,7 +22,8 @@ from logstd._plan import KEEP, SCALARS, KeyPlan
 from logstd._render import Renderer
 
 _DUMMY = logging.LogRecord("x", logging.INFO, "x", 1, "x", None, None)
-RESERVED = frozenset(_DUMMY.__dict__) | {"message", "asctime", "taskName"}
+# uvicorn passes color_message (its terminal-coloured copy of msg) in extra: never a log key
+RESERVED = frozenset(_DUMMY.__dict__) | {"message", "asctime", "taskName", "color_message"}
 _N_STD = len(_DUMMY.__dict__)
 LEVELS = {logging.DEBUG: "debug", logging.INFO: "info", logging.WARNING: "warning",
           logging.ERROR: "error", logging.CRITICAL: "critical", 5: "trace"}

@@ -112,7 +112,12 @@ class Instrumented:
         self.log_probes = log_probes
         # tracing (spec ``tracing: true``): the span wraps the request layer, so the summary
         # record is written inside it and carries traceId/spanId
-        self.tracing = spec.tracing if tracing is None else tracing
+        # OPSPLANE_TRACING=true|false overrides the spec (the chart sets it per environment)
+        if tracing is None:
+            env = os.environ.get("OPSPLANE_TRACING", "").strip().lower()
+            tracing = {"1": True, "true": True, "yes": True, "0": False, "false": False,
+                       "no": False}.get(env, spec.tracing)
+        self.tracing = tracing
         self._handle: Callable[[Scope, Receive, Send], Awaitable[None]] = self._request
         if self.tracing:
             from tracing import TracingMiddleware
@@ -281,7 +286,7 @@ class Instrumented:
             except SettingsError as e:
                 line = str(e)
                 self.state.startup_error = line
-                log.error(f"startup failed: {line}",
+                log.error("startup failed",
                           extra={"event": "startup.failed", "errorType": "SettingsError",
                                  "errorMessage": line})
                 return line

@@ -14,29 +14,31 @@ from pathlib import Path
 from opsplane.errors import OpsplaneError
 
 
+def write_atomic(path: str | Path, text: str) -> Path:
+    """Write ``text`` to ``path`` so that a reader sees the old file or the new one, never half."""
+    p = Path(path)
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+                fh.write(text)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, p)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as e:
+        raise OpsplaneError(f"{p}: cannot write: {e.strerror or e}") from e
+    return p
+
+
 def write_files(outdir: str | Path, files: Mapping[str, str]) -> list[Path]:
     """Write ``relative path -> text`` under ``outdir``; returns the paths written (sorted)."""
     root = Path(outdir)
-    written: list[Path] = []
-    for rel in sorted(files):
-        path = root / rel
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-                    fh.write(files[rel])
-                    fh.flush()
-                    os.fsync(fh.fileno())
-                os.chmod(tmp, 0o644)
-                os.replace(tmp, path)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
-        except OSError as e:
-            raise OpsplaneError(f"{path}: cannot write: {e.strerror or e}") from e
-        written.append(path)
-    return written
+    return [write_atomic(root / rel, files[rel]) for rel in sorted(files)]
 
 
 def generated_by(source: str) -> str:

@@ -70,6 +70,6 @@ def render(values: dict[str, Any], source: str = "service.yaml") -> str:
 def write(spec: ServiceSpec, out: str | Path, *, source: str = "service.yaml",
           image: str | None = None, environment: str = "dev") -> Path:
     """Generate, render and atomically write the values file; returns its path."""
-    from opsplane.writefile import write_atomic
+    from opsplane.atomic import write_atomic
 
     return write_atomic(out, render(generate(spec, image=image, environment=environment), source))

@@ -102,20 +102,21 @@ class TracingMiddleware:
                 scope.get("path", "").startswith(self.skip):
             await self.app(scope, receive, send)
             return
-        from opentelemetry import context, propagate, trace
-        from opentelemetry.trace import SpanKind, Status, StatusCode
-
-        parent = propagate.extract(scope, getter=_getter())  # a malformed traceparent -> new trace
+        otel = _otel()
+        headers = scope.get("headers", ())
+        parent = None
+        if any(k in (b"traceparent", b"baggage") for k, _ in headers):
+            # a malformed traceparent yields an empty context: a new trace starts
+            parent = otel.propagate.extract(scope, getter=_getter())
         method = scope.get("method", "GET")
         tracer = _setup.tracer("opsplane.asgi")
         status_code = 500
-        attrs = {"http.request.method": method, "url.path": scope.get("path", ""),
-                 "url.scheme": scope.get("scheme", "http")}
+        attrs = {"http.request.method": method, "url.path": scope.get("path", "")}
         client = scope.get("client")
         if client:
             attrs["client.address"] = client[0]
-        span = tracer.start_span(method, context=parent, kind=SpanKind.SERVER, attributes=attrs)
-        token = context.attach(trace.set_span_in_context(span, parent))
+        span = tracer.start_span(method, context=parent, kind=otel.SERVER, attributes=attrs)
+        token = otel.context.attach(otel.trace.set_span_in_context(span, parent))
 
         async def send_wrapper(message: Message) -> None:
             nonlocal status_code
@@ -127,15 +128,39 @@ class TracingMiddleware:
             await self.app(scope, receive, send_wrapper)
         except Exception as e:
             span.record_exception(e)
-            span.set_status(Status(StatusCode.ERROR, type(e).__name__))
+            span.set_status(otel.Status(otel.ERROR, type(e).__name__))
             raise
         finally:
-            tmpl = route_template(scope)
-            if tmpl:
-                span.update_name(f"{method} {tmpl}")
-                span.set_attribute("http.route", tmpl)
-            span.set_attribute("http.response.status_code", status_code)
-            if status_code >= 500:
-                span.set_status(Status(StatusCode.ERROR))
+            if span.is_recording():
+                tmpl = route_template(scope)
+                if tmpl:
+                    span.update_name(f"{method} {tmpl}")
+                    span.set_attributes({"http.route": tmpl,
+                                         "http.response.status_code": status_code})
+                else:
+                    span.set_attribute("http.response.status_code", status_code)
+                if status_code >= 500:
+                    span.set_status(otel.Status(otel.ERROR))
             span.end()
-            context.detach(token)
+            otel.context.detach(token)
+
+
+class _Otel:
+    """The OpenTelemetry names the middleware uses, imported once (not per request)."""
+
+    def __init__(self) -> None:
+        from opentelemetry import context, propagate, trace
+        from opentelemetry.trace import SpanKind, Status, StatusCode
+
+        self.context, self.propagate, self.trace = context, propagate, trace
+        self.SERVER, self.Status, self.ERROR = SpanKind.SERVER, Status, StatusCode.ERROR
+
+
+_OTEL: _Otel | None = None
+
+
+def _otel() -> _Otel:
+    global _OTEL
+    if _OTEL is None:
+        _OTEL = _Otel()
+    return _OTEL

@@ -202,11 +202,23 @@ def _set_global_provider(provider: TracerProvider) -> None:
         _providers_registered = True
 
 
+_tracers: dict[tuple[int, str], Any] = {}
+
+
 def tracer(name: str = "opsplane") -> Any:
+    """The tracer ``name`` of the current provider (cached: get_tracer is costly per call)."""
     from opentelemetry import trace
 
     p = _provider
-    return p.get_tracer(name) if p is not None else trace.NoOpTracer()
+    if p is None:
+        return trace.NoOpTracer()
+    key = (id(p), name)
+    t = _tracers.get(key)
+    if t is None:
+        if len(_tracers) > 64:
+            _tracers.clear()
+        t = _tracers[key] = p.get_tracer(name)
+    return t
 
 
 def is_enabled() -> bool:

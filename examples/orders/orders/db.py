@@ -13,6 +13,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+import tracing
+
 T = TypeVar("T")
 
 SCHEMA = [
@@ -103,12 +105,18 @@ class Database:
             raise ValueError(f"DATABASE_URL scheme {scheme!r} is not sqlite or postgresql")
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run a storage function: inline for SQLite, in a worker thread for PostgreSQL."""
-        if self.kind == "sqlite":
-            return fn(*args)
-        import anyio.to_thread  # pragma: no cover
+        """Run a storage function: inline for SQLite, in a worker thread for PostgreSQL.
 
-        return await anyio.to_thread.run_sync(self._locked, fn, *args)  # pragma: no cover
+        Each call is one ``db <operation>`` span when tracing is on (a no-op otherwise).
+        """
+        name = getattr(fn, "__name__", "query")
+        with tracing.span(f"db {name}", **{"db.system.name": self.kind,
+                                            "db.operation.name": name}):
+            if self.kind == "sqlite":
+                return fn(*args)
+            import anyio.to_thread  # pragma: no cover
+
+            return await anyio.to_thread.run_sync(self._locked, fn, *args)  # pragma: no cover
 
     def _locked(self, fn: Callable[..., T], *args: Any) -> T:  # pragma: no cover
         with self._lock:

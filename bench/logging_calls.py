@@ -1,6 +1,6 @@
 """Microseconds per log call with 6 extra keys, written to a file, side by side in one run.
 
-    .venv/bin/python bench/logging.py [--calls N] [--repeat R]
+    .venv/bin/python bench/logging_calls.py [--calls N] [--repeat R]
 
 Peers: stdlib's plain-text Formatter (the floor), logstd json (redaction and alias rewriting
 on), python-json-logger's JsonFormatter and OrjsonFormatter, structlog (orjson JSONRenderer
@@ -11,20 +11,15 @@ A table, never asserted in tests.
 
 from __future__ import annotations
 
-import sys
-
-# this file is bench/logging.py: keep it from shadowing the stdlib module it measures
-sys.path[:] = [p for p in sys.path if p not in ("", __file__.rsplit("/", 1)[0])]
-
-import argparse  # noqa: E402
-import logging  # noqa: E402
-import os  # noqa: E402
-import platform  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Callable  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
+import argparse
+import logging
+import os
+import platform
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 EXTRA = {"customerId": "C-1001", "orderId": "O-20261128-0001", "httpMethod": "POST",
          "httpStatus": 201, "durationMs": 12.5, "httpRoute": "/orders"}
@@ -173,7 +168,7 @@ def main() -> None:
             rows.append((name, per_call_us(fn, ns.calls, ns.repeat)))
     floor = rows[0][1]
     ours = rows[1][1]
-    print(f"# bench/logging.py  python {platform.python_version()}  {os.cpu_count()} cores  "
+    print(f"# bench/logging_calls.py  python {platform.python_version()}  {os.cpu_count()} cores  "
           f"calls={ns.calls} best of {ns.repeat}")
     print(f"{'variant':<44} {'us/call':>8} {'vs stdlib':>10} {'logstd faster by':>17}")
     for name, us in rows:
