@@ -161,9 +161,9 @@ def _run(opts: ServeOptions, app: Any, drain: Any) -> int:
     from opsplane._server import DrainingServer
 
     wrapped = ConcurrencyLimit(app, opts.max_in_flight, state=drain.state)
+    # log_config=None: uvicorn logs through logstd; no access log (the kit logs requests)
     config = uvicorn.Config(wrapped, host=opts.host, port=opts.port, log_config=None,
-                            access_log=False, lifespan="auto",
-                            timeout_graceful_shutdown=int(opts.grace))
+                            access_log=False, lifespan="auto")
     server = DrainingServer(config, drain)
     sockets = [_reuse_port_socket(opts.host, opts.port)] if opts.reuse_port else None
     try:
@@ -205,4 +205,6 @@ def _supervise(opts: ServeOptions) -> int:
         for s, h in previous.items():
             signal.signal(s, h)
         reserve.close()
-    return max((c if c >= 0 else 1) for c in codes)
+    # a worker the forwarded signal reached before it installed its handlers (still
+    # starting) served nothing: that is a clean exit too
+    return max(0 if -c in received else (c if c >= 0 else 1) for c in codes)

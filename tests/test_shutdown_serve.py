@@ -275,8 +275,12 @@ def test_workers_each_drain_and_the_supervisor_exits_zero() -> None:
 
     try:
         served.wait_ready()
+        deadline = time.monotonic() + 30
+        while served.log_text().count("Application startup complete") < 2:  # both workers
+            assert time.monotonic() < deadline, served.log_text()
+            time.sleep(0.05)
         assert asyncio.run(slow_burst()) == ["completed"] * 6
-        assert served.wait_exit() == (0, False)
+        assert served.wait_exit() == (0, False), served.log_text()
         assert _events(served).count("shutdown.completed") == 2  # one per worker process
     finally:
         served.stop()
