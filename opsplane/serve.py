@@ -31,13 +31,16 @@ class ServeOptions:
     grace: float = 20.0
     max_in_flight: int = 256
     service: str | None = None
-    hooks_timeout: float = 3.0
+    hooks_timeout: float = 2.0  # app lifespan shutdown, then State hooks: each at most this
     reuse_port: bool = False
 
     @property
     def worst_case_seconds(self) -> float:
-        """Signal to exit at most: drain_delay + grace + hooks (lifespan and State hooks)."""
-        return self.drain_delay + self.grace + 2 * self.hooks_timeout
+        """Signal to exit at most: drain_delay + grace + cut (0.5) + lifespan + State hooks.
+
+        Within the "+ 5" of terminationGracePeriodSeconds (docs/shutdown.md).
+        """
+        return self.drain_delay + self.grace + 0.5 + 2 * self.hooks_timeout
 
 
 def resolve(app: str | None = None, *, spec_path: str | Path = "service.yaml",
