@@ -4,12 +4,12 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck bench system-deps clean docs
+.PHONY: demo test lint typecheck bench bench-limits system-deps clean docs
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev]' --config-settings editable_mode=compat
 	touch $(STAMP)
 
 system-deps:
@@ -21,6 +21,7 @@ demo: $(STAMP)
 test: $(STAMP) system-deps
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/logstd lint .
 	$(BIN)/pytest -q
 
 lint: $(STAMP)
@@ -31,9 +32,15 @@ typecheck: $(STAMP)
 
 docs: $(STAMP)
 	$(BIN)/logstd keys --markdown > docs/log-keys.md
+	$(BIN)/logstd keys --python > logstd/keys.py
+	$(BIN)/python -m opsplane.blackbox._docs docs/collections.md
 
 bench: $(STAMP)
-	$(BIN)/python bench/logging.py
+	$(BIN)/python bench/logging_calls.py
+	$(BIN)/python bench/service.py
+
+bench-limits: $(STAMP)
+	$(BIN)/python bench/limits.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -9,7 +9,11 @@ from collections.abc import Sequence
 
 from opsplane.errors import OpsplaneError
 
-COMMANDS: dict[str, str] = {}
+COMMANDS: dict[str, str] = {
+    "run": "loadtest._cmd_run",
+    "recommend-limits": "loadtest._cmd_recommend_limits",
+    "report": "loadtest._cmd_report",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -9,7 +9,15 @@
 
 from logstd import keys
 from logstd._configure import configure, current_plan, reset
-from logstd._context import bind, bound, bound_keys, clear, unbind
+from logstd._context import (
+    add_context_provider,
+    bind,
+    bound,
+    bound_keys,
+    clear,
+    remove_context_provider,
+    unbind,
+)
 from logstd._context import reset as reset_bound
 from logstd._dictionary import Dictionary, KeySpec, load_dictionary
 from logstd._formatters import JsonFormatter, LocalFormatter

@@ -17,6 +17,8 @@ from logstd.errors import LogstdError
 # command name -> module; order is the order of `logstd --help`
 COMMANDS = {
     "keys": "logstd._cmd_keys",
+    "lint": "logstd._cmd_lint",
+    "query": "logstd._cmd_query",
 }
 
 

@@ -18,11 +18,12 @@ import orjson
 from pythonjsonlogger.orjson import OrjsonFormatter
 
 from logstd._context import get_bound, providers
-from logstd._plan import KeyPlan
+from logstd._plan import KEEP, SCALARS, KeyPlan
 from logstd._render import Renderer
 
 _DUMMY = logging.LogRecord("x", logging.INFO, "x", 1, "x", None, None)
-RESERVED = frozenset(_DUMMY.__dict__) | {"message", "asctime", "taskName"}
+# uvicorn passes color_message (its terminal-coloured copy of msg) in extra: never a log key
+RESERVED = frozenset(_DUMMY.__dict__) | {"message", "asctime", "taskName", "color_message"}
 _N_STD = len(_DUMMY.__dict__)
 LEVELS = {logging.DEBUG: "debug", logging.INFO: "info", logging.WARNING: "warning",
           logging.ERROR: "error", logging.CRITICAL: "critical", 5: "trace"}
@@ -86,10 +87,16 @@ class RecordBuilder:
                     out.update(keys)
         d = record.__dict__
         if len(d) > _N_STD:
-            put = self.plan.put
+            plan = self.plan.plan
             for k in islice(d, _N_STD, None):
-                if k not in RESERVED:
-                    put(out, k, d[k])
+                if k in RESERVED:
+                    continue
+                hit = plan.get(k)
+                v = d[k]
+                if hit is not None and hit[1] == KEEP and type(v) in SCALARS:
+                    out[hit[0]] = v  # the hot path: a known key with a plain value
+                else:
+                    self.plan.put(out, k, v)
         if record.exc_info or record.exc_text or record.stack_info:
             self._error(out, record, exc_formatter)
         return out

@@ -62,7 +62,7 @@ class KeyPlan:
         Scalars come back as they are; dicts (and subclasses), lists, tuples, sets and
         dataclass instances are walked.
         """
-        if type(value) in _SCALARS:
+        if type(value) in SCALARS:
             return value
         if depth > 32:
             return "[TOO DEEP]"
@@ -86,7 +86,7 @@ class KeyPlan:
         hit = self.plan.get(name) or self.unknown(name)
         action = hit[1]
         if action == KEEP:
-            out[hit[0]] = value if type(value) in _SCALARS else self.redact(value)
+            out[hit[0]] = value if type(value) in SCALARS else self.redact(value)
         elif action == MASKED:
             out[hit[0]] = MASK
 
@@ -97,4 +97,4 @@ class KeyPlan:
         return out
 
 
-_SCALARS = frozenset({str, int, float, bool, type(None)})
+SCALARS = frozenset({str, int, float, bool, type(None)})

@@ -1,6 +1,35 @@
 """opsplane: the glue -- service spec, metric dictionary, runtime kit, tools.
 
-Importing it has no side effects; submodules load what they need when used.
+Importing it has no side effects; submodules load what they need when used::
+
+    import opsplane
+    app = opsplane.instrument(starlette_app, "service.yaml")
 """
 
-__all__: list[str] = []
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from opsplane._api import ApiError, read_json
+    from opsplane._health import CheckResult
+    from opsplane._instrument import Instrumented, instrument
+
+__all__ = ["ApiError", "CheckResult", "Instrumented", "instrument", "read_json"]
+
+_LAZY = {
+    "ApiError": "opsplane._api",
+    "read_json": "opsplane._api",
+    "CheckResult": "opsplane._health",
+    "Instrumented": "opsplane._instrument",
+    "instrument": "opsplane._instrument",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'opsplane' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)

@@ -16,6 +16,11 @@ from opsplane.errors import OpsplaneError
 COMMANDS = {
     "spec": "opsplane._cmd_spec",
     "demo": "opsplane._cmd_demo",
+    "chart": "opsplane._cmd_chart",
+    "secrets": "opsplane._cmd_secrets",
+    "init": "opsplane._cmd_init",
+    "test": "opsplane._cmd_test",
+    "generate": "opsplane._cmd_generate",
     "serve": "opsplane._cmd_serve",
 }
 

@@ -4,7 +4,8 @@
 set -euo pipefail
 need=(jq:jq hyperfine:hyperfine prometheus:prometheus promtool:prometheus
       prometheus-alertmanager:prometheus-alertmanager amtool:prometheus-alertmanager
-      nats-server:nats-server)
+      nats-server:nats-server wrk:wrk
+      chromium:chromium)  # loadtest report: rendered and checked headless
 missing=()
 for pair in "${need[@]}"; do
   tool=${pair%%:*}; pkg=${pair##*:}

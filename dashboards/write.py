@@ -1,0 +1,19 @@
+"""Write the generated dashboards: validate, render everything, then atomic writes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from opsplane.atomic import write_files
+from opsplane.spec import ServiceSpec
+
+
+def write_dashboards(specs: Sequence[ServiceSpec], outdir: str | Path,
+                     sources: Sequence[str] | None = None) -> list[Path]:
+    """Generate and write every dashboard file for ``specs``; nothing is written on error."""
+    from dashboards.generate import render
+    from dashboards.validate import validate
+
+    validate(specs, sources)
+    return write_files(outdir, render(specs))

@@ -1,0 +1,1 @@
+"""The orders reference service (see ../service.yaml and app.py)."""

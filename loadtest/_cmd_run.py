@@ -1,0 +1,93 @@
+"""``loadtest run``: a bounded Locust run against a target, its resources sampled."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+from loadtest.errors import LoadtestError
+from loadtest.profiles import PROFILES, SHAPES
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser("run", help="run a load profile and sample the target's CPU and memory")
+    p.add_argument("--profile", choices=PROFILES, default="mixed")
+    p.add_argument("--shape", choices=SHAPES, help="user count over time (default: constant)")
+    p.add_argument("--users", type=int, default=10)
+    p.add_argument("--spawn-rate", type=float, default=5.0, metavar="R", help="users/second")
+    p.add_argument("--duration", default="60s", metavar="D", help="e.g. 45s, 2m, 1h")
+    p.add_argument("--target", required=True, metavar="URL", help="e.g. http://127.0.0.1:8080")
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--pid", type=int, help="sample this process and its descendants")
+    what.add_argument("--cgroup", metavar="PATH", help="sample a cgroup v2 directory")
+    what.add_argument("--kubectl", metavar="POD", help="sample a pod (needs kubectl)")
+    what.add_argument("--docker", metavar="NAME", help="sample a container (needs docker)")
+    p.add_argument("--out", metavar="DIR", help="run directory (default runs/<service>-<time>)")
+    p.add_argument("--workers", type=int, default=0, metavar="N",
+                   help="distributed: one Locust master plus N worker processes")
+    p.add_argument("--interval", type=float, default=0.5, metavar="S",
+                   help="sampling interval in seconds (default 0.5)")
+    p.add_argument("--path", action="append", default=[], metavar="NAME=PATH",
+                   help="override an API path: orders, order, cancel, ping")
+    p.add_argument("--collection", metavar="FILE",
+                   help="test.<name>.yaml (the runner's collection format) for --profile replay")
+    p.add_argument("--env", dest="env_file", metavar="FILE",
+                   help="env.<name>.yaml whose variables and secrets the replay uses")
+    p.add_argument("--spec", metavar="service.yaml",
+                   help="service spec for the name and load.weights (default ./service.yaml)")
+    p.add_argument("--user-class", choices=("fast", "http"), default="fast",
+                   help="FastHttpUser (default) or HttpUser")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from loadtest.run import RunOptions, parse_duration, run_load
+
+    for flag, tool in (("kubectl", "kubectl"), ("docker", "docker")):
+        if getattr(args, flag):
+            if shutil.which(tool) is None:
+                raise LoadtestError(f"--{flag} needs {tool} on PATH; it is not installed "
+                                    "(use --pid or --cgroup on this machine)")
+            raise LoadtestError(f"--{flag} sampling is not implemented yet; "
+                                "use --pid or --cgroup")
+    paths: dict[str, str] = {}
+    for item in args.path:
+        name, sep, value = item.partition("=")
+        if not sep or not value.startswith("/"):
+            raise LoadtestError(f"--path {item!r}: use NAME=/path, e.g. orders=/api/orders")
+        paths[name] = value
+    service, weights = "service", {}
+    spec_path = args.spec or ("service.yaml" if Path("service.yaml").is_file() else None)
+    if spec_path:
+        from opsplane.spec import load_spec
+
+        spec = load_spec(spec_path)
+        service, weights = spec.name, dict(spec.load.weights)
+    if args.workers < 0:
+        raise LoadtestError("--workers must be 0 or more")
+    if args.interval < 0.05:
+        raise LoadtestError("--interval must be at least 0.05 s")
+    opts = RunOptions(profile=args.profile, shape=args.shape, users=args.users,
+                      spawn_rate=args.spawn_rate, duration=parse_duration(args.duration),
+                      target=args.target, pid=args.pid, cgroup=args.cgroup, out=args.out,
+                      workers=args.workers, interval=args.interval, paths=paths,
+                      weights=weights, collection=args.collection, env_file=args.env_file,
+                      service=service,
+                      user_class=args.user_class)
+    tty = sys.stderr.isatty()
+
+    def progress(line: str) -> None:
+        sys.stderr.write(("\r" + line) if tty else (line + "\n"))
+        sys.stderr.flush()
+
+    result = run_load(opts, progress=progress)
+    if tty:
+        sys.stderr.write("\n")
+    print(f"{result.status}: {result.samples} samples", file=sys.stderr)
+    print(result.run_dir)
+    if result.status != "completed":
+        raise LoadtestError(result.message or result.status)
+    return 0

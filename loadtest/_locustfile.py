@@ -1,0 +1,145 @@
+"""The locustfile ``loadtest run`` hands to Locust, in Locust's own process.
+
+Never imported by opsplane itself (Locust monkey-patches with gevent on import). Reads the
+run's profile configuration from the JSON file named by ``LOADTEST_CONFIG`` and defines
+exactly one user class (and one shape class when a shape is chosen) at module level.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from locust import FastHttpUser, HttpUser, LoadTestShape, between
+
+from loadtest.profiles import READ_WEIGHTS, read_collection, shape_tick
+
+CFG: dict[str, Any] = json.loads(Path(os.environ["LOADTEST_CONFIG"]).read_text(encoding="utf-8"))
+PATHS: dict[str, str] = CFG["paths"]
+_NO_REPLAY: dict[str, Any] = {"variables": {}, "headers": {}, "requests": []}
+REPLAY: dict[str, Any] = (read_collection(CFG["collection"], CFG.get("env_file"))
+                          if CFG["collection"] else _NO_REPLAY)
+
+
+def _order_body(customer: str) -> dict[str, Any]:
+    n = random.randint(1, 3)
+    return {"customerId": customer,
+            "items": [{"sku": f"SKU-{random.randint(1, 20)}", "quantity": random.randint(1, 3),
+                       "price": round(random.uniform(1, 50), 2)} for _ in range(n)]}
+
+
+class _Orders:
+    """Tasks against the orders API; mixed into the chosen Locust user class."""
+
+    client: Any
+    ids: list[str]
+
+    def _customer(self) -> str:
+        return str(random.choice(CFG["customers"]))
+
+    def _create(self) -> None:
+        with self.client.post(PATHS["orders"], json=_order_body(self._customer()),
+                              name="POST orders", catch_response=True) as r:
+            if r.status_code == 201:
+                try:
+                    self.ids.append(str(r.json()["id"]))
+                except (ValueError, KeyError, TypeError):
+                    r.failure("201 without an order id")
+            else:
+                r.failure(f"status {r.status_code}")
+
+    def list_orders(self) -> None:
+        self.client.get(PATHS["orders"], params={"customerId": self._customer()},
+                        name="GET orders?customerId")
+
+    def get_order(self) -> None:
+        if not self.ids:
+            self._create()
+            return
+        self.client.get(PATHS["order"].format(id=random.choice(self.ids)), name="GET order")
+
+    def create_order(self) -> None:
+        self._create()
+
+    def cancel_order(self) -> None:
+        if not self.ids:
+            self._create()
+            return
+        oid = self.ids.pop(random.randrange(len(self.ids)))
+        with self.client.post(PATHS["cancel"].format(id=oid), name="POST order cancel",
+                              catch_response=True) as r:
+            if r.status_code in (200, 409):  # 409: already cancelled is a valid answer
+                r.success()
+            else:
+                r.failure(f"status {r.status_code}")
+
+    def ping(self) -> None:
+        self.client.get(PATHS["ping"], name="GET ping")
+
+    def replay(self) -> None:
+        """The collection once, in order, as the runner would: variables and captures."""
+        from opsplane.blackbox.runner import render
+
+        scope = dict(REPLAY["variables"])
+        for req in REPLAY["requests"]:
+            try:
+                url = render(req["url"], scope)
+                kwargs: dict[str, Any] = {
+                    "headers": render({**REPLAY["headers"], **req["headers"]}, scope) or None,
+                    "params": render(req["query"], scope) or None}
+                if req["has_json"]:
+                    kwargs["json"] = render(req["json"], scope)
+                elif req["body"] is not None:
+                    kwargs["data"] = render(req["body"], scope)
+            except Exception:  # a capture an earlier request could not provide
+                return
+            with self.client.request(req["method"], url, name=req["name"], catch_response=True,
+                                     **kwargs) as r:
+                if req["capture"]:
+                    _capture(r, req["capture"], scope)
+
+
+def _capture(response: Any, capture: dict[str, str], scope: dict[str, Any]) -> None:
+    import jsonpath
+
+    try:
+        doc = response.json()
+    except Exception:
+        return
+    for name, path in capture.items():
+        hit = jsonpath.findall(path, doc)
+        if hit:
+            scope[name] = hit[0]
+
+
+def _build_user() -> type:
+    base: type = FastHttpUser if CFG["user_class"] == "fast" else HttpUser
+    profile = CFG["profile"]
+    weights: dict[str, int] = (READ_WEIGHTS if profile == "read"
+                               else {"replay": 1} if profile == "replay" else CFG["weights"])
+    tasks: dict[Callable[..., None], int] = {
+        getattr(_Orders, name): w for name, w in weights.items() if w > 0}
+
+    def on_start(self: Any) -> None:
+        self.ids = []
+        if profile != "replay":
+            self._create()
+
+    lo, hi = CFG["wait"]
+    return type("ProfileUser", (_Orders, base), {
+        "tasks": tasks, "wait_time": between(lo, hi), "on_start": on_start,
+        "abstract": False, "__module__": __name__})
+
+
+ProfileUser = _build_user()
+
+if CFG.get("shape"):
+    class ProfileShape(LoadTestShape):
+        def tick(self) -> tuple[int, float] | None:
+            t = float(self.get_run_time())  # type: ignore[no-untyped-call]
+            return shape_tick(CFG["shape"], t, CFG["users"], CFG["spawn_rate"], CFG["duration"])
+

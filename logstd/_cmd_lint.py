@@ -1,0 +1,67 @@
+"""``logstd lint``: check captured logs and Python source against the key dictionary."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+
+def add_parser(sub: Any) -> None:
+    from logstd._lint_output import FORMATS
+
+    p = sub.add_parser(
+        "lint", help="check logs (JSON lines, kubectl output) and Python source against the "
+        "dictionary", description="Check captured logs and Python source against the key "
+        "dictionary. *.py files are read as source (never imported), other files as logs; "
+        "'-' reads logs from stdin. Exit 0 clean, 1 findings, 2 usage or configuration error.")
+    p.add_argument("paths", nargs="*", metavar="PATH", help="files or directories (default: .)")
+    p.add_argument("--format", choices=FORMATS, default=None,
+                   help="output format (default: text; LOGSTD_LINT_FORMAT)")
+    p.add_argument("--select", type=_codes, metavar="CODES",
+                   help="comma-separated rule codes or prefixes to run (LS1, LS203, ALL)")
+    p.add_argument("--ignore", type=_codes, metavar="CODES", help="rule codes to skip")
+    p.add_argument("--print-rule", dest="print_rule", action="store_true", default=None,
+                   help="report print() calls (LS204; the default)")
+    p.add_argument("--no-print-rule", dest="print_rule", action="store_false",
+                   help="allow print() calls")
+    p.add_argument("--statistics", action="store_true",
+                   help="print counts by rule and the most frequent offending keys instead")
+    p.add_argument("--list-rules", action="store_true", help="list the rules and exit")
+    p.set_defaults(run=run)
+
+
+def _codes(value: str) -> list[str]:
+    return [c.strip() for c in value.split(",") if c.strip()]
+
+
+def run(args: argparse.Namespace) -> int:
+    import os
+
+    from logstd._lint_rules import list_rules
+    from logstd.errors import ConfigError
+
+    if args.list_rules:
+        sys.stdout.write(list_rules() + "\n")
+        return 0
+    from logstd._config import lint_settings, load_configured_dictionary
+    from logstd._lint import lint_paths, statistics
+    from logstd._lint_output import FORMATS, write
+
+    fmt = args.format or os.environ.get("LOGSTD_LINT_FORMAT") or "text"
+    if fmt not in FORMATS:
+        raise ConfigError(f"LOGSTD_LINT_FORMAT: unknown format {fmt!r} "
+                          f"(one of {', '.join(FORMATS)})")
+    settings = lint_settings(select=args.select, ignore=args.ignore, print_rule=args.print_rule)
+    dictionary = load_configured_dictionary(args.dictionary)
+    out = sys.stdout.buffer
+    if args.statistics:
+        stats = statistics(args.paths or ["."], dictionary, settings)
+        out.write((stats.render() + "\n").encode())
+        n = stats.total
+    else:
+        n = write(lint_paths(args.paths or ["."], dictionary, settings), fmt, out)
+    out.flush()
+    if n and fmt == "text" and not args.statistics:
+        sys.stderr.write(f"{n} finding{'s' if n != 1 else ''}\n")
+    return 1 if n else 0

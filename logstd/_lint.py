@@ -1,0 +1,189 @@
+"""``logstd lint`` as a library: find the files, lint each, apply ignores.
+
+    from logstd._lint import lint_paths
+    findings = lint_paths(["logs/", "src/"], dictionary=d, settings=s)
+
+Python files (``*.py``) are linted as source (AST only, the code is never imported);
+everything else as captured logs (JSON lines, ``kubectl logs`` output with or
+without ``--prefix`` and ``--timestamps``).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, NamedTuple
+
+from logstd._dictionary import Dictionary
+from logstd._lint_rules import default_codes
+from logstd.errors import UsageError
+
+LOG_SUFFIXES = (".log", ".jsonl", ".ndjson", ".json", ".txt", ".out")
+SKIP_DIRS = frozenset({".git", ".hg", ".venv", "venv", "node_modules", "__pycache__",
+                       ".mypy_cache", ".ruff_cache", ".pytest_cache", ".tox", "build", "dist"})
+
+
+class Finding(NamedTuple):
+    path: str
+    line: int
+    col: int
+    code: str
+    message: str
+    key: str | None = None
+
+
+@dataclass(frozen=True)
+class LintSettings:
+    """Which rules run where. Built by ``logstd._config.lint_settings``."""
+
+    codes: frozenset[str] = field(default_factory=lambda: frozenset(default_codes()))
+    per_file_ignores: tuple[tuple[str, frozenset[str]], ...] = ()
+    exclude: tuple[str, ...] = ()
+    root: Path = field(default_factory=Path.cwd)
+
+    def codes_for(self, path: str) -> frozenset[str]:
+        if not self.per_file_ignores:
+            return self.codes
+        rel = _relative(path, self.root)
+        off: set[str] = set()
+        for glob, codes in self.per_file_ignores:
+            if _glob_match(rel, glob):
+                off |= codes
+        return self.codes - off
+
+    def excluded(self, path: str) -> bool:
+        rel = _relative(path, self.root)
+        return any(_glob_match(rel, g) for g in self.exclude)
+
+
+def _relative(path: str, root: Path) -> str:
+    try:
+        return Path(path).resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return Path(path).as_posix()
+
+
+def _glob_match(rel: str, glob: str) -> bool:
+    """fnmatch where a glob without a slash matches the file name, and ``dir/`` its contents."""
+    if glob.endswith("/"):
+        return rel.startswith(glob) or f"/{glob}" in f"/{rel}"
+    if "/" not in glob:
+        return fnmatch.fnmatch(rel.rsplit("/", 1)[-1], glob) or fnmatch.fnmatch(rel, glob)
+    return fnmatch.fnmatch(rel, glob)
+
+
+def discover(paths: Sequence[str], settings: LintSettings) -> Iterator[str]:
+    """Files to lint: given files as they are, directories walked (sorted) for .py and logs."""
+    for p in paths:
+        if p == "-":
+            yield p
+            continue
+        path = Path(p)
+        if path.is_file():
+            yield p
+        elif path.is_dir():
+            for folder, dirs, files in os.walk(path):
+                dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.startswith("."))
+                for name in sorted(files):
+                    full = os.path.join(folder, name)
+                    if (name.endswith(".py") or name.endswith(LOG_SUFFIXES)) and \
+                            not settings.excluded(full):
+                        yield full
+        else:
+            raise UsageError(f"{p}: no such file or directory")
+
+
+def lint_file(path: str, dictionary: Dictionary, settings: LintSettings,
+              stdin: IO[bytes] | None = None) -> list[Finding]:
+    """Findings for one file (``-`` reads logs from ``stdin``), sorted, ignores applied."""
+    codes = settings.codes_for(path)
+    if path.endswith(".py"):
+        from logstd._lint_source import lint_source
+
+        try:
+            text = Path(path).read_bytes()
+        except OSError as e:
+            raise UsageError(f"{path}: cannot read: {e.strerror or e}") from e
+        return [f for f in lint_source(text, path, dictionary) if f.code in codes]
+    from logstd._lint_logs import LogLinter
+
+    linter = LogLinter(dictionary, codes)
+    if path == "-":
+        import sys
+
+        stream = stdin if stdin is not None else sys.stdin.buffer
+        return list(linter.lint_lines(stream, "-"))
+    try:
+        with open(path, "rb") as f:
+            return list(linter.lint_lines(f, path))
+    except OSError as e:
+        raise UsageError(f"{path}: cannot read: {e.strerror or e}") from e
+
+
+def lint_paths(paths: Sequence[str], dictionary: Dictionary,
+               settings: LintSettings | None = None) -> Iterator[Finding]:
+    """Findings for every file under ``paths``, file by file."""
+    settings = settings or LintSettings()
+    for path in discover(paths, settings):
+        yield from lint_file(path, dictionary, settings)
+
+
+def statistics(paths: Sequence[str], dictionary: Dictionary,
+               settings: LintSettings | None = None) -> Statistics:
+    """Counts of findings by rule and key; logs take a fast path that makes no findings."""
+    settings = settings or LintSettings()
+    stats = Statistics()
+    for path in discover(paths, settings):
+        if path.endswith(".py"):
+            stats.add(lint_file(path, dictionary, settings))
+            continue
+        from logstd._lint_logs import LogLinter
+
+        linter = LogLinter(dictionary, settings.codes_for(path))
+        try:
+            if path == "-":
+                import sys
+
+                n = linter.count_lines(sys.stdin.buffer, path, stats.by_rule, stats.by_key)
+            else:
+                with open(path, "rb") as f:
+                    n = linter.count_lines(f, path, stats.by_rule, stats.by_key)
+        except OSError as e:
+            raise UsageError(f"{path}: cannot read: {e.strerror or e}") from e
+        if n:
+            stats.files.add(path)
+    return stats
+
+
+@dataclass
+class Statistics:
+    by_rule: Counter[str] = field(default_factory=Counter)
+    by_key: Counter[str] = field(default_factory=Counter)
+    files: set[str] = field(default_factory=set)
+
+    def add(self, findings: Iterable[Finding]) -> None:
+        for f in findings:
+            self.by_rule[f.code] += 1
+            if f.key:
+                self.by_key[f.key] += 1
+            self.files.add(f.path)
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_rule.values())
+
+    def render(self, top: int = 10) -> str:
+        from logstd._lint_rules import RULES
+
+        lines = [f"{self.total} findings in {len(self.files)} files", "", "by rule:"]
+        for code, n in sorted(self.by_rule.items(), key=lambda kv: (-kv[1], kv[0])):
+            lines.append(f"  {n:>8}  {code}  {RULES[code].name}")
+        if self.by_key:
+            lines += ["", f"most frequent offending keys (top {top}):"]
+            for key, n in sorted(self.by_key.items(), key=lambda kv: (-kv[1], kv[0]))[:top]:
+                lines.append(f"  {n:>8}  {key}")
+        return "\n".join(lines)

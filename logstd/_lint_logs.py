@@ -1,0 +1,435 @@
+"""Lint captured logs: JSON lines and ``kubectl logs`` output, against the dictionary.
+
+The hot loop parses each line with orjson and looks the record's *shape* (its key
+tuple) up in a cache: unknown keys, aliases and missing required keys are decided once
+per shape, so a line costs one parse, one dict lookup and the value checks.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
+from itertools import chain
+from typing import Any
+
+import orjson
+
+from logstd._dictionary import (
+    MASK,
+    Dictionary,
+    KeySpec,
+    _format_problem,
+    check_value,
+    normalize,
+)
+from logstd._lint import Finding
+
+# `kubectl logs --timestamps`: RFC 3339 with nanoseconds, then one space
+_TS_PREFIX = re.compile(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d) ")
+# a token carrying data: anything with a digit in it (ids, numbers, durations, hex)
+_VARIABLE = re.compile(r"\S*\d\S*")
+VARIABLE_MESSAGE_MIN = 10  # distinct messages per template before LS109 fires
+_SHAPE_CACHE_LIMIT = 20_000
+_VALUE_CACHE_LIMIT = 4096
+_CHECKED_FORMATS = ("iso8601", "uuid", "ip", "hex", "uri")  # what check_value verifies
+
+
+def json_start(line: bytes) -> int:
+    """Offset of the JSON object in a log line, or -1 when the line holds none.
+
+    Understands ``[pod/NAME/CONTAINER] `` (``kubectl logs --prefix``) and an RFC 3339
+    timestamp then a space (``--timestamps``), in that order, each optional.
+    """
+    if line[:1] == b"{":
+        return 0
+    off = 0
+    if line[:1] == b"[":
+        end = line.find(b"] ")
+        if end < 0:
+            return -1
+        off = end + 2
+    if line[off:off + 1].isdigit():
+        m = _TS_PREFIX.match(line, off)
+        if m is None:
+            return -1
+        off = m.end()
+    return off if line[off:off + 1] == b"{" else -1
+
+
+def parse_line(line: bytes) -> dict[str, Any] | None:
+    """The JSON record in one log line, or None for anything else (never raises)."""
+    off = json_start(line)
+    if off < 0:
+        return None
+    try:
+        rec = orjson.loads(line[off:])
+    except orjson.JSONDecodeError:
+        return None
+    return rec if isinstance(rec, dict) else None
+
+
+# decided once per shape: (code, key, message, the key as it appears in the line)
+_Static = tuple[str, str | None, str, bytes]
+# checked per line: (key, code, value types that pass without a call or None, check)
+# (key, code, value types that pass without a call or None, memo of str values or None, check)
+_Check = tuple[str, str, frozenset[type] | None, dict[str, str | None] | None,
+               Callable[[Any], str | None]]
+_MISS: Any = object()
+_SCALAR_TYPES: frozenset[type] = frozenset({str, int, float, bool, type(None)})
+_STR: frozenset[type] = frozenset({str})
+_new = tuple.__new__
+
+
+class LogLinter:
+    def __init__(self, dictionary: Dictionary, codes: Iterable[str]) -> None:
+        self.d = dictionary
+        self.codes = frozenset(codes)
+        self._shapes: dict[tuple[str, ...], tuple[tuple[_Static, ...], tuple[_Check, ...]]] = {}
+        self._checks: dict[str, Callable[[Any], str | None]] = {}
+        self._nested: dict[str, str | None] = {}
+        self._unknown: dict[str, str] = {}
+        # per key: text values already checked -> the problem (levels, services, routes repeat)
+        self._memos: dict[str, dict[str, str | None]] = {}
+        self._templates: dict[str, str | None] = {}
+        # template -> (first line, distinct messages seen so far, capped)
+        self._variants: dict[str, tuple[int, set[str]]] = {}
+
+    # --- per shape ---------------------------------------------------------------------
+    def _shape(self, keys: tuple[str, ...]) -> tuple[tuple[_Static, ...], tuple[_Check, ...]]:
+        d, codes = self.d, self.codes
+        static: list[_Static] = []
+        checks: list[_Check] = []
+        present: set[str] = set()
+        for k in keys:
+            canon = d.lookup.get(k)
+            if canon is None:
+                sens = d.sensitive_spellings.get(normalize(k))
+                if sens is not None:
+                    checks.append((k, "LS105", None, None, self._sensitive_check(k, sens)))
+                    continue
+                if "LS101" in codes:
+                    static.append(("LS101", k, self._unknown_message(k), _needle(k)))
+                checks.append((k, "LS105", _SCALAR_TYPES, None, self._nested_only))
+                continue
+            present.add(canon)
+            if canon != k and "LS102" in codes:
+                static.append(("LS102", k, f"key {k!r} is an alias: write {canon!r}",
+                               _needle(k)))
+            spec = d.keys[canon]
+            if spec.sensitive:
+                checks.append((k, "LS105", None, None,
+                               self._sensitive_check(k, spec.sensitive)))
+            elif canon == "message":
+                checks.append((k, "LS108", None, None, _message_check))
+            else:
+                code = {"timestamp": "LS106", "level": "LS107"}.get(canon, "LS103")
+                plain = spec.type == "string" and spec.allowed is None and spec.pattern is None \
+                    and spec.format in (None, "milliseconds", "bytes", "level", "duration")
+                # remember text values of keys whose values repeat (closed lists, patterns);
+                # ids and timestamps are unique, a memo would only cost
+                repeats = spec.allowed is not None or (spec.pattern is not None and
+                                                       spec.format not in _CHECKED_FORMATS)
+                memo = self._memos.setdefault(k, {}) if repeats and not plain else None
+                checks.append((k, code, _STR if plain else None, memo,
+                               self._value_check(spec, k)))
+        if "message" not in present and "message" in d.keys and "LS108" in codes:
+            static.append(("LS108", None, "record has no message", b""))
+        if "LS104" in codes:
+            for req in d.required:
+                if req not in present and req != "message":
+                    static.append(("LS104", req, f"missing required key {req!r}", b""))
+        checks = [c for c in checks if c[1] in codes or c[1] in ("LS105", "LS108")]
+        if "LS105" not in codes:
+            checks = [c for c in checks if c[1] != "LS105"]
+        if "LS108" not in codes and "LS109" not in codes:
+            checks = [c for c in checks if c[1] != "LS108"]
+        # in the order of the line: missing keys first (at the record's start), then by key
+        position = {k: i for i, k in enumerate(keys)}
+        static.sort(key=lambda s: (1, position[s[1]], s[0]) if s[3] and s[1] is not None
+                    else (0, 0, s[0]))
+        return tuple(static), tuple(checks)
+
+    def _unknown_message(self, key: str) -> str:
+        msg = self._unknown.get(key)
+        if msg is None:
+            guesses = self.d.suggest(key)
+            hint = f"; did you mean {' or '.join(guesses)}?" if guesses else ""
+            msg = f"unknown key {key!r}{hint}"
+            if len(self._unknown) < _VALUE_CACHE_LIMIT:
+                self._unknown[key] = msg
+        return msg
+
+    def _value_check(self, spec: KeySpec, key: str) -> Callable[[Any], str | None]:
+        cached = self._checks.get(key)
+        if cached is not None:
+            return cached
+        prefix = f"{key}: "
+        if spec.name == "timestamp":
+            def check(v: Any) -> str | None:
+                if type(v) is str:
+                    try:
+                        datetime.fromisoformat(v)
+                        return None
+                    except ValueError:
+                        pass
+                return f"{prefix}{v!r} is not an RFC 3339 timestamp"
+        elif spec.type in ("integer", "number") and spec.allowed is None:
+            ok = (int,) if spec.type == "integer" else (int, float)
+            lo, hi = spec.minimum, spec.maximum
+
+            def check(v: Any) -> str | None:
+                if type(v) in ok and (lo is None or v >= lo) and (hi is None or v <= hi):
+                    return None
+                problem = check_value(spec, v)
+                return prefix + problem if problem else None
+        elif spec.type == "string":
+            # the passing case without a call into check_value: compiled pattern, set lookup
+            rx = re.compile(spec.pattern) if spec.pattern else None
+            allowed = frozenset(a for a in spec.allowed if isinstance(a, str)) \
+                if spec.allowed is not None else None
+            fmt = spec.format if spec.format in _CHECKED_FORMATS else None
+
+            def check(v: Any) -> str | None:
+                if type(v) is str and (allowed is None or v in allowed) and \
+                        (rx is None or rx.search(v)) and \
+                        (fmt is None or _format_problem(fmt, v) is None):
+                    return None
+                problem = check_value(spec, v)
+                return prefix + problem if problem else None
+        else:
+            def check(v: Any) -> str | None:
+                problem = check_value(spec, v)
+                return prefix + problem if problem else None
+        self._checks[key] = check
+        return check
+
+    def _sensitive_check(self, key: str, mode: str) -> Callable[[Any], str | None]:
+        def check(v: Any) -> str | None:
+            if v == MASK:
+                return None
+            if mode == "drop":
+                return f"sensitive key {key!r} must be dropped, found a value"
+            return f"sensitive key {key!r} is not redacted (expected {MASK!r})"
+        return check
+
+    def _nested_only(self, v: Any) -> str | None:
+        if type(v) is dict or type(v) is list:
+            return self._walk(v, 0)
+        return None
+
+    def _walk(self, v: Any, depth: int) -> str | None:
+        if depth > 16:
+            return None
+        if type(v) is dict:
+            for k, x in v.items():
+                mode = self._nested.get(k, "?")
+                if mode == "?":
+                    mode = self.d.sensitivity(k)
+                    if len(self._nested) < _VALUE_CACHE_LIMIT:
+                        self._nested[k] = mode
+                if mode is not None and x != MASK:
+                    return f"nested sensitive key {k!r} is not redacted"
+                if type(x) is dict or type(x) is list:
+                    found = self._walk(x, depth + 1)
+                    if found:
+                        return found
+        elif type(v) is list:
+            for x in v:
+                found = self._walk(x, depth + 1)
+                if found:
+                    return found
+        return None
+
+    # --- per line ----------------------------------------------------------------------
+    def lint_lines(self, lines: Iterable[bytes], path: str) -> Iterator[Finding]:
+        """Findings of every line, in line order and, within a line, in column order."""
+        return chain.from_iterable(self._batches(lines, path))
+
+    def _batches(self, lines: Iterable[bytes], path: str) -> Iterator[list[Finding]]:
+        """One list of findings per line that has any (a generator step per line, not per
+        finding: the hot loop's biggest saving on logs full of findings)."""
+        shapes = self._shapes
+        codes = self.codes
+        not_json = "LS110" in codes
+        variable = "LS109" in codes
+        message_code = "LS108" in codes
+        loads = orjson.loads
+        for n, line in enumerate(lines, 1):
+            if line[:1] == b"{":
+                off = 0
+            else:
+                off = json_start(line)
+                if off < 0:
+                    if not_json and line.strip():
+                        yield [Finding(path, n, 1, "LS110", "line is not a JSON record")]
+                    continue
+            try:
+                rec = loads(line[off:] if off else line)
+            except orjson.JSONDecodeError:
+                if not_json:
+                    yield [Finding(path, n, off + 1, "LS110", "line is not valid JSON")]
+                continue
+            if type(rec) is not dict:
+                continue
+            shape = tuple(rec)
+            plan = shapes.get(shape)
+            if plan is None:
+                plan = self._shape(shape)
+                if len(shapes) < _SHAPE_CACHE_LIMIT:
+                    shapes[shape] = plan
+            static, checks = plan
+            found: list[Finding] | None = None
+            dynamic = False
+            if static:
+                found = [_new(Finding, (path, n, line.find(needle, off) + 1 if needle else
+                                        off + 1, code, msg, key))
+                         for code, key, msg, needle in static]
+            for key, code, fast, memo, check in checks:
+                value = rec[key]
+                if fast is not None and type(value) in fast:
+                    continue
+                if memo is not None and type(value) is str:
+                    problem = memo.get(value, _MISS)
+                    if problem is _MISS:
+                        problem = check(value)
+                        if len(memo) < _VALUE_CACHE_LIMIT:
+                            memo[value] = problem
+                    if problem is None:
+                        continue
+                else:
+                    if code == "LS108":
+                        if variable and type(value) is str:
+                            self._see_message(value, n)
+                        if not message_code:
+                            continue
+                    problem = check(value)
+                if problem is not None:
+                    if found is None:
+                        found = []
+                    elif not dynamic:
+                        dynamic = True  # static ones are in line order already
+                    found.append(_new(Finding, (path, n, _col(line, off, key), code, problem,
+                                                key)))
+            if found:
+                if dynamic:
+                    found.sort(key=_by_col)
+                yield found
+        if variable:
+            yield list(self._variable_findings(path))
+
+    def count_lines(self, lines: Iterable[bytes], path: str,
+                    by_rule: Counter[str], by_key: Counter[str]) -> int:
+        """Like ``lint_lines`` but only counts findings by rule and key (for --statistics).
+
+        Findings decided per shape are counted once per shape at the end, so a line costs a
+        parse, a lookup and the value checks. Returns the number of findings.
+        """
+        shapes = self._shapes
+        seen: Counter[tuple[str, ...]] = Counter()
+        variable = "LS109" in self.codes
+        message_code = "LS108" in self.codes
+        not_json = "LS110" in self.codes
+        loads = orjson.loads
+        total = 0
+        for line in lines:
+            off = 0 if line[:1] == b"{" else json_start(line)
+            if off < 0:
+                if not_json and line.strip():
+                    by_rule["LS110"] += 1
+                    total += 1
+                continue
+            try:
+                rec = loads(line[off:] if off else line)
+            except orjson.JSONDecodeError:
+                if not_json:
+                    by_rule["LS110"] += 1
+                    total += 1
+                continue
+            if type(rec) is not dict:
+                continue
+            shape = tuple(rec)
+            plan = shapes.get(shape)
+            if plan is None:
+                plan = self._shape(shape)
+                if len(shapes) < _SHAPE_CACHE_LIMIT:
+                    shapes[shape] = plan
+            if plan[0]:
+                seen[shape] += 1
+            for key, code, fast, memo, check in plan[1]:
+                value = rec[key]
+                if fast is not None and type(value) in fast:
+                    continue
+                if memo is not None and type(value) is str:
+                    problem = memo.get(value, _MISS)
+                    if problem is _MISS:
+                        problem = check(value)
+                        if len(memo) < _VALUE_CACHE_LIMIT:
+                            memo[value] = problem
+                else:
+                    if code == "LS108":
+                        if variable and type(value) is str:
+                            self._see_message(value, 0)
+                        if not message_code:
+                            continue
+                    problem = check(value)
+                if problem is not None:
+                    by_rule[code] += 1
+                    by_key[key] += 1
+                    total += 1
+        for shape, n in seen.items():
+            plan = shapes.get(shape) or self._shape(shape)
+            for scode, skey, _msg, _needle in plan[0]:
+                by_rule[scode] += n
+                if skey is not None:
+                    by_key[skey] += n
+                total += n
+        for f in self._variable_findings(path):
+            by_rule[f.code] += 1
+            total += 1
+        return total
+
+    def _see_message(self, message: str, line: int) -> None:
+        template = self._templates.get(message, "")
+        if template == "":
+            template = _VARIABLE.sub("<*>", message) if any(
+                c.isdigit() for c in message) else None
+            if len(self._templates) < 100_000:
+                self._templates[message] = template
+        if template is None:
+            return
+        seen = self._variants.get(template)
+        if seen is None:
+            self._variants[template] = (line, {message})
+        elif len(seen[1]) < VARIABLE_MESSAGE_MIN:
+            seen[1].add(message)
+
+    def _variable_findings(self, path: str) -> Iterator[Finding]:
+        for template, (line, variants) in sorted(self._variants.items(), key=lambda t: t[1][0]):
+            if len(variants) >= VARIABLE_MESSAGE_MIN:
+                yield Finding(path, line, 1, "LS109",
+                              f"message varies with data ({VARIABLE_MESSAGE_MIN}+ forms of "
+                              f"{template!r}): put the values in keys", None)
+        self._variants.clear()
+
+
+def _message_check(v: Any) -> str | None:
+    if type(v) is str and v.strip():
+        return None
+    return "message is empty" if type(v) is str else f"message is {type(v).__name__}, not text"
+
+
+def _by_col(f: Finding) -> tuple[int, str]:
+    return f.col, f.code
+
+
+def _needle(key: str) -> bytes:
+    return orjson.dumps(key)
+
+
+def _col(line: bytes, off: int, key: str | None) -> int:
+    if key is None:
+        return off + 1
+    i = line.find(orjson.dumps(key), off)
+    return (i if i >= 0 else off) + 1

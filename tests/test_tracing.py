@@ -1,0 +1,212 @@
+"""tracing: setup from OTEL_* variables, inbound/outbound spans, ids in logs, real OTLP export."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from starlette.applications import Starlette
+
+import tracing
+from logstd.testing import capture_logs
+from tracing._setup import resolve_config
+from tracing.errors import TracingError
+from tracing.testing import OtlpReceiver, capture_spans
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def _reset_tracing() -> Iterator[None]:
+    tracing.reset()
+    yield
+    tracing.reset()
+
+
+def app() -> Any:
+    from tests.apps.traced_app import ROUTES
+
+    return tracing.TracingMiddleware(Starlette(routes=ROUTES))
+
+
+async def call(path: str, headers: dict[str, str] | None = None) -> httpx.Response:
+    transport = httpx.ASGITransport(app=app(), raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+        return await c.get(path, headers=headers)
+
+
+def test_config_from_the_standard_variables() -> None:
+    env = {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318",
+           "OTEL_EXPORTER_OTLP_HEADERS": "x-tenant=shop, api-key = k",
+           "OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.25",
+           "POD_NAME": "orders-7d9f", "POD_NAMESPACE": "shop", "SERVICE_VERSION": "1.4.2"}
+    cfg = resolve_config("orders", env=env)
+    assert (cfg.exporter, cfg.protocol, cfg.ratio) == ("otlp", "http/protobuf", 0.25)
+    assert cfg.headers == {"x-tenant": "shop", "api-key": "k"}
+    assert cfg.resource == {"service.name": "orders", "service.version": "1.4.2",
+                            "k8s.pod.name": "orders-7d9f", "k8s.namespace.name": "shop"}
+    assert resolve_config("orders", env={}).exporter == "none"
+
+
+@pytest.mark.parametrize(("env", "message"), [
+    ({"OTEL_TRACES_SAMPLER_ARG": "half"}, "OTEL_TRACES_SAMPLER_ARG='half' is not a number"),
+    ({"OTEL_TRACES_SAMPLER": "sometimes"}, "OTEL_TRACES_SAMPLER='sometimes' is not one of"),
+    ({"OTEL_EXPORTER_OTLP_PROTOCOL": "http/json"},
+     "OTEL_EXPORTER_OTLP_PROTOCOL='http/json' is not supported (http/protobuf or grpc)"),
+    ({"OTEL_TRACES_SAMPLER_ARG": "2"}, "sampling ratio 2.0 is outside 0..1"),
+])
+def test_bad_settings_are_one_line(env: dict[str, str], message: str) -> None:
+    with pytest.raises(TracingError) as e:
+        resolve_config("orders", env=env)
+    assert str(e.value).startswith(message)
+
+
+async def test_inbound_span_named_by_route_with_db_child_and_log_ids() -> None:
+    with capture_spans("front") as spans, capture_logs() as logs:
+        r = await call("/items/42")
+    assert r.status_code == 200
+    server = spans.find("GET /items/{item_id}")
+    db = spans.find("db.query")
+    assert server.attributes["http.route"] == "/items/{item_id}"
+    assert server.attributes["http.response.status_code"] == 200
+    assert db.parent.span_id == server.context.span_id
+    assert db.context.trace_id == server.context.trace_id
+    line = next(x for x in logs if x["message"] == "item loaded")
+    assert line["traceId"] == format(db.context.trace_id, "032x")
+    assert line["spanId"] == format(db.context.span_id, "016x")
+
+
+async def test_exceptions_are_recorded_with_error_status() -> None:
+    from opentelemetry.trace import StatusCode
+
+    with capture_spans() as spans:
+        r = await call("/boom")
+    assert r.status_code == 500
+    span = spans.find("GET /boom")
+    assert span.status.status_code == StatusCode.ERROR
+    assert [e.name for e in span.events] == ["exception"]
+    assert span.events[0].attributes["exception.type"] == "RuntimeError"
+
+
+async def test_traceparent_continues_and_malformed_starts_new() -> None:
+    tid = "4bf92f3577b34da6a3ce929d0e0e4736"
+    with capture_spans() as spans:
+        await call("/items/1", {"traceparent": f"00-{tid}-00f067aa0ba902b7-01"})
+        await call("/items/2", {"traceparent": "00-zzzz-not-a-trace"})
+    first, second = (s for s in spans.spans if s.name.startswith("GET"))
+    assert format(first.context.trace_id, "032x") == tid
+    assert format(first.parent.span_id, "016x") == "00f067aa0ba902b7"
+    assert second.parent is None
+    assert format(second.context.trace_id, "032x") != tid
+
+
+async def test_ratio_zero_records_nothing_but_serves() -> None:
+    with capture_spans(ratio=0.0) as spans, capture_logs() as logs:
+        r = await call("/items/7")
+    assert r.status_code == 200
+    assert spans.spans == []
+    # unsampled requests still carry ids, so logs correlate across services without traces
+    assert len(next(x for x in logs if x["message"] == "item loaded")["traceId"]) == 32
+
+
+def test_span_helper_without_setup_is_a_noop() -> None:
+    with tracing.span("work", orderId="O-1") as s:
+        assert s is None
+    assert tracing.current_ids() is None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def test_unreachable_collector_never_fails_requests() -> None:
+    from tracing._export import dropped_counter
+
+    port = _free_port()  # nothing listens there
+    os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"] = f"http://127.0.0.1:{port}"
+    try:
+        before = dropped_counter().labels(reason="export_failed")._value.get()
+        with capture_logs() as logs:
+            tracing.setup("front")
+            statuses = [(await call(f"/items/{i}")).status_code for i in range(5)]
+            tracing.shutdown(timeout_s=10)
+    finally:
+        del os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"]
+    assert statuses == [200] * 5
+    after = dropped_counter().labels(reason="export_failed")._value.get()
+    assert after - before == 10  # 5 server spans + 5 db spans
+    warnings = [x for x in logs if x.get("event") == "tracing.export_failed"]
+    assert len(warnings) == 1
+
+
+def _start(service: str, port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    full = {**os.environ, **env, "SERVICE_NAME": service, "PYTHONPATH": str(ROOT)}
+    with log.open("wb") as out:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "tests.apps.traced_app:app", "--host",
+             "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+            cwd=ROOT, env=full, stdout=out, stderr=subprocess.STDOUT)
+
+
+def _wait_up(port: int, proc: subprocess.Popen[bytes]) -> None:
+    for _ in range(200):
+        if proc.poll() is not None:
+            raise AssertionError(f"service on {port} exited with {proc.returncode}")
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/charges/x", timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.05)
+    raise AssertionError(f"service on {port} did not start")
+
+
+def test_one_trace_across_two_processes_via_real_otlp(tmp_path: Path) -> None:
+    with OtlpReceiver() as rx:
+        env = {"OTEL_EXPORTER_OTLP_ENDPOINT": rx.endpoint, "OTEL_TRACES_SAMPLER_ARG": "1"}
+        back_port, front_port = _free_port(), _free_port()
+        back = _start("back", back_port, env, tmp_path / "back.log")
+        front = _start("front", front_port,
+                       {**env, "BACKEND_URL": f"http://127.0.0.1:{back_port}"},
+                       tmp_path / "front.log")
+        try:
+            _wait_up(back_port, back)
+            _wait_up(front_port, front)
+            r = httpx.get(f"http://127.0.0.1:{front_port}/items/O-9", timeout=10)
+            assert r.json() == {"item": "O-9", "backend": 201}
+        finally:
+            for p in (front, back):
+                p.terminate()
+            for p in (front, back):
+                p.wait(timeout=20)
+        spans = rx.wait_for(lambda s: any(x["name"] == "GET /items/{item_id}" for x in s) and
+                            any(x["name"] == "POST /charges/{item_id}" for x in s))
+    by_name = {s["name"]: s for s in spans if s["name"] != "POST /charges/x"}
+    server = by_name["GET /items/{item_id}"]
+    client = by_name["POST"]  # httpx client span
+    remote = by_name["POST /charges/{item_id}"]
+    assert server["service"] == "front"
+    assert remote["service"] == "back"
+    assert client["service"] == "front"
+    trace_id = server["traceId"]
+    assert {client["traceId"], remote["traceId"], by_name["db.query"]["traceId"]} == {trace_id}
+    assert client["parentSpanId"] == server["spanId"]
+    assert remote["parentSpanId"] == client["spanId"]
+    assert server["attributes"]["http.response.status_code"] == 200
+    assert remote["attributes"]["http.response.status_code"] == 201
+    logs = [orjson.loads(line) for name in ("front.log", "back.log")
+            for line in (tmp_path / name).read_bytes().splitlines() if line.startswith(b"{")]
+    loaded = next(x for x in logs if x["message"] == "item loaded")
+    charged = next(x for x in logs if x["message"] == "charged")
+    assert loaded["traceId"] == charged["traceId"] == trace_id
+    assert charged["spanId"] == remote["spanId"]

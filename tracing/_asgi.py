@@ -1,0 +1,166 @@
+"""Inbound spans for ASGI apps, named by route template (``GET /orders/{id}``).
+
+Pure ASGI, no framework dependency. The route template comes from the framework's scope
+(Starlette puts the matched route in ``scope["route"]``); until it is known the span is
+named by the method alone, never by the raw path (bounded cardinality).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+_SKIP = ("/healthz/", "/metrics")
+
+
+_TEMPLATES: dict[int, dict[Any, list[str]]] = {}
+
+
+def _walk(routes: Any, prefix: str, table: dict[Any, list[str]]) -> None:
+    for r in routes or ():
+        path = getattr(r, "path", None)
+        endpoint = getattr(r, "endpoint", None)
+        if endpoint is not None and isinstance(path, str):
+            table.setdefault(endpoint, []).append(prefix + path)
+        sub = getattr(r, "routes", None)
+        if sub and isinstance(path, str):
+            _walk(sub, prefix + path, table)
+
+
+def route_template(scope: Scope) -> str | None:
+    """The matched route template of a request (``/orders/{id}``), if it can be known.
+
+    FastAPI-style frameworks put the route in ``scope["route"]``; Starlette records the
+    endpoint, which is looked up in the app's route table (cached per app).
+    """
+    route = scope.get("route")
+    path = getattr(route, "path", None) or getattr(route, "path_format", None)
+    if isinstance(path, str):
+        return path
+    tmpl = scope.get("route_template")
+    if isinstance(tmpl, str):
+        return tmpl
+    endpoint, app = scope.get("endpoint"), scope.get("app")
+    if endpoint is None or app is None:
+        return None
+    table = _TEMPLATES.get(id(app))
+    if table is None:
+        table = {}
+        _walk(getattr(app, "routes", None), "", table)
+        _TEMPLATES[id(app)] = table
+    candidates = table.get(endpoint)
+    if not candidates:
+        return None
+    if len(candidates) == 1:
+        return candidates[0]
+    params = set(scope.get("path_params") or ())
+    for c in candidates:
+        if {p.split(":")[0] for p in c.split("{")[1:] for p in [p.split("}")[0]]} == params:
+            return c
+    return candidates[0]
+
+
+_GETTER: Any = None
+
+
+def _getter() -> Any:
+    """A propagation Getter reading W3C headers out of an ASGI scope (built on first use)."""
+    global _GETTER
+    if _GETTER is None:
+        from opentelemetry.propagators.textmap import Getter
+
+        class ScopeGetter(Getter[Scope]):
+            def get(self, carrier: Scope, key: str) -> list[str] | None:
+                k = key.lower().encode("latin-1")
+                values = [v.decode("latin-1") for hk, v in carrier.get("headers", ()) if hk == k]
+                return values or None
+
+            def keys(self, carrier: Scope) -> list[str]:
+                return [hk.decode("latin-1") for hk, _ in carrier.get("headers", ())]
+
+        _GETTER = ScopeGetter()
+    return _GETTER
+
+
+class TracingMiddleware:
+    """Wrap an ASGI app: one SERVER span per HTTP request, context from traceparent/baggage."""
+
+    def __init__(self, app: ASGIApp, skip_prefixes: tuple[str, ...] = _SKIP) -> None:
+        self.app = app
+        self.skip = skip_prefixes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        from tracing import _setup
+
+        if scope["type"] != "http" or _setup._provider is None or \
+                scope.get("path", "").startswith(self.skip):
+            await self.app(scope, receive, send)
+            return
+        otel = _otel()
+        headers = scope.get("headers", ())
+        parent = None
+        if any(k in (b"traceparent", b"baggage") for k, _ in headers):
+            # a malformed traceparent yields an empty context: a new trace starts
+            parent = otel.propagate.extract(scope, getter=_getter())
+        method = scope.get("method", "GET")
+        tracer = _setup.tracer("opsplane.asgi")
+        status_code = 500
+        attrs = {"http.request.method": method, "url.path": scope.get("path", "")}
+        client = scope.get("client")
+        if client:
+            attrs["client.address"] = client[0]
+        span = tracer.start_span(method, context=parent, kind=otel.SERVER, attributes=attrs)
+        token = otel.context.attach(otel.trace.set_span_in_context(span, parent))
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status_code
+            if message["type"] == "http.response.start":
+                status_code = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        except Exception as e:
+            span.record_exception(e)
+            span.set_status(otel.Status(otel.ERROR, type(e).__name__))
+            raise
+        finally:
+            if span.is_recording():
+                tmpl = route_template(scope)
+                if tmpl:
+                    span.update_name(f"{method} {tmpl}")
+                    span.set_attributes({"http.route": tmpl,
+                                         "http.response.status_code": status_code})
+                else:
+                    span.set_attribute("http.response.status_code", status_code)
+                if status_code >= 500:
+                    span.set_status(otel.Status(otel.ERROR))
+            span.end()
+            otel.context.detach(token)
+
+
+class _Otel:
+    """The OpenTelemetry names the middleware uses, imported once (not per request)."""
+
+    def __init__(self) -> None:
+        from opentelemetry import context, propagate, trace
+        from opentelemetry.trace import SpanKind, Status, StatusCode
+
+        self.context, self.propagate, self.trace = context, propagate, trace
+        self.SERVER, self.Status, self.ERROR = SpanKind.SERVER, Status, StatusCode.ERROR
+
+
+_OTEL: _Otel | None = None
+
+
+def _otel() -> _Otel:
+    global _OTEL
+    if _OTEL is None:
+        _OTEL = _Otel()
+    return _OTEL

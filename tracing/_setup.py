@@ -1,0 +1,260 @@
+"""The TracerProvider: resource, sampler, OTLP exporter from the standard OTEL_* variables.
+
+No exporter configured means no span processor at all: spans still carry ids (for log
+correlation and propagation) but nothing is queued or sent.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SpanExporter
+
+log = logging.getLogger("tracing")
+_lock = threading.Lock()
+_provider: TracerProvider | None = None
+_providers_registered = False
+
+# downward-API variables the chart sets -> resource attributes
+_K8S_ENV = {"POD_NAME": "k8s.pod.name", "POD_NAMESPACE": "k8s.namespace.name",
+            "NODE_NAME": "k8s.node.name", "CONTAINER_NAME": "k8s.container.name"}
+
+
+@dataclass(frozen=True)
+class TracingConfig:
+    """What setup() decided, from arguments and the environment."""
+
+    service: str
+    version: str | None = None
+    environment: str | None = None
+    exporter: str = "none"  # none | otlp
+    protocol: str = "http/protobuf"  # http/protobuf | grpc
+    endpoint: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    sampler: str = "parentbased_traceidratio"
+    ratio: float = 1.0
+    resource: dict[str, str] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        where = f" to {self.endpoint} ({self.protocol})" if self.exporter == "otlp" else ""
+        return f"tracing {self.service}: sampler {self.sampler} {self.ratio:g}, " \
+               f"exporter {self.exporter}{where}"
+
+
+def _parse_headers(raw: str) -> dict[str, str]:
+    out = {}
+    for part in raw.split(","):
+        if "=" in part:
+            k, _, v = part.partition("=")
+            out[k.strip()] = v.strip()
+    return out
+
+
+def resolve_config(service: str, version: str | None = None, environment: str | None = None,
+                   ratio: float | None = None,
+                   env: Mapping[str, str] | None = None) -> TracingConfig:
+    """Settings from arguments first, then the standard OTEL_* variables."""
+    from tracing.errors import TracingError
+
+    env = os.environ if env is None else env
+    endpoint = env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or env.get(
+        "OTEL_EXPORTER_OTLP_ENDPOINT")
+    exporter = env.get("OTEL_TRACES_EXPORTER", "otlp" if endpoint else "none").strip().lower()
+    if exporter not in ("otlp", "none", ""):
+        raise TracingError(f"OTEL_TRACES_EXPORTER={exporter!r} is not supported (otlp or none)")
+    protocol = (env.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or
+                env.get("OTEL_EXPORTER_OTLP_PROTOCOL") or "http/protobuf").strip()
+    if protocol not in ("http/protobuf", "grpc"):
+        raise TracingError(f"OTEL_EXPORTER_OTLP_PROTOCOL={protocol!r} is not supported "
+                           "(http/protobuf or grpc)")
+    sampler = env.get("OTEL_TRACES_SAMPLER", "parentbased_traceidratio").strip()
+    known = ("always_on", "always_off", "traceidratio", "parentbased_always_on",
+             "parentbased_always_off", "parentbased_traceidratio")
+    if sampler not in known:
+        raise TracingError(f"OTEL_TRACES_SAMPLER={sampler!r} is not one of {', '.join(known)}")
+    if ratio is None:
+        raw = env.get("OTEL_TRACES_SAMPLER_ARG", "1.0")
+        try:
+            ratio = float(raw)
+        except ValueError:
+            raise TracingError(f"OTEL_TRACES_SAMPLER_ARG={raw!r} is not a number") from None
+    if not 0.0 <= ratio <= 1.0:
+        raise TracingError(f"sampling ratio {ratio} is outside 0..1")
+    resource = {"service.name": env.get("OTEL_SERVICE_NAME") or service}
+    version = version or env.get("SERVICE_VERSION")
+    environment = environment or env.get("DEPLOYMENT_ENVIRONMENT")
+    if version:
+        resource["service.version"] = version
+    if environment:
+        resource["deployment.environment.name"] = environment
+    for var, attr in _K8S_ENV.items():
+        if env.get(var):
+            resource[attr] = env[var]
+    for part in env.get("OTEL_RESOURCE_ATTRIBUTES", "").split(","):
+        if "=" in part:
+            k, _, v = part.partition("=")
+            resource.setdefault(k.strip(), v.strip())
+    headers = _parse_headers(env.get("OTEL_EXPORTER_OTLP_TRACES_HEADERS") or
+                             env.get("OTEL_EXPORTER_OTLP_HEADERS", ""))
+    return TracingConfig(service=resource["service.name"], version=version,
+                         environment=environment, exporter="otlp" if exporter == "otlp" else
+                         "none", protocol=protocol, endpoint=endpoint, headers=headers,
+                         sampler=sampler, ratio=ratio, resource=resource)
+
+
+def _sampler(cfg: TracingConfig) -> Any:
+    from opentelemetry.sdk.trace import sampling as s
+
+    return {
+        "always_on": s.ALWAYS_ON, "always_off": s.ALWAYS_OFF,
+        "traceidratio": s.TraceIdRatioBased(cfg.ratio),
+        "parentbased_always_on": s.ParentBased(s.ALWAYS_ON),
+        "parentbased_always_off": s.ParentBased(s.ALWAYS_OFF),
+        "parentbased_traceidratio": s.ParentBased(s.TraceIdRatioBased(cfg.ratio)),
+    }[cfg.sampler]
+
+
+def _otlp_exporter(cfg: TracingConfig) -> SpanExporter:
+    if cfg.protocol == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
+            OTLPSpanExporter as GrpcExporter,
+        )
+
+        return GrpcExporter(endpoint=cfg.endpoint, headers=cfg.headers or None, timeout=5)
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    endpoint = cfg.endpoint
+    if endpoint and not os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
+        endpoint = endpoint.rstrip("/") + "/v1/traces"  # the base endpoint gets the signal path
+    return OTLPSpanExporter(endpoint=endpoint, headers=cfg.headers or None, timeout=5)
+
+
+def setup(
+    service: str,
+    version: str | None = None,
+    environment: str | None = None,
+    *,
+    ratio: float | None = None,
+    exporter: SpanExporter | None = None,
+    processors: Sequence[Any] = (),
+    provider: TracerProvider | None = None,
+    log_ids: bool = True,
+) -> TracerProvider:
+    """Create (or replace) the process's TracerProvider; returns it.
+
+    ``exporter`` overrides the OTLP exporter the environment names (tests pass an in-memory
+    one); ``provider`` injects a ready provider. Log records written inside a span get
+    traceId and spanId unless ``log_ids`` is false.
+    """
+    global _provider
+    from opentelemetry import propagate
+    from opentelemetry.baggage.propagation import W3CBaggagePropagator
+    from opentelemetry.propagators.composite import CompositePropagator
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+    from tracing._export import CountingExporter
+
+    cfg = resolve_config(service, version, environment, ratio)
+    if provider is None:
+        provider = TracerProvider(resource=Resource.create(cfg.resource), sampler=_sampler(cfg))
+        chosen = exporter or (_otlp_exporter(cfg) if cfg.exporter == "otlp" else None)
+        if chosen is not None:
+            provider.add_span_processor(BatchSpanProcessor(
+                CountingExporter(chosen), max_queue_size=2048, max_export_batch_size=512,
+                schedule_delay_millis=500, export_timeout_millis=5000))
+        for p in processors:
+            provider.add_span_processor(p)
+    propagate.set_global_textmap(CompositePropagator(
+        [TraceContextTextMapPropagator(), W3CBaggagePropagator()]))
+    with _lock:
+        old, _provider = _provider, provider
+    if old is not None and old is not provider:
+        old.shutdown()
+    _set_global_provider(provider)
+    if log_ids:
+        import logstd
+        from tracing._logs import trace_ids
+
+        logstd.add_context_provider(trace_ids)
+    log.debug(cfg.describe())
+    return provider
+
+
+def _set_global_provider(provider: TracerProvider) -> None:
+    """OpenTelemetry allows one global set per process; later setups swap ours in place."""
+    global _providers_registered
+    from opentelemetry import trace
+
+    if not _providers_registered:
+        from tracing._proxy import ProxyProvider
+
+        trace.set_tracer_provider(ProxyProvider())
+        _providers_registered = True
+
+
+_tracers: dict[tuple[int, str], Any] = {}
+
+
+def tracer(name: str = "opsplane") -> Any:
+    """The tracer ``name`` of the current provider (cached: get_tracer is costly per call)."""
+    from opentelemetry import trace
+
+    p = _provider
+    if p is None:
+        return trace.NoOpTracer()
+    key = (id(p), name)
+    t = _tracers.get(key)
+    if t is None:
+        if len(_tracers) > 64:
+            _tracers.clear()
+        t = _tracers[key] = p.get_tracer(name)
+    return t
+
+
+def is_enabled() -> bool:
+    return _provider is not None
+
+
+def current_ids() -> tuple[str, str] | None:
+    """(traceId, spanId) of the active span as 32/16 hex digits, or None."""
+    from tracing._logs import trace_ids
+
+    ids = trace_ids()
+    return (ids["traceId"], ids["spanId"]) if ids else None
+
+
+def shutdown(timeout_s: float = 5.0) -> None:
+    """Flush what is queued (bounded by timeout) and stop exporting."""
+    global _provider
+    with _lock:
+        p, _provider = _provider, None
+    if p is not None:
+        p.force_flush(int(timeout_s * 1000))
+        p.shutdown()
+    import logstd
+    from tracing._logs import trace_ids
+
+    logstd.remove_context_provider(trace_ids)
+
+
+def reset() -> None:
+    """For tests: drop the provider without flushing."""
+    global _provider
+    with _lock:
+        p, _provider = _provider, None
+    if p is not None:
+        p.shutdown()
+    import logstd
+    from tracing._logs import trace_ids
+
+    logstd.remove_context_provider(trace_ids)
