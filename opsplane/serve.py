@@ -163,7 +163,8 @@ def _run(opts: ServeOptions, app: Any, drain: Any) -> int:
     from opsplane._limiter import ConcurrencyLimit
     from opsplane._server import DrainingServer
 
-    wrapped = ConcurrencyLimit(app, opts.max_in_flight, state=drain.state)
+    wrapped = ConcurrencyLimit(app, opts.max_in_flight, state=drain.state,
+                               **_kit_hooks(app, drain.state))
     # log_config=None: uvicorn logs through logstd; no access log (the kit logs requests)
     config = uvicorn.Config(wrapped, host=opts.host, port=opts.port, log_config=None,
                             access_log=False, lifespan="auto")
@@ -175,6 +176,16 @@ def _run(opts: ServeOptions, app: Any, drain: Any) -> int:
         raise OpsplaneError(f"{opts.app} did not start on {opts.host}:{opts.port} "
                             "(see the log above)") from e
     return 1 if drain.cut else 0
+
+
+def _kit_hooks(app: Any, state: State) -> dict[str, Any]:
+    """An app wrapped by ``opsplane.instrument`` keeps ``state.in_flight`` and serves its own
+    registry on /metrics: count rejections there, and do not count requests twice."""
+    metrics = getattr(app, "metrics", None)
+    rejected = getattr(metrics, "rejected", None)
+    if getattr(app, "state", None) is not state or not callable(rejected):
+        return {}
+    return {"on_reject": lambda: rejected("overload"), "count_in_flight": False}
 
 
 def _supervise(opts: ServeOptions) -> int:
