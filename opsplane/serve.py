@@ -47,8 +47,14 @@ def resolve(app: str | None = None, *, spec_path: str | Path = "service.yaml",
             port: int | None = None, host: str | None = None, workers: int | None = None,
             drain_delay: float | None = None, grace: float | None = None,
             max_in_flight: int | None = None) -> ServeOptions:
-    """Options from flags over ``service.yaml`` (when present) over defaults."""
+    """Options from flags, then ``OPSPLANE_DRAIN_DELAY`` / ``OPSPLANE_GRACE`` /
+    ``OPSPLANE_MAX_IN_FLIGHT`` (a chart may set them), then ``service.yaml`` (when present),
+    then defaults."""
     from opsplane.spec import Shutdown, load_spec
+
+    drain_delay = _env(drain_delay, "OPSPLANE_DRAIN_DELAY", float)
+    grace = _env(grace, "OPSPLANE_GRACE", float)
+    max_in_flight = _env(max_in_flight, "OPSPLANE_MAX_IN_FLIGHT", int)
 
     spec_file = Path(spec_path)
     spec = load_spec(spec_file) if spec_file.is_file() else None
@@ -72,6 +78,17 @@ def resolve(app: str | None = None, *, spec_path: str | Path = "service.yaml",
     )
     _check(opts)
     return opts
+
+
+def _env(value: Any, name: str, kind: type[Any]) -> Any:
+    raw = os.environ.get(name, "").strip()
+    if value is not None or not raw:
+        return value
+    try:
+        return kind(raw)
+    except ValueError as e:
+        raise UsageError(f"{name}={raw!r}: not a{'n integer' if kind is int else ' number'}") \
+            from e
 
 
 def _check(opts: ServeOptions) -> None:

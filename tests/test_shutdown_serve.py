@@ -303,3 +303,20 @@ def test_options_flags_over_spec_over_defaults(tmp_path: Path) -> None:
     assert (bare.port, bare.drain_delay, bare.grace, bare.max_in_flight, bare.service) == (
         8080, 5.0, 20.0, 256, None)
     assert bare.worst_case_seconds == 5.0 + 20.0 + 4.5  # within the 5 s margin of the docs
+
+
+def test_environment_between_flags_and_spec(tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from opsplane.errors import UsageError
+    from opsplane.serve import resolve
+
+    spec = tmp_path / "service.yaml"
+    spec.write_text("name: s\nteam: t\napp: a:b\nshutdown: {drain_delay: 5, grace: 20}\n")
+    monkeypatch.setenv("OPSPLANE_DRAIN_DELAY", "0")
+    monkeypatch.setenv("OPSPLANE_GRACE", "12.5")
+    opts = resolve(spec_path=spec, grace=3)
+    assert (opts.drain_delay, opts.grace) == (0.0, 3)
+    monkeypatch.setenv("OPSPLANE_MAX_IN_FLIGHT", "lots")
+    with pytest.raises(UsageError) as err:
+        resolve(spec_path=spec)
+    assert str(err.value) == "OPSPLANE_MAX_IN_FLIGHT='lots': not an integer"
