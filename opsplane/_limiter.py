@@ -8,7 +8,9 @@
   ``Connection: close`` so that clients stop reusing connections to this pod.
 - Probe and metrics paths (``/healthz/``, ``/metrics``) are never limited nor counted:
   the kubelet must see an overloaded pod as alive.
-- ``State.in_flight`` is kept here, so shutdown knows how much is still running.
+- ``State.in_flight`` is kept here, so shutdown knows how much is still running -- unless
+  the app keeps it itself (``opsplane.instrument`` does; ``opsplane serve`` then passes
+  ``count_in_flight=False`` and counts rejections in the kit's own registry).
 """
 
 from __future__ import annotations
@@ -52,7 +54,10 @@ class ConcurrencyLimit:
 
     def __init__(self, app: ASGIApp, max_in_flight: int = 256, *, state: State = STATE,
                  retry_after: int = 1, exempt: tuple[str, ...] = EXEMPT_PREFIXES,
-                 registry: Any = None) -> None:
+                 registry: Any = None, on_reject: Callable[[], None] | None = None,
+                 count_in_flight: bool = True) -> None:
+        """``on_reject`` replaces the default-registry counter (e.g. the kit's own metrics);
+        ``count_in_flight=False`` when the app keeps ``state.in_flight`` itself (the kit)."""
         if max_in_flight < 1:
             raise ValueError("max_in_flight must be at least 1")
         self.app = app
@@ -60,8 +65,9 @@ class ConcurrencyLimit:
         self.state = state
         self.retry_after = retry_after
         self.exempt = exempt
+        self.count_in_flight = count_in_flight
         self.active = 0
-        self.rejected = rejected_counter(registry).labels(reason="overload")
+        self.on_reject = on_reject or rejected_counter(registry).labels(reason="overload").inc
         body = (b'{"error": {"code": "OVERLOADED", "message": "too many requests in flight; '
                 b'retry later"}}')
         self._reject_start = {
@@ -90,14 +96,17 @@ class ConcurrencyLimit:
             await self.app(scope, receive, send_closing)
             return
         if self.active >= self.max_in_flight:
-            self.rejected.inc()
+            self.on_reject()
             await send_closing(dict(self._reject_start))
             await send(self._reject_body)
             return
         self.active += 1
-        state.in_flight += 1
+        counted = self.count_in_flight
+        if counted:
+            state.in_flight += 1
         try:
             await self.app(scope, receive, send_closing)
         finally:
             self.active -= 1
-            state.in_flight -= 1
+            if counted:
+                state.in_flight -= 1

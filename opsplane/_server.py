@@ -48,7 +48,7 @@ class Drain:
     """Receives the signals from the moment ``opsplane serve`` starts, before the app loads."""
 
     def __init__(self, state: State, drain_delay: float, grace: float,
-                 hooks_timeout: float = 3.0) -> None:
+                 hooks_timeout: float = 2.0) -> None:
         self.state = state
         self.drain_delay = drain_delay
         self.grace = grace
@@ -210,7 +210,7 @@ class DrainingServer(uvicorn.Server):
                              "inFlight": self.drain.state.in_flight})
             for task in list(state.tasks):
                 task.cancel("cut: grace period over")
-            await asyncio.wait(list(state.tasks), timeout=1.0)
+            await asyncio.wait(list(state.tasks), timeout=0.5)
         for connection in list(state.connections):
             transport = getattr(connection, "transport", None)
             if transport is not None:

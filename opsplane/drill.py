@@ -78,9 +78,12 @@ def free_port() -> int:
 
 
 class ServedApp:
-    """``opsplane serve`` as a subprocess on 127.0.0.1 with its JSON log in a temp file."""
+    """``opsplane serve`` as a subprocess on 127.0.0.1 with its JSON log in a temp file.
 
-    def __init__(self, app: str, cwd: str | Path, *, drain_delay: float = 1.0,
+    ``app=None`` serves what ``cwd``'s service.yaml names (e.g. examples/orders).
+    """
+
+    def __init__(self, app: str | None, cwd: str | Path, *, drain_delay: float = 1.0,
                  grace: float = 5.0, max_in_flight: int = 256,
                  env: dict[str, str] | None = None, extra: list[str] | None = None) -> None:
         self.port = free_port()
@@ -88,7 +91,8 @@ class ServedApp:
         self.grace = grace
         self._logfile = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed in stop())
             prefix="opsplane-drill-", suffix=".log", delete=False)
-        cmd = [sys.executable, "-m", "opsplane._cli", "serve", app, "--host", "127.0.0.1",
+        cmd = [sys.executable, "-m", "opsplane._cli", "serve", *([app] if app else []),
+               "--host", "127.0.0.1",
                "--port", str(self.port), "--drain-delay", str(drain_delay),
                "--grace", str(grace), "--max-in-flight", str(max_in_flight), *(extra or [])]
         full_env = {**os.environ, "LOGSTD_MODE": "json", "PYTHONUNBUFFERED": "1",

@@ -31,21 +31,30 @@ class ServeOptions:
     grace: float = 20.0
     max_in_flight: int = 256
     service: str | None = None
-    hooks_timeout: float = 3.0
+    hooks_timeout: float = 2.0  # app lifespan shutdown, then State hooks: each at most this
     reuse_port: bool = False
 
     @property
     def worst_case_seconds(self) -> float:
-        """Signal to exit at most: drain_delay + grace + hooks (lifespan and State hooks)."""
-        return self.drain_delay + self.grace + 2 * self.hooks_timeout
+        """Signal to exit at most: drain_delay + grace + cut (0.5) + lifespan + State hooks.
+
+        Within the "+ 5" of terminationGracePeriodSeconds (docs/shutdown.md).
+        """
+        return self.drain_delay + self.grace + 0.5 + 2 * self.hooks_timeout
 
 
 def resolve(app: str | None = None, *, spec_path: str | Path = "service.yaml",
             port: int | None = None, host: str | None = None, workers: int | None = None,
             drain_delay: float | None = None, grace: float | None = None,
             max_in_flight: int | None = None) -> ServeOptions:
-    """Options from flags over ``service.yaml`` (when present) over defaults."""
+    """Options from flags, then ``OPSPLANE_DRAIN_DELAY`` / ``OPSPLANE_GRACE`` /
+    ``OPSPLANE_MAX_IN_FLIGHT`` (a chart may set them), then ``service.yaml`` (when present),
+    then defaults."""
     from opsplane.spec import Shutdown, load_spec
+
+    drain_delay = _env(drain_delay, "OPSPLANE_DRAIN_DELAY", float)
+    grace = _env(grace, "OPSPLANE_GRACE", float)
+    max_in_flight = _env(max_in_flight, "OPSPLANE_MAX_IN_FLIGHT", int)
 
     spec_file = Path(spec_path)
     spec = load_spec(spec_file) if spec_file.is_file() else None
@@ -69,6 +78,17 @@ def resolve(app: str | None = None, *, spec_path: str | Path = "service.yaml",
     )
     _check(opts)
     return opts
+
+
+def _env(value: Any, name: str, kind: type[Any]) -> Any:
+    raw = os.environ.get(name, "").strip()
+    if value is not None or not raw:
+        return value
+    try:
+        return kind(raw)
+    except ValueError as e:
+        raise UsageError(f"{name}={raw!r}: not a{'n integer' if kind is int else ' number'}") \
+            from e
 
 
 def _check(opts: ServeOptions) -> None:
@@ -160,10 +180,11 @@ def _run(opts: ServeOptions, app: Any, drain: Any) -> int:
     from opsplane._limiter import ConcurrencyLimit
     from opsplane._server import DrainingServer
 
-    wrapped = ConcurrencyLimit(app, opts.max_in_flight, state=drain.state)
+    wrapped = ConcurrencyLimit(app, opts.max_in_flight, state=drain.state,
+                               **_kit_hooks(app, drain.state))
+    # log_config=None: uvicorn logs through logstd; no access log (the kit logs requests)
     config = uvicorn.Config(wrapped, host=opts.host, port=opts.port, log_config=None,
-                            access_log=False, lifespan="auto",
-                            timeout_graceful_shutdown=int(opts.grace))
+                            access_log=False, lifespan="auto")
     server = DrainingServer(config, drain)
     sockets = [_reuse_port_socket(opts.host, opts.port)] if opts.reuse_port else None
     try:
@@ -172,6 +193,16 @@ def _run(opts: ServeOptions, app: Any, drain: Any) -> int:
         raise OpsplaneError(f"{opts.app} did not start on {opts.host}:{opts.port} "
                             "(see the log above)") from e
     return 1 if drain.cut else 0
+
+
+def _kit_hooks(app: Any, state: State) -> dict[str, Any]:
+    """An app wrapped by ``opsplane.instrument`` keeps ``state.in_flight`` and serves its own
+    registry on /metrics: count rejections there, and do not count requests twice."""
+    metrics = getattr(app, "metrics", None)
+    rejected = getattr(metrics, "rejected", None)
+    if getattr(app, "state", None) is not state or not callable(rejected):
+        return {}
+    return {"on_reject": lambda: rejected("overload"), "count_in_flight": False}
 
 
 def _supervise(opts: ServeOptions) -> int:
@@ -205,4 +236,6 @@ def _supervise(opts: ServeOptions) -> int:
         for s, h in previous.items():
             signal.signal(s, h)
         reserve.close()
-    return max((c if c >= 0 else 1) for c in codes)
+    # a worker the forwarded signal reached before it installed its handlers (still
+    # starting) served nothing: that is a clean exit too
+    return max(0 if -c in received else (c if c >= 0 else 1) for c in codes)

@@ -76,7 +76,7 @@ class WorkerStats:
 class Worker:
     def __init__(self, broker: Broker, handler: Handler, *, max_in_flight: int = 16,
                  grace: float = 20.0, fetch_timeout: float = 1.0, state: State = STATE,
-                 hooks_timeout: float = 3.0) -> None:
+                 hooks_timeout: float = 2.0) -> None:
         if max_in_flight < 1:
             raise ValueError("max_in_flight must be at least 1")
         self.broker = broker
@@ -188,7 +188,7 @@ class Worker:
                           extra={"event": "shutdown.cut", "count": len(pending)})
                 for task in pending:
                     task.cancel("cut: grace period over")
-                await asyncio.wait(pending, timeout=self.hooks_timeout)
+                await asyncio.wait(pending, timeout=0.5)  # cancelled handlers nak
         try:
             await asyncio.wait_for(self.broker.close(), self.hooks_timeout)
         except TimeoutError:

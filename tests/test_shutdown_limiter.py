@@ -117,3 +117,21 @@ def test_served_app_rejects_beyond_max_in_flight() -> None:
         assert len(accepted) == 2  # the rejected ones never reached the app
     finally:
         served.stop()
+
+
+def test_instrumented_app_counts_rejections_in_its_own_registry() -> None:
+    from opsplane import instrument
+    from opsplane.serve import _kit_hooks
+    from opsplane.spec import parse_spec
+
+    state = State()
+    gate = Gate()
+    spec = parse_spec({"name": "gate", "team": "t", "app": "gate:app"})
+    app = instrument(gate, spec, state=state, configure_logging=False)
+    hooks = _kit_hooks(app, state)
+    assert hooks["count_in_flight"] is False  # the kit keeps state.in_flight itself
+    hooks["on_reject"]()
+    value = app.metrics.registry.get_sample_value("http_server_rejected_requests_total",
+                                                  {"reason": "overload"})
+    assert value == 1.0
+    assert _kit_hooks(gate, state) == {}  # a bare app: the limiter counts on its own

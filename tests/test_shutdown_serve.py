@@ -275,8 +275,48 @@ def test_workers_each_drain_and_the_supervisor_exits_zero() -> None:
 
     try:
         served.wait_ready()
+        deadline = time.monotonic() + 30
+        while served.log_text().count("Application startup complete") < 2:  # both workers
+            assert time.monotonic() < deadline, served.log_text()
+            time.sleep(0.05)
         assert asyncio.run(slow_burst()) == ["completed"] * 6
-        assert served.wait_exit() == (0, False)
+        assert served.wait_exit() == (0, False), served.log_text()
         assert _events(served).count("shutdown.completed") == 2  # one per worker process
     finally:
         served.stop()
+
+
+def test_options_flags_over_spec_over_defaults(tmp_path: Path) -> None:
+    from opsplane.serve import resolve
+
+    spec = tmp_path / "service.yaml"
+    spec.write_text("name: slow\nteam: t\napp: slowapp:app\nport: 9001\n"
+                    "shutdown: {drain_delay: 0, grace: 7, max_in_flight: 32}\n")
+    from_spec = resolve(spec_path=spec)
+    assert (from_spec.app, from_spec.port, from_spec.drain_delay, from_spec.grace,
+            from_spec.max_in_flight, from_spec.service) == ("slowapp:app", 9001, 0, 7, 32, "slow")
+    flags = resolve("other:app", spec_path=spec, port=9002, drain_delay=1.5, grace=3,
+                    max_in_flight=4, workers=2)
+    assert (flags.app, flags.port, flags.drain_delay, flags.grace, flags.max_in_flight,
+            flags.workers) == ("other:app", 9002, 1.5, 3, 4, 2)
+    bare = resolve("x:app", spec_path=tmp_path / "absent.yaml")
+    assert (bare.port, bare.drain_delay, bare.grace, bare.max_in_flight, bare.service) == (
+        8080, 5.0, 20.0, 256, None)
+    assert bare.worst_case_seconds == 5.0 + 20.0 + 4.5  # within the 5 s margin of the docs
+
+
+def test_environment_between_flags_and_spec(tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from opsplane.errors import UsageError
+    from opsplane.serve import resolve
+
+    spec = tmp_path / "service.yaml"
+    spec.write_text("name: s\nteam: t\napp: a:b\nshutdown: {drain_delay: 5, grace: 20}\n")
+    monkeypatch.setenv("OPSPLANE_DRAIN_DELAY", "0")
+    monkeypatch.setenv("OPSPLANE_GRACE", "12.5")
+    opts = resolve(spec_path=spec, grace=3)
+    assert (opts.drain_delay, opts.grace) == (0.0, 3)
+    monkeypatch.setenv("OPSPLANE_MAX_IN_FLIGHT", "lots")
+    with pytest.raises(UsageError) as err:
+        resolve(spec_path=spec)
+    assert str(err.value) == "OPSPLANE_MAX_IN_FLIGHT='lots': not an integer"
