@@ -4,7 +4,7 @@
 
 Measures lines/s, MB/s and peak memory (GNU time's max RSS) of: cat (the floor),
 ``logstd pretty --color always`` (one process, parallel on the file, parallel on a pipe),
-pino-pretty (npm, installed on first use into bench/_tools, never committed),
+pino-pretty (npm, installed on first use into ~/.cache/opsplane/bench-tools),
 ``jq -R -r -C 'fromjson? // .'`` and ``lnav -n`` with a JSON format file. Then the start-up
 time of ``echo '{}' | logstd pretty`` (hyperfine) and the follow latency (a line appended
 to a followed file, or written to a pipe, until it is on logstd's stdout).
@@ -30,7 +30,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 DATA = HERE / "_data"
-TOOLS = HERE / "_tools"
+# npm tools live outside the repository (the secrets scan and git never see them)
+TOOLS = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "opsplane" / \
+    "bench-tools"
 sys.path.insert(0, str(HERE))
 
 from logdata import generate  # noqa: E402

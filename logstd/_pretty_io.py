@@ -266,11 +266,39 @@ class Sink:
 
 
 def stream_fd(fd: int, sink: Sink, reader: Reader) -> None:
-    """Everything from ``fd`` until end of input."""
-    while True:
+    """Everything from ``fd`` until end of input.
+
+    A pipe gives at most its buffer per read: what is already waiting is gathered up to
+    ``CHUNK``, so that a backed-up pipe yields full chunks (and goes parallel) while a
+    live one yields each line as it comes.
+    """
+    pipe = not is_file(fd)
+    if pipe:
+        _grow_pipe(fd)
+    eof = False
+    while not eof:
         data = os.read(fd, CHUNK)
         if not data:
             break
+        if pipe and len(data) < CHUNK:
+            import select
+
+            parts = [data]
+            n = len(data)
+            while n < CHUNK:
+                try:
+                    ready = select.select([fd], [], [], 0)[0]
+                except (OSError, ValueError):
+                    break
+                if not ready:
+                    break
+                more = os.read(fd, CHUNK - n)
+                if not more:
+                    eof = True
+                    break
+                parts.append(more)
+                n += len(more)
+            data = b"".join(parts) if len(parts) > 1 else data
         for item in reader.feed(data, full=len(data) == CHUNK):
             sink.put(item)
     for item in reader.close():
