@@ -268,3 +268,32 @@ def test_dashboard_queries_have_no_variables_left(demo_run: DemoRun) -> None:
     # Grafana variables ($cluster, ${namespace}, $__rate_interval) filled; ${1} is PromQL's
     leftover = [expr for _, expr in queries if re.search(r"\$\{?[A-Za-z_]", expr)]
     assert leftover == []
+
+
+def test_a_missing_piece_is_skipped_with_one_line(monkeypatch: pytest.MonkeyPatch,
+                                                   tmp_path: Path) -> None:
+    import io
+
+    from opsplane import demo
+
+    monkeypatch.setitem(demo._PIECES, "logstd lint", ("no_such_module_here", None, None))
+    monkeypatch.setitem(demo._PIECES, "logstd query",
+                        ("logstd._cmd_query", "logstd._cli", "no-such-command"))
+    out = io.StringIO()
+    d = demo.Demo(out_dir=tmp_path, stream=out, tmp=tmp_path / "scratch")
+    assert demo.lint_stage(d) == {}
+    assert demo.query_stage(d) == {}
+    assert out.getvalue() == ("skipped: logstd lint not available\n"
+                              "skipped: logstd query not available\n")
+    assert d.skipped == ["logstd lint", "logstd query"]
+    assert "skipped: logstd lint not available" in demo.summary(d)
+
+
+def test_tool_not_found_message() -> None:
+    from opsplane.demo import tool
+    from opsplane.errors import OpsplaneError
+
+    with pytest.raises(OpsplaneError) as e:
+        tool("no-such-tool-xyz")
+    assert str(e.value) == (f"no-such-tool-xyz: command not found next to {sys.executable} "
+                            "or on PATH (pip install -e . installs it)")
