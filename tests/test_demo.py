@@ -24,6 +24,8 @@ import psutil
 import pytest
 import yaml
 
+from tests.conftest import require_tool
+
 ROOT = Path(__file__).resolve().parent.parent
 OPSPLANE = [sys.executable, "-m", "opsplane._cli"]
 ENV = {**os.environ, "NO_COLOR": "1", "PYTHONUNBUFFERED": "1"}
@@ -245,6 +247,9 @@ def test_readme_tour_block_runs(index: int, demo_run: DemoRun, tmp_path: Path) -
             (tmp_path / entry.name).symlink_to(entry)
     (tmp_path / "out").symlink_to(demo_run.out)
     block = tour_blocks()[index]
+    for binary in ("promtool", "amtool", "jq"):  # external tools a block may use
+        if re.search(rf"(^|[|;&(]\s*){binary}\b", block, re.M):
+            require_tool(binary)
     p = subprocess.run(["bash", "-e", "-c", block], cwd=tmp_path, env=ENV,
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                        timeout=120, check=False)
