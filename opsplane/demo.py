@@ -151,16 +151,24 @@ def available(piece: str) -> bool:
 
 class LiveLogs:
     """Tees services' stdout: every line to out/logs/<name>.log, and (unless quiet) through
-    one ``logstd pretty`` process to the terminal. Quiet passes warnings, errors and the
-    shutdown sequence only, so a load test does not flood the screen."""
+    one ``logstd pretty`` process whose output this process relays to the terminal, so that
+    the demo's own lines and the logs never tear each other. Quiet passes warnings, errors
+    and the shutdown sequence only, so a load test does not flood the screen."""
 
     def __init__(self, pretty: subprocess.Popen[bytes] | None, out: IO[str]) -> None:
         self.pretty = pretty
         self.out = out
         self.quiet = False
-        self._lock = threading.Lock()
+        self.lock = threading.Lock()  # one writer at a time on ``out``
+        self._in_lock = threading.Lock()
         self._threads: dict[str, threading.Thread] = {}
         self.lines: dict[str, int] = {}
+        self._last = time.monotonic()
+        self._relay: threading.Thread | None = None
+        if pretty is not None and pretty.stdout is not None:
+            self._relay = threading.Thread(target=self._relay_pretty, args=(pretty.stdout,),
+                                           daemon=True, name="logs-pretty")
+            self._relay.start()
 
     def attach(self, name: str, proc: subprocess.Popen[bytes], path: Path) -> None:
         assert proc.stdout is not None
@@ -176,21 +184,38 @@ class LiveLogs:
         return (b'"shutdown.' in line or b'"level":"warning"' in line
                 or b'"level":"error"' in line)
 
+    def _write(self, text: str) -> None:
+        with self.lock:
+            self.out.write(text)
+            self.out.flush()
+        self._last = time.monotonic()
+
+    def _relay_pretty(self, stream: IO[bytes]) -> None:
+        for line in iter(stream.readline, b""):
+            self._write(line.decode("utf-8", "replace"))
+
     def _pump(self, name: str, stream: IO[bytes], path: Path) -> None:
         with path.open("wb") as f:
             for line in iter(stream.readline, b""):
                 f.write(line)
                 f.flush()
                 self.lines[name] += 1
-                if self.pretty is not None and self.pretty.stdin is not None \
-                        and self._show(line):
-                    with self._lock, contextlib.suppress(OSError, ValueError):
+                if not self._show(line):
+                    continue
+                self._last = time.monotonic()
+                if self.pretty is not None and self.pretty.stdin is not None:
+                    with self._in_lock, contextlib.suppress(OSError, ValueError):
                         self.pretty.stdin.write(line)
                         self.pretty.stdin.flush()
-                elif self.pretty is None and self._show(line):
-                    with self._lock:
-                        self.out.write(f"  {name} | " + line.decode("utf-8", "replace"))
-                        self.out.flush()
+                else:
+                    self._write(f"  {name} | " + line.decode("utf-8", "replace"))
+
+    def settle(self, quiet_for: float = 0.15, at_most: float = 1.5) -> None:
+        """Wait until the live view has been idle ``quiet_for`` s (at most ``at_most`` s),
+        so the next heading comes after the log lines that belong above it."""
+        deadline = time.monotonic() + at_most
+        while time.monotonic() < deadline and time.monotonic() - self._last < quiet_for:
+            time.sleep(0.05)
 
     def wait(self, name: str, timeout: float = 10.0) -> None:
         """Until ``name``'s output ended (its process exited) and is all on disk."""
@@ -206,6 +231,9 @@ class LiveLogs:
                 self.pretty.stdin.close()
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.pretty.wait(timeout)
+        if self._relay is not None:
+            self._relay.join(timeout)
+            self._relay = None
 
 
 @dataclass
@@ -243,10 +271,19 @@ class Demo:
         return self.out_dir / "logs"
 
     def say(self, text: str = "") -> None:
-        self.stream.write(text + "\n")
-        self.stream.flush()
+        if self.live is not None:
+            self.live._write(text + "\n")
+        else:
+            self.stream.write(text + "\n")
+            self.stream.flush()
+
+    def settle(self) -> None:
+        """Let the live log view catch up before the demo's next lines."""
+        if self.live is not None:
+            self.live.settle()
 
     def stage(self, title: str) -> None:
+        self.settle()
         self.say(f"\n== {title}")
 
     def skip(self, piece: str) -> None:
@@ -368,9 +405,10 @@ def start_services(demo: Demo) -> dict[str, Any]:
     env = {"LOGSTD_MODE": "json", "PYTHONUNBUFFERED": "1", "NO_COLOR": "1"}
     pretty = None
     if available("logstd pretty"):
-        out = _stream_fd(demo.stream)
+        err = _stream_fd(demo.stream)
         pretty = demo.procs.start("logstd pretty", [tool("logstd"), "pretty", "-j", "1"],
-                                  stdin=subprocess.PIPE, stdout=out, stderr=out,
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=err if err is not None else subprocess.DEVNULL,
                                   env={"FORCE_COLOR": "1"} if _isatty(demo.stream) else {})
         demo.started["logstd pretty"] = pretty.pid
         demo.say("live logs of both services below, through `logstd pretty` "
@@ -436,6 +474,7 @@ def smoke_stage(demo: Demo) -> dict[str, Any]:
                            [tool("opsplane"), "test", "-t", str(tests / "test.smoke.yaml"),
                             "-e", str(env_file), "--wait", "10s", "--report", "json",
                             "--out", str(report)], capture=True)
+    demo.settle()
     demo.say(_indent(text))
     if code != 0:
         raise OpsplaneError(f"the smoke collection failed against {demo.orders_url} "
@@ -481,6 +520,7 @@ def customer_stage(demo: Demo) -> dict[str, Any]:
     status, body = _http("GET", f"{base}/orders?customerId={CUSTOMER}")
     n = len(body.get("orders", [])) if isinstance(body, dict) else 0
     steps.append((f"GET /orders?customerId={CUSTOMER}", status, f"{n} orders"))
+    demo.settle()
     for what, st, note in steps:
         demo.say(f"  {what:<44} {st}  {note}")
     return {"order": oid, "steps": steps}
@@ -678,6 +718,7 @@ def shutdown_stage(demo: Demo) -> dict[str, Any]:
             in_flight += 1
     counts = {r: sum(1 for o in outcomes if o.result == r) for r in drill.RESULTS}
     counts["sent"] = len(outcomes)
+    demo.settle()
     demo.say(f"  sent {counts['sent']}: completed {counts['completed']}, refused after the "
              f"drain {counts['refused']} (never reached the app; a cluster routes them "
              f"elsewhere), rejected {counts['rejected']}, dropped {counts['dropped']}")
@@ -812,9 +853,7 @@ def run(out_dir: str | Path = "out", *, fast: bool = False,
             demo.stage("5. smoke test")
             results["smoke"] = smoke_stage(demo)
             demo.stage(f"6. a few actions on customer {CUSTOMER}")
-            time.sleep(0.3)  # let the live log view catch up before the next heading
             results["customer"] = customer_stage(demo)
-            time.sleep(0.3)
             demo.stage("7. load test while sampling the service's CPU and memory")
             results["load"] = load_stage(demo)
             demo.stage("8. the dashboard queries on live data")
