@@ -17,6 +17,7 @@ from logstd.errors import LogstdError
 # command name -> module; order is the order of `logstd --help`
 COMMANDS = {
     "keys": "logstd._cmd_keys",
+    "pretty": "logstd._cmd_pretty",
     "lint": "logstd._cmd_lint",
     "query": "logstd._cmd_query",
 }

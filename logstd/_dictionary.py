@@ -8,15 +8,11 @@ mtimes, so that streaming tools start without importing pydantic.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
-import ipaddress
 import os
 import re
-import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +77,11 @@ def json_type(value: Any) -> str:
 
 
 def _format_problem(fmt: str, value: str) -> str | None:
+    # imported here: streaming tools load the dictionary but never check formats
+    import ipaddress
+    import uuid
+    from datetime import datetime
+
     try:
         if fmt == "iso8601":
             datetime.fromisoformat(value)
@@ -174,6 +175,8 @@ class Dictionary:
         hit = by_norm.get(normalize(name))
         if hit is not None:
             return [hit]
+        import difflib
+
         close = difflib.get_close_matches(name, list(self.lookup), n=n * 2, cutoff=0.75)
         out: list[str] = []
         for c in close:

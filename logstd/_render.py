@@ -66,7 +66,7 @@ def want_color(stream: IO[Any] | None, choice: str | bool | None = "auto") -> bo
 
 
 def _needs_quotes(s: str) -> bool:
-    return not s or any(c in s for c in ' ="\t') or not s.isprintable()
+    return not s or " " in s or "=" in s or '"' in s or "\t" in s or not s.isprintable()
 
 
 def format_value(value: Any) -> str:
@@ -95,12 +95,24 @@ def flatten(prefix: str, value: Any, out: list[tuple[str, Any]], depth: int = 0)
         out.append((prefix, value))
 
 
+_CACHE_LIMIT = 8192
+
+
 class Renderer:
     """Renders normalised records as lines; colour decided once, at construction."""
 
     def __init__(self, color: bool = False, *, indent: str = "    ") -> None:
         self.color = color
         self.indent = indent
+        # per-instance memo of "key=" prefixes and of formatted string values (bounded)
+        self._prefixes: dict[str, str] = {}
+        self._values: dict[str, str] = {}
+
+    def _prefix(self, k: Any) -> str:
+        pre = f"{DIM}{k}={RESET}" if self.color else f"{k}="
+        if type(k) is str and len(self._prefixes) < _CACHE_LIMIT:
+            self._prefixes[k] = pre
+        return pre
 
     def render(
         self,
@@ -110,23 +122,46 @@ class Renderer:
         message: str,
         fields: Mapping[str, Any] | Iterable[tuple[str, Any]] = (),
     ) -> str:
-        label, lcolor = level_label(level) if level else ("     ", "")
-        pairs: list[tuple[str, Any]] = []
-        items = fields.items() if isinstance(fields, Mapping) else fields
-        for k, v in items:
-            if type(v) is dict:
-                flatten(k, v, pairs)
-            else:
-                pairs.append((k, v))
+        if level:
+            hit = _LEVELS.get(level)
+            label, lcolor = hit if hit is not None else level_label(level)
+        else:
+            label, lcolor = "     ", ""
+        items: Iterable[tuple[Any, Any]]
+        if type(fields) is list:
+            items = fields
+        else:
+            items = fields.items() if isinstance(fields, Mapping) else fields
         inline: list[str] = []
         blocks: list[tuple[str, str]] = []
-        c = self.color
-        for k, v in pairs:
-            if type(v) is str and "\n" in v:
-                blocks.append((k, v))
+        prefixes = self._prefixes
+        values = self._values
+        for k, v in items:
+            t = type(v)
+            if t is str:
+                if "\n" in v:
+                    blocks.append((k, v))
+                    continue
+                val = values.get(v)
+                if val is None:
+                    val = orjson.dumps(v).decode() if _needs_quotes(v) else v
+                    if len(values) < _CACHE_LIMIT:
+                        values[v] = val
+            elif t is dict:
+                pairs: list[tuple[str, Any]] = []
+                flatten(k, v, pairs)
+                for k2, v2 in pairs:
+                    if type(v2) is str and "\n" in v2:
+                        blocks.append((k2, v2))
+                        continue
+                    inline.append((prefixes.get(k2) or self._prefix(k2)) + format_value(v2))
                 continue
-            val = format_value(v)
-            inline.append(f"{DIM}{k}={RESET}{val}" if c else f"{k}={val}")
+            elif t is float or t is int:
+                val = repr(v)
+            else:
+                val = format_value(v)
+            inline.append((prefixes.get(k) or self._prefix(k)) + val)
+        c = self.color
         if "\n" in message:
             first, _, rest = message.partition("\n")
             message = first

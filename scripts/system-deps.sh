@@ -5,7 +5,8 @@ set -euo pipefail
 need=(jq:jq hyperfine:hyperfine prometheus:prometheus promtool:prometheus
       prometheus-alertmanager:prometheus-alertmanager amtool:prometheus-alertmanager
       nats-server:nats-server wrk:wrk
-      chromium:chromium)  # loadtest report: rendered and checked headless
+      chromium:chromium  # loadtest report: rendered and checked headless
+      lnav:lnav)  # bench/pretty.py compares logstd pretty with lnav
 missing=()
 for pair in "${need[@]}"; do
   tool=${pair%%:*}; pkg=${pair##*:}
