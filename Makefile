@@ -40,6 +40,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/logging_calls.py
 	$(BIN)/python bench/service.py
 	$(BIN)/python bench/pretty.py
+	$(BIN)/python bench/lint.py
+	$(BIN)/python bench/tracing.py
 
 bench-limits: $(STAMP)
 	$(BIN)/python bench/limits.py
