@@ -21,6 +21,7 @@ COMMANDS = {
     "init": "opsplane._cmd_init",
     "test": "opsplane._cmd_test",
     "generate": "opsplane._cmd_generate",
+    "serve": "opsplane._cmd_serve",
 }
 
 

@@ -1,0 +1,241 @@
+"""``opsplane serve``: run a service's ASGI app under uvicorn with the drain sequence.
+
+    from opsplane.serve import resolve, serve
+    serve(resolve(app=None, port=8080))      # app and shutdown timing from ./service.yaml
+
+What happens on SIGTERM is described in ``opsplane/_server.py`` and docs/shutdown.md.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from opsplane.errors import OpsplaneError, UsageError
+from opsplane.lifecycle import STATE, State
+
+DEFAULT_PORT = 8080
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    app: str
+    host: str = "0.0.0.0"
+    port: int = DEFAULT_PORT
+    workers: int = 1
+    drain_delay: float = 5.0
+    grace: float = 20.0
+    max_in_flight: int = 256
+    service: str | None = None
+    hooks_timeout: float = 2.0  # app lifespan shutdown, then State hooks: each at most this
+    reuse_port: bool = False
+
+    @property
+    def worst_case_seconds(self) -> float:
+        """Signal to exit at most: drain_delay + grace + cut (0.5) + lifespan + State hooks.
+
+        Within the "+ 5" of terminationGracePeriodSeconds (docs/shutdown.md).
+        """
+        return self.drain_delay + self.grace + 0.5 + 2 * self.hooks_timeout
+
+
+def resolve(app: str | None = None, *, spec_path: str | Path = "service.yaml",
+            port: int | None = None, host: str | None = None, workers: int | None = None,
+            drain_delay: float | None = None, grace: float | None = None,
+            max_in_flight: int | None = None) -> ServeOptions:
+    """Options from flags, then ``OPSPLANE_DRAIN_DELAY`` / ``OPSPLANE_GRACE`` /
+    ``OPSPLANE_MAX_IN_FLIGHT`` (a chart may set them), then ``service.yaml`` (when present),
+    then defaults."""
+    from opsplane.spec import Shutdown, load_spec
+
+    drain_delay = _env(drain_delay, "OPSPLANE_DRAIN_DELAY", float)
+    grace = _env(grace, "OPSPLANE_GRACE", float)
+    max_in_flight = _env(max_in_flight, "OPSPLANE_MAX_IN_FLIGHT", int)
+
+    spec_file = Path(spec_path)
+    spec = load_spec(spec_file) if spec_file.is_file() else None
+    if app is None:
+        if spec is None:
+            raise UsageError(f"no APP given and no {spec_file} in {Path.cwd()} "
+                             "(give module:attribute, or run where service.yaml is)")
+        app = spec.app
+    if ":" not in app:
+        raise UsageError(f"APP {app!r} must be module:attribute (e.g. orders.app:app)")
+    shutdown = spec.shutdown if spec is not None else Shutdown()
+    opts = ServeOptions(
+        app=app,
+        host=host or "0.0.0.0",
+        port=port if port is not None else (spec.port if spec is not None else DEFAULT_PORT),
+        workers=workers or 1,
+        drain_delay=shutdown.drain_delay if drain_delay is None else drain_delay,
+        grace=shutdown.grace if grace is None else grace,
+        max_in_flight=shutdown.max_in_flight if max_in_flight is None else max_in_flight,
+        service=spec.name if spec is not None else None,
+    )
+    _check(opts)
+    return opts
+
+
+def _env(value: Any, name: str, kind: type[Any]) -> Any:
+    raw = os.environ.get(name, "").strip()
+    if value is not None or not raw:
+        return value
+    try:
+        return kind(raw)
+    except ValueError as e:
+        raise UsageError(f"{name}={raw!r}: not a{'n integer' if kind is int else ' number'}") \
+            from e
+
+
+def _check(opts: ServeOptions) -> None:
+    if not 0 <= opts.port <= 65535:
+        raise UsageError(f"--port {opts.port}: not a TCP port (0-65535)")
+    if opts.workers < 1:
+        raise UsageError(f"--workers {opts.workers}: give 1 or more")
+    if opts.drain_delay < 0:
+        raise UsageError(f"--drain-delay {opts.drain_delay}: give 0 or more seconds")
+    if opts.grace <= 0:
+        raise UsageError(f"--grace {opts.grace}: give more than 0 seconds")
+    if opts.max_in_flight < 1:
+        raise UsageError(f"--max-in-flight {opts.max_in_flight}: give 1 or more")
+
+
+def load_app(target: str) -> Any:
+    """Import ``module:attribute`` with the current folder on sys.path; one-line errors."""
+    cwd = os.getcwd()
+    if cwd not in sys.path:
+        sys.path.insert(0, cwd)
+    module_name, _, attr = target.partition(":")
+    import importlib
+
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as e:
+        if e.name and module_name.startswith(e.name):
+            raise OpsplaneError(f"cannot load app {target!r}: no module named {e.name!r} "
+                                f"(looked in {cwd} and the installed packages)") from e
+        raise OpsplaneError(f"cannot load app {target!r}: {type(e).__name__}: {e}") from e
+    except Exception as e:
+        raise OpsplaneError(f"cannot load app {target!r}: importing {module_name} raised "
+                            f"{type(e).__name__}: {e}") from e
+    obj: Any = module
+    for part in attr.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError as e:
+            raise OpsplaneError(f"cannot load app {target!r}: module {module_name} has no "
+                                f"attribute {attr!r}") from e
+    if not callable(obj):
+        raise OpsplaneError(f"cannot load app {target!r}: {attr} is not an ASGI app")
+    return obj
+
+
+def _reuse_port_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as e:
+        sock.close()
+        raise OpsplaneError(f"cannot listen on {host}:{port}: {e.strerror or e}") from e
+    return sock
+
+
+def serve(opts: ServeOptions, *, state: State = STATE) -> int:
+    """Serve until a signal; returns the exit code (0: drained, 1: something was cut)."""
+    if opts.workers > 1:
+        return _supervise(opts)
+    import logging
+
+    import logstd
+    from opsplane._server import Drain, StartupAbandoned
+
+    drain = Drain(state, opts.drain_delay, opts.grace, opts.hooks_timeout)
+    with drain.installed():  # from here on a SIGTERM is ours, even during the import
+        logstd.configure(service=opts.service)
+        try:
+            drain.importing = True
+            app = load_app(opts.app)
+            drain.importing = False
+        except StartupAbandoned:
+            logging.getLogger("opsplane.serve").info(
+                "%s while importing %s: exiting before serving", drain.signal_name, opts.app,
+                extra={"event": "shutdown.completed", "durationMs": drain.elapsed_ms(),
+                       "count": 0, "outcome": "success"})
+            return 0
+        finally:
+            drain.importing = False
+        return _run(opts, app, drain)
+
+
+def _run(opts: ServeOptions, app: Any, drain: Any) -> int:
+    import uvicorn
+
+    from opsplane._limiter import ConcurrencyLimit
+    from opsplane._server import DrainingServer
+
+    wrapped = ConcurrencyLimit(app, opts.max_in_flight, state=drain.state,
+                               **_kit_hooks(app, drain.state))
+    # log_config=None: uvicorn logs through logstd; no access log (the kit logs requests)
+    config = uvicorn.Config(wrapped, host=opts.host, port=opts.port, log_config=None,
+                            access_log=False, lifespan="auto")
+    server = DrainingServer(config, drain)
+    sockets = [_reuse_port_socket(opts.host, opts.port)] if opts.reuse_port else None
+    try:
+        server.run(sockets=sockets)
+    except SystemExit as e:  # uvicorn's startup failure (bind error, lifespan failed)
+        raise OpsplaneError(f"{opts.app} did not start on {opts.host}:{opts.port} "
+                            "(see the log above)") from e
+    return 1 if drain.cut else 0
+
+
+def _kit_hooks(app: Any, state: State) -> dict[str, Any]:
+    """An app wrapped by ``opsplane.instrument`` keeps ``state.in_flight`` and serves its own
+    registry on /metrics: count rejections there, and do not count requests twice."""
+    metrics = getattr(app, "metrics", None)
+    rejected = getattr(metrics, "rejected", None)
+    if getattr(app, "state", None) is not state or not callable(rejected):
+        return {}
+    return {"on_reject": lambda: rejected("overload"), "count_in_flight": False}
+
+
+def _supervise(opts: ServeOptions) -> int:
+    """``--workers N``: N single-worker processes on one port (SO_REUSEPORT).
+
+    Each worker drains on its own; the supervisor forwards signals and waits for all.
+    """
+    import signal
+    import subprocess
+
+    reserve = _reuse_port_socket(opts.host, opts.port)  # fixes the port when it is 0
+    port = reserve.getsockname()[1]
+    cmd = [sys.executable, "-m", "opsplane._cli", "serve", opts.app, "--host", opts.host,
+           "--port", str(port), "--workers", "1", "--reuse-port",
+           "--drain-delay", str(opts.drain_delay), "--grace", str(opts.grace),
+           "--max-in-flight", str(opts.max_in_flight)]
+    # own sessions: a terminal's Ctrl+C reaches them once, through the supervisor
+    children = [subprocess.Popen(cmd, start_new_session=True) for _ in range(opts.workers)]
+    received: list[int] = []
+
+    def forward(sig: int, frame: object) -> None:
+        received.append(sig)
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(sig)
+
+    previous = {s: signal.signal(s, forward) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        codes = [child.wait() for child in children]
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+        reserve.close()
+    # a worker the forwarded signal reached before it installed its handlers (still
+    # starting) served nothing: that is a clean exit too
+    return max(0 if -c in received else (c if c >= 0 else 1) for c in codes)
