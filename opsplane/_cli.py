@@ -20,8 +20,8 @@ COMMANDS = {
     "secrets": "opsplane._cmd_secrets",
     "init": "opsplane._cmd_init",
     "test": "opsplane._cmd_test",
-    "serve": "opsplane._cmd_serve",
     "generate": "opsplane._cmd_generate",
+    "serve": "opsplane._cmd_serve",
 }
 
 
