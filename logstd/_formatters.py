@@ -55,14 +55,24 @@ class RecordBuilder:
         self.service = service
         self.static = plan.apply(static or {})
         self._sec = -1
+        self._ms = -1
         self._prefix = ""
+        self._ts = ""
+        # spelling -> canonical name for keys written as they are (no redaction, not reserved)
+        self._fast = {k: c for k, (c, action) in plan.plan.items()
+                      if action == KEEP and k not in RESERVED}
 
     def timestamp(self, record: logging.LogRecord) -> str:
         sec = int(record.created)
+        ms = int(record.msecs)
+        if sec == self._sec and ms == self._ms:
+            return self._ts  # records written within the same millisecond
         if sec != self._sec:
             self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))
             self._sec = sec
-        return f"{self._prefix}.{int(record.msecs):03d}Z"
+        self._ms = ms
+        self._ts = ts = f"{self._prefix}.{ms:03d}Z"
+        return ts
 
     def build(self, record: logging.LogRecord, exc_formatter: logging.Formatter) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -87,19 +97,24 @@ class RecordBuilder:
                     out.update(keys)
         d = record.__dict__
         if len(d) > _N_STD:
-            plan = self.plan.plan
-            for k in islice(d, _N_STD, None):
-                if k in RESERVED:
-                    continue
-                hit = plan.get(k)
-                v = d[k]
-                if hit is not None and hit[1] == KEEP and type(v) in SCALARS:
-                    out[hit[0]] = v  # the hot path: a known key with a plain value
-                else:
-                    self.plan.put(out, k, v)
+            fast = self._fast
+            for k, v in islice(d.items(), _N_STD, None):
+                c = fast.get(k)
+                if c is not None and type(v) in SCALARS:
+                    out[c] = v  # the hot path: a known key with a plain value
+                elif k not in RESERVED:
+                    self._slow(out, k, v)
         if record.exc_info or record.exc_text or record.stack_info:
             self._error(out, record, exc_formatter)
         return out
+
+    def _slow(self, out: dict[str, Any], name: str, value: Any) -> None:
+        """Unknown, sensitive or container values: through the plan (which learns new keys)."""
+        plan = self.plan
+        plan.put(out, name, value)
+        hit = plan.plan.get(name)
+        if hit is not None and hit[1] == KEEP and len(self._fast) < 8192:
+            self._fast[name] = hit[0]
 
     def _error(self, out: dict[str, Any], record: logging.LogRecord,
                fmt: logging.Formatter) -> None:

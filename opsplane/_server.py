@@ -89,9 +89,10 @@ class Drain:
         server = self.server
         serving = server is not None and server.started
         delay = self.drain_delay if serving else 0.0
-        log.info("%s received: draining (readiness 503), serving %.1f s more, then up to "
-                 "%.1f s for in-flight work", self.signal_name, delay, self.grace,
-                 extra={"event": "shutdown.started", "inFlight": self.state.in_flight})
+        log.info("shutdown signal received: draining (readiness 503), serving through the "
+                 "drain delay, then waiting up to the grace period for in-flight work",
+                 extra={"event": "shutdown.started", "action": self.signal_name,
+                        "inFlight": self.state.in_flight})
         if server is None:
             return
         if not serving:
@@ -104,8 +105,9 @@ class Drain:
     def force(self, sig: int) -> None:
         """A second signal: end now, cutting whatever runs (runs inside the signal handler)."""
         with contextlib.suppress(Exception):
-            log.warning("second signal (%s): exiting at once", signal.Signals(sig).name,
-                        extra={"event": "shutdown.forced", "inFlight": self.state.in_flight})
+            log.warning("second signal: exiting at once",
+                        extra={"event": "shutdown.forced", "action": signal.Signals(sig).name,
+                               "inFlight": self.state.in_flight})
             _flush_logs()
         os._exit(1)
 
@@ -120,7 +122,7 @@ class Drain:
             await asyncio.wait_for(self.state.run_hooks(timeout=self.hooks_timeout),
                                    self.hooks_timeout)
         except TimeoutError:
-            log.error("shutdown hooks did not finish within %.1f s", self.hooks_timeout,
+            log.error("shutdown hooks did not finish within the hooks timeout",
                       extra={"event": "shutdown.hooks_timeout"})
         if self.signals:
             log.info("shutdown completed", extra={
@@ -186,8 +188,8 @@ class DrainingServer(uvicorn.Server):
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         state = self.server_state
-        log.info("stopped accepting connections; waiting up to %.1f s for %d in flight",
-                 self.drain.grace, len(state.tasks),
+        log.info("stopped accepting connections; waiting up to the grace period for in-flight "
+                 "requests",
                  extra={"event": "shutdown.stop_accepting", "inFlight": len(state.tasks)})
         deadline = time.monotonic() + self.drain.grace
         for server in self.servers:
@@ -204,8 +206,7 @@ class DrainingServer(uvicorn.Server):
             await asyncio.sleep(0.05)
         if state.tasks:
             self.drain.cut = len(state.tasks)
-            log.error("cut %d request(s) still running after the %.1f s grace period",
-                      self.drain.cut, self.drain.grace,
+            log.error("cut requests still running after the grace period",
                       extra={"event": "shutdown.cut", "count": self.drain.cut,
                              "inFlight": self.drain.state.in_flight})
             for task in list(state.tasks):
@@ -218,5 +219,5 @@ class DrainingServer(uvicorn.Server):
         try:
             await asyncio.wait_for(self.lifespan.shutdown(), self.drain.hooks_timeout)
         except TimeoutError:
-            log.error("app lifespan shutdown did not finish within %.1f s",
-                      self.drain.hooks_timeout, extra={"event": "shutdown.hooks_timeout"})
+            log.error("app lifespan shutdown did not finish within the hooks timeout",
+                      extra={"event": "shutdown.hooks_timeout"})

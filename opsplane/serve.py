@@ -165,8 +165,9 @@ def serve(opts: ServeOptions, *, state: State = STATE) -> int:
             drain.importing = False
         except StartupAbandoned:
             logging.getLogger("opsplane.serve").info(
-                "%s while importing %s: exiting before serving", drain.signal_name, opts.app,
-                extra={"event": "shutdown.completed", "durationMs": drain.elapsed_ms(),
+                "shutdown signal received while importing the app: exiting before serving",
+                extra={"event": "shutdown.completed", "action": drain.signal_name,
+                       "durationMs": drain.elapsed_ms(),
                        "count": 0, "outcome": "success"})
             return 0
         finally:

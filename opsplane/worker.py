@@ -98,8 +98,8 @@ class Worker:
         """The stop-fetch signal (SIGTERM calls it; tests and embedders may too)."""
         self.signals += 1
         if self.signals > 1:
-            log.warning("second signal: returning %d message(s) and exiting at once",
-                        self.running, extra={"event": "shutdown.forced",
+            log.warning("second signal: returning in-flight messages and exiting at once",
+                        extra={"event": "shutdown.forced",
                                              "inFlight": self.running})
             for task in list(self._active):
                 task.cancel("forced")
@@ -107,9 +107,9 @@ class Worker:
         self.t_signal = time.monotonic()
         self.state.start_draining()
         self.stopping.set()
-        log.info("%s: stop fetching, finish %d in flight within %.1f s", reason,
-                 self.running, self.grace,
-                 extra={"event": "shutdown.started", "inFlight": self.running})
+        log.info("stop fetching: finishing in-flight messages within the grace period",
+                 extra={"event": "shutdown.started", "action": reason,
+                        "inFlight": self.running})
 
     # --- the loop ------------------------------------------------------------------------
     async def run(self) -> int:
@@ -176,15 +176,15 @@ class Worker:
             await msg.nak()
 
     async def _drain(self) -> int:
-        log.info("stopped fetching (%d fetched message(s) returned); waiting up to %.1f s "
-                 "for %d in flight", self.stats.returned, self.grace, self.running,
+        log.info("stopped fetching and returned the fetched messages; waiting up to the grace "
+                 "period for in-flight messages",
                  extra={"event": "shutdown.stop_fetching", "inFlight": self.running,
                         "count": self.stats.returned})
         if self._active:
             _, pending = await asyncio.wait(set(self._active), timeout=self.grace)
             if pending:
-                log.error("cut %d message(s) still running after the %.1f s grace period; "
-                          "returned to the broker", len(pending), self.grace,
+                log.error("cut messages still running after the grace period; returned to "
+                          "the broker",
                           extra={"event": "shutdown.cut", "count": len(pending)})
                 for task in pending:
                     task.cancel("cut: grace period over")
@@ -192,17 +192,16 @@ class Worker:
         try:
             await asyncio.wait_for(self.broker.close(), self.hooks_timeout)
         except TimeoutError:
-            log.error("broker close did not finish within %.1f s", self.hooks_timeout,
+            log.error("broker close did not finish within the hooks timeout",
                       extra={"event": "shutdown.hooks_timeout"})
         try:
             await asyncio.wait_for(self.state.run_hooks(timeout=self.hooks_timeout),
                                    self.hooks_timeout)
         except TimeoutError:
-            log.error("shutdown hooks did not finish within %.1f s", self.hooks_timeout,
+            log.error("shutdown hooks did not finish within the hooks timeout",
                       extra={"event": "shutdown.hooks_timeout"})
         duration = 0.0 if self.t_signal is None else (time.monotonic() - self.t_signal) * 1000
-        log.info("shutdown completed: %d acked, %d failed, %d returned, %d cut",
-                 self.stats.acked, self.stats.failed, self.stats.returned, self.stats.cut,
+        log.info("shutdown completed",
                  extra={"event": "shutdown.completed", "durationMs": round(duration, 1),
                         "count": self.stats.cut,
                         "outcome": "failure" if self.stats.cut else "success"})
@@ -282,10 +281,10 @@ class NatsJetStream:
         from opsplane.errors import OpsplaneError
 
         async def error_cb(e: Exception) -> None:  # one record, not nats-py's traceback
-            log.warning("NATS: %s", e, extra={"event": "worker.broker_error",
-                                              "dependency": "nats",
-                                              "errorType": type(e).__name__,
-                                              "errorMessage": str(e)})
+            log.warning("NATS error", extra={"event": "worker.broker_error",
+                                             "dependency": "nats",
+                                             "errorType": type(e).__name__,
+                                             "errorMessage": str(e)})
 
         try:
             self._nc = await nats.connect(

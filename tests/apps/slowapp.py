@@ -59,7 +59,8 @@ async def app(scope: Any, receive: Any, send: Any) -> None:
         return
     headers = dict(scope.get("headers", ()))
     rid = headers.get(b"x-request-id", b"-").decode()
-    log.info("accepted %s", path, extra={"event": "slowapp.accepted", "requestId": rid})
+    log.info("request accepted",
+             extra={"event": "slowapp.accepted", "requestId": rid, "httpPath": path})
     if path == "/fast":
         await _text(send, 200, b"fast")
     elif path == "/slow":
