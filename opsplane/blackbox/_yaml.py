@@ -5,79 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from logstd._yamlsrc import LineDict, LineList
+from logstd._yamlsrc import load_yaml as _load
 from opsplane.blackbox.errors import CollectionError
 
-
-class LineDict(dict[str, Any]):
-    """A mapping that knows the 1-based line of itself and of each of its keys."""
-
-    lines: dict[str, int]
-    line: int
-
-
-class LineList(list[Any]):
-    """A sequence that knows the 1-based line of itself and of each item."""
-
-    lines: list[int]
-    line: int
-
-
-class _Loader(yaml.SafeLoader):
-    pass
-
-
-def _construct_map(loader: _Loader, node: yaml.MappingNode) -> LineDict:
-    data = LineDict()
-    data.lines = {}
-    data.line = node.start_mark.line + 1
-    loader.flatten_mapping(node)
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        line = key_node.start_mark.line + 1
-        if not isinstance(key, str):
-            key = str(key)
-        if key in data:
-            raise CollectionError(
-                f"{loader.name}:{line}: duplicate key {key!r} (first at line {data.lines[key]})")
-        data[key] = loader.construct_object(value_node, deep=True)
-        data.lines[key] = line
-    return data
-
-
-def _construct_seq(loader: _Loader, node: yaml.SequenceNode) -> LineList:
-    data = LineList(loader.construct_object(n, deep=True) for n in node.value)
-    data.lines = [n.start_mark.line + 1 for n in node.value]
-    data.line = node.start_mark.line + 1
-    return data
-
-
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_map)
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_seq)
+__all__ = ["LineDict", "LineList", "field_path", "line_of", "load_yaml", "validation_message"]
 
 
 def load_yaml(path: Path) -> Any:
     """Parse one YAML file; any failure is a one-line CollectionError naming file:line."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise CollectionError(f"{path}: cannot read: {e.strerror or e}") from e
-    except UnicodeDecodeError as e:
-        raise CollectionError(f"{path}: not UTF-8 text ({e.reason})") from e
-    loader = _Loader(text)
-    loader.name = str(path)
-    try:
-        return loader.get_single_data()
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        line = f":{mark.line + 1}" if mark else ""
-        what = (e.problem or e.context or "malformed YAML").strip()
-        raise CollectionError(f"{path}{line}: YAML syntax error: {what}") from e
-    except yaml.YAMLError as e:
-        raise CollectionError(f"{path}: YAML error: {e}") from e
-    finally:
-        loader.dispose()
+    return _load(path, CollectionError)
 
 
 def line_of(data: Any, loc: tuple[int | str, ...]) -> int | None:
