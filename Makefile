@@ -41,7 +41,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/service.py
 	$(BIN)/python bench/pretty.py
 	$(BIN)/python bench/lint.py
-	$(BIN)/python bench/tracing.py
+	$(BIN)/python bench/tracing_overhead.py
 
 bench-limits: $(STAMP)
 	$(BIN)/python bench/limits.py

@@ -1,6 +1,6 @@
 """Bench: what tracing costs per request on the reference endpoint, against the same app untraced.
 
-    .venv/bin/python bench/tracing.py [--seconds 4] [--connections 8] [--rounds 3]
+    .venv/bin/python bench/tracing_overhead.py [--seconds 4] [--connections 8] [--rounds 3]
 
 Runs examples/orders under uvicorn on 127.0.0.1 three ways, interleaved: tracing off,
 tracing on at sample ratio 0.0, and on at 1.0 exporting over real OTLP/HTTP to a receiver
@@ -88,7 +88,7 @@ def main() -> int:
     rows = [(name, {k: statistics.median(r[k] for r in runs[name]) for k in runs[name][0]})
             for name, _ in CASES]
     base = rows[0][1]
-    print(f"# bench/tracing.py  GET /orders/{{id}} on examples/orders (SQLite), uvicorn, wrk "
+    print(f"# bench/tracing_overhead.py  GET /orders/{{id}} on examples/orders (SQLite), uvicorn, wrk "
           f"-t1 -c{ns.connections} -d{ns.seconds}s, median of {ns.rounds} interleaved rounds, "
           f"{os.cpu_count()} cores shared with wrk")
     print(f"{'case':<20} {'req/s':>7} {'vs untraced':>12} {'p50 ms':>7} {'p99 ms':>7} "
