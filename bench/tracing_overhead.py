@@ -33,7 +33,9 @@ from service import _free_port, _wrk  # noqa: E402  (bench/service.py: the share
 
 CASES = (("untraced", {"OPSPLANE_TRACING": "false"}),
          ("traced, ratio 0.0", {"OPSPLANE_TRACING": "true", "OTEL_TRACES_SAMPLER_ARG": "0"}),
-         ("traced, ratio 1.0", {"OPSPLANE_TRACING": "true", "OTEL_TRACES_SAMPLER_ARG": "1"}))
+         ("traced, ratio 1.0", {"OPSPLANE_TRACING": "true", "OTEL_TRACES_SAMPLER_ARG": "1"}),
+         ("ratio 1.0, no export", {"OPSPLANE_TRACING": "true", "OTEL_TRACES_SAMPLER_ARG": "1",
+                                   "OTEL_TRACES_EXPORTER": "none"}))
 
 
 def _start(env: dict[str, str], port: int, db: Path) -> subprocess.Popen[bytes]:

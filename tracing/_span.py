@@ -18,7 +18,14 @@ def span(name: str, **attributes: Any) -> Iterator[Any]:
     if _setup._provider is None:
         yield None
         return
-    from opentelemetry.trace import Status, StatusCode
+    from opentelemetry.trace import Status, StatusCode, get_current_span
+
+    current = get_current_span()
+    if current.get_span_context().is_valid and not current.is_recording():
+        # inside an unsampled trace a child would be dropped too: skip making one (this is
+        # what keeps sampling ratio 0 nearly free); logs keep the parent's ids
+        yield current
+        return
 
     tracer = _setup.tracer("opsplane")
     attrs = {k: v for k, v in attributes.items() if isinstance(v, str | bool | int | float)}
