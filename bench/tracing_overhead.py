@@ -90,9 +90,9 @@ def main() -> int:
     rows = [(name, {k: statistics.median(r[k] for r in runs[name]) for k in runs[name][0]})
             for name, _ in CASES]
     base = rows[0][1]
-    print(f"# bench/tracing_overhead.py  GET /orders/{{id}} on examples/orders (SQLite), uvicorn, wrk "
-          f"-t1 -c{ns.connections} -d{ns.seconds}s, median of {ns.rounds} interleaved rounds, "
-          f"{os.cpu_count()} cores shared with wrk")
+    print(f"# bench/tracing_overhead.py  GET /orders/{{id}} on examples/orders (SQLite), "
+          f"uvicorn, wrk -t1 -c{ns.connections} -d{ns.seconds}s, median of {ns.rounds} "
+          f"interleaved rounds, {os.cpu_count()} cores shared with wrk")
     print(f"{'case':<20} {'req/s':>7} {'vs untraced':>12} {'p50 ms':>7} {'p99 ms':>7} "
           f"{'CPU us/req':>11} {'CPU vs untraced':>16}")
     for name, r in rows:
