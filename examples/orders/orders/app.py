@@ -120,7 +120,10 @@ async def create_order(request: Request) -> Response:
     if total_cents > 0:
         status = await _charge(request, order_id, total_cents / 100)
         await db.run(db.set_status, order_id, status)
-    log.info("order created", extra={"event": "order.created", "outcome": status})
+    # outcome is the dictionary's success|failure; the order's own status goes in action
+    log.info("order created", extra={"event": "order.created", "action": status,
+                                     "outcome": "failure" if status == "payment_failed"
+                                     else "success"})
     order = await db.run(db.get_order, order_id)
     return _json(order, 201)
 
