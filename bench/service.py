@@ -24,6 +24,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from opsplane.procs import free_port as _free_port
+
 HERE = Path(__file__).resolve().parent
 
 
@@ -53,11 +55,6 @@ def __getattr__(name: str) -> Any:
 
 
 # -- the runner -----------------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 def _start(app: str, port: int) -> subprocess.Popen[bytes]:
     cmd = [sys.executable, "-m", "uvicorn", f"service:{app}", "--app-dir", str(HERE),

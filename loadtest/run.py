@@ -21,7 +21,6 @@ import json
 import math
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -33,6 +32,7 @@ from typing import Any
 from loadtest.errors import LoadtestError
 from loadtest.profiles import PROFILES, SHAPES, ProfileConfig
 from loadtest.sampling import CgroupSampler, PidSampler, Reading, Sampler, TargetGone
+from opsplane.procs import free_port as _free_port
 
 RUN_FORMAT = "opsplane-loadtest-run"
 RUN_VERSION = 1
@@ -82,12 +82,6 @@ def parse_duration(text: str) -> float:
         raise LoadtestError(f"--duration {text!r}: use seconds or a time like 45s, 2m, 1h30m")
     h, m, s = (int(x or 0) for x in parts.groups())
     return float(h * 3600 + m * 60 + s)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def check_target(url: str, path: str = "/") -> None:

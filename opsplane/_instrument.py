@@ -28,6 +28,7 @@ from opsplane._checks import HttpClientHolder, dependency_check
 from opsplane._health import CheckFn, Health, HealthCheck
 from opsplane._metrics import ServiceMetrics
 from opsplane.lifecycle import STATE, State
+from tracing._asgi import route_template
 
 if TYPE_CHECKING:
     import httpx
@@ -48,13 +49,7 @@ log = logging.getLogger("opsplane.instrument")
 
 def _template(scope: Scope) -> str:
     """The route template Starlette matched (``/orders/{id}``), '' when none matched."""
-    route = scope.get("route")
-    path = getattr(route, "path", None)
-    if not isinstance(path, str):
-        return ""
-    root = scope.get("root_path", "")
-    prefix = root[len(scope.get("app_root_path", "")):] if root else ""
-    return prefix + path if prefix else path
+    return route_template(scope) or ""
 
 
 class _MeteredTransport:

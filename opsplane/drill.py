@@ -23,7 +23,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,6 +31,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from opsplane.procs import free_port
 
 RESULTS = ("completed", "refused", "rejected", "dropped")
 
@@ -69,12 +70,6 @@ class DrillReport:
 
     def events(self, name: str) -> list[dict[str, Any]]:
         return [r for r in self.log if r.get("event") == name]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class ServedApp:

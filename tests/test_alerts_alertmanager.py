@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import time
 import urllib.request
@@ -14,16 +13,11 @@ from typing import Any
 import pytest
 
 from alerts import render
+from opsplane.procs import free_port as _free_port
 from opsplane.spec import load_spec
 from tests.conftest import require_tool
 
 SAMPLE = Path(__file__).parent / "data" / "dash-sample.yaml"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _call(url: str, body: Any = None) -> Any:

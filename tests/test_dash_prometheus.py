@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import subprocess
 import threading
 import time
@@ -25,17 +24,12 @@ import yaml
 from alerts import render as render_alerts
 from dashboards import overview_dashboard, service_dashboard
 from opsplane.metricdict import metrics
+from opsplane.procs import free_port as _free_port
 from opsplane.spec import ServiceSpec, load_spec
 from tests.conftest import require_tool
 
 SAMPLE = Path(__file__).parent / "data" / "dash-sample.yaml"
 VARS = {"$__rate_interval": "15s", "$cluster": "local", "$namespace": "default"}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Exporter:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from opsplane import _cli, chart
+from opsplane.procs import free_port as _free_port
 from opsplane.secretscan import scan
 from opsplane.spec import load_spec
 
@@ -71,12 +71,6 @@ def test_init_logkeys_overlay_loads(service: Path) -> None:
     from logstd._dictionary import load_dictionary
 
     assert len(load_dictionary([service / "logkeys.yaml"], cache=False)) >= 50
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _need_kit() -> None:

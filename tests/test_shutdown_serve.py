@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from opsplane.drill import Outcome, ServedApp, free_port, request
+from opsplane.drill import Outcome, ServedApp, request
+from opsplane.procs import free_port
 
 APPS = Path(__file__).parent / "apps"
 

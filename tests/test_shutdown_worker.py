@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from conftest import require_tool
 
-from opsplane.drill import free_port
+from opsplane.procs import free_port
 
 APPS = Path(__file__).parent / "apps"
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from starlette.applications import Starlette
 
 import tracing
 from logstd.testing import capture_logs
+from opsplane.procs import free_port as _free_port
 from tracing._setup import resolve_config
 from tracing.errors import TracingError
 from tracing.testing import OtlpReceiver, capture_spans
@@ -122,12 +122,6 @@ def test_span_helper_without_setup_is_a_noop() -> None:
     with tracing.span("work", orderId="O-1") as s:
         assert s is None
     assert tracing.current_ids() is None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def test_unreachable_collector_never_fails_requests() -> None:

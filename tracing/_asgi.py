@@ -1,7 +1,7 @@
 """Inbound spans for ASGI apps, named by route template (``GET /orders/{id}``).
 
 Pure ASGI, no framework dependency. The route template comes from the framework's scope
-(Starlette puts the matched route in ``scope["route"]``); until it is known the span is
+(Starlette puts the matched route in ``scope["route"]``); when none matched the span is
 named by the method alone, never by the raw path (bounded cardinality).
 """
 
@@ -19,51 +19,18 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 _SKIP = ("/healthz/", "/metrics")
 
 
-_TEMPLATES: dict[int, dict[Any, list[str]]] = {}
-
-
-def _walk(routes: Any, prefix: str, table: dict[Any, list[str]]) -> None:
-    for r in routes or ():
-        path = getattr(r, "path", None)
-        endpoint = getattr(r, "endpoint", None)
-        if endpoint is not None and isinstance(path, str):
-            table.setdefault(endpoint, []).append(prefix + path)
-        sub = getattr(r, "routes", None)
-        if sub and isinstance(path, str):
-            _walk(sub, prefix + path, table)
-
-
 def route_template(scope: Scope) -> str | None:
-    """The matched route template of a request (``/orders/{id}``), if it can be known.
+    """The matched route template of a request (``/orders/{id}``), None when none matched.
 
-    FastAPI-style frameworks put the route in ``scope["route"]``; Starlette records the
-    endpoint, which is looked up in the app's route table (cached per app).
+    Starlette (and FastAPI) put the matched route in ``scope["route"]``; a mounted sub-app's
+    prefix is taken from ``root_path``. The one derivation used by spans and metric labels.
     """
-    route = scope.get("route")
-    path = getattr(route, "path", None) or getattr(route, "path_format", None)
-    if isinstance(path, str):
-        return path
-    tmpl = scope.get("route_template")
-    if isinstance(tmpl, str):
-        return tmpl
-    endpoint, app = scope.get("endpoint"), scope.get("app")
-    if endpoint is None or app is None:
+    path = getattr(scope.get("route"), "path", None)
+    if not isinstance(path, str):
         return None
-    table = _TEMPLATES.get(id(app))
-    if table is None:
-        table = {}
-        _walk(getattr(app, "routes", None), "", table)
-        _TEMPLATES[id(app)] = table
-    candidates = table.get(endpoint)
-    if not candidates:
-        return None
-    if len(candidates) == 1:
-        return candidates[0]
-    params = set(scope.get("path_params") or ())
-    for c in candidates:
-        if {p.split(":")[0] for p in c.split("{")[1:] for p in [p.split("}")[0]]} == params:
-            return c
-    return candidates[0]
+    root = scope.get("root_path", "")
+    prefix = root[len(scope.get("app_root_path", "")):] if root else ""
+    return prefix + path if prefix else path
 
 
 _GETTER: Any = None
