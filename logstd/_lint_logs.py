@@ -24,38 +24,15 @@ from logstd._dictionary import (
     check_value,
     normalize,
 )
+from logstd._lineprefix import json_start
 from logstd._lint import Finding
 
-# `kubectl logs --timestamps`: RFC 3339 with nanoseconds, then one space
-_TS_PREFIX = re.compile(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d) ")
 # a token carrying data: anything with a digit in it (ids, numbers, durations, hex)
 _VARIABLE = re.compile(r"\S*\d\S*")
 VARIABLE_MESSAGE_MIN = 10  # distinct messages per template before LS109 fires
 _SHAPE_CACHE_LIMIT = 20_000
 _VALUE_CACHE_LIMIT = 4096
 _CHECKED_FORMATS = ("iso8601", "uuid", "ip", "hex", "uri")  # what check_value verifies
-
-
-def json_start(line: bytes) -> int:
-    """Offset of the JSON object in a log line, or -1 when the line holds none.
-
-    Understands ``[pod/NAME/CONTAINER] `` (``kubectl logs --prefix``) and an RFC 3339
-    timestamp then a space (``--timestamps``), in that order, each optional.
-    """
-    if line[:1] == b"{":
-        return 0
-    off = 0
-    if line[:1] == b"[":
-        end = line.find(b"] ")
-        if end < 0:
-            return -1
-        off = end + 2
-    if line[off:off + 1].isdigit():
-        m = _TS_PREFIX.match(line, off)
-        if m is None:
-            return -1
-        off = m.end()
-    return off if line[off:off + 1] == b"{" else -1
 
 
 def parse_line(line: bytes) -> dict[str, Any] | None:

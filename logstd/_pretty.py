@@ -24,6 +24,7 @@ from typing import Any
 
 import orjson
 
+from logstd._lineprefix import prefix_regex
 from logstd._render import DIM, LEVEL_RANK, RESET, Renderer, format_value, level_label
 
 OUTPUTS = ("short", "long", "compact", "json")
@@ -55,12 +56,6 @@ _SPECIAL: dict[str, int] = {
 _SEVERITY_NUMBER = ("trace",) * 4 + ("debug",) * 4 + ("info",) * 4 + ("warn",) * 4 + \
     ("error",) * 4 + ("fatal",) * 4
 
-# [pod/x/c] prefix, then an RFC 3339 time (kubectl --timestamps, docker, CRI), then CRI's
-# stream and tag. Compiled on first use: `echo '{}' | logstd pretty` never needs them.
-_PREFIX_SRC = (
-    rb"(?:\[([^\]\s]{1,253})\] )?"
-    rb"(?:(\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d(?:[.,]\d{1,9})?(?:[Zz]|[+-]\d\d:?\d\d)?) "
-    rb"(?:(?:stdout|stderr) [FP] )?)?")
 _ISO_SRC = (
     r"(\d{4})-(\d\d)-(\d\d)[Tt ](\d\d):(\d\d)(?::(\d\d)(?:[.,](\d+))?)?\s*"
     r"(Z|z|UTC|[+-]\d\d(?::?\d\d)?)?")
@@ -70,7 +65,8 @@ _compiled: dict[str, Any] = {}
 def _regex(name: str) -> Any:
     pattern = _compiled.get(name)
     if pattern is None:
-        pattern = _compiled[name] = re.compile(_PREFIX_SRC if name == "prefix" else _ISO_SRC)
+        pattern = _compiled[name] = (prefix_regex() if name == "prefix"
+                                     else re.compile(_ISO_SRC))
     return pattern
 
 
