@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -112,3 +114,25 @@ def wait_for(predicate: Any, attempts: int = 200, pause: float = 0.05) -> Any:
             return value
         time.sleep(pause)
     raise AssertionError(f"condition not met after {attempts} attempts")
+
+
+@contextlib.contextmanager
+def orders_and_payments(work: Path,
+                        env: dict[str, str] | None = None) -> Iterator[tuple[Service, Service]]:
+    """examples/orders (SQLite in ``work``) wired to its payments stub; both stopped after.
+
+    ``env`` goes to both services.
+    """
+    payments = Service("payments_stub:app", ORDERS, work, env=dict(env or {}))
+    orders = Service("orders.app:app", ORDERS, work, env={
+        **(env or {}), "DATABASE_URL": f"sqlite:///{work / 'o.db'}"})
+    orders.env["PAYMENTS_URL"] = payments.url
+    try:
+        payments.start(wait=False)
+        orders.start(wait=False)
+        payments.wait_ready()
+        orders.wait_ready()
+        yield orders, payments
+    finally:
+        orders.stop()
+        payments.stop()

@@ -17,7 +17,7 @@ from opsplane._checks import HttpClientHolder, dependency_check
 from opsplane._health import CheckResult, Health, HealthCheck
 from opsplane.lifecycle import State
 from opsplane.spec import Dependency
-from tests._service_procs import ORDERS, SCHEMA, Service, wait_for
+from tests._service_procs import SCHEMA, Service, orders_and_payments, wait_for
 
 VALIDATOR = jsonschema.Draft202012Validator(
     json.loads(SCHEMA.read_text()), format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
@@ -31,20 +31,8 @@ def valid(body: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Service, Service]]:
-    tmp_path = tmp_path_factory.mktemp("health")
-    payments = Service("payments_stub:app", ORDERS, tmp_path)
-    orders = Service("orders.app:app", ORDERS, tmp_path,
-                     env={"DATABASE_URL": f"sqlite:///{tmp_path / 'o.db'}"})
-    orders.env["PAYMENTS_URL"] = payments.url
-    try:
-        payments.start(wait=False)
-        orders.start(wait=False)
-        payments.wait_ready()
-        orders.wait_ready()
-        yield orders, payments
-    finally:
-        orders.stop()
-        payments.stop()
+    with orders_and_payments(tmp_path_factory.mktemp("health")) as services:
+        yield services
 
 
 def test_probe_bodies_and_head(pair: tuple[Service, Service]) -> None:

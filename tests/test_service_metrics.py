@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from opsplane.metricdict import metrics
-from tests._service_procs import ORDERS, Service
+from tests._service_procs import orders_and_payments
 from tests.conftest import require_tool
 
 STANDARD_PREFIXES = ("process_", "python_")
@@ -18,27 +18,15 @@ STANDARD_PREFIXES = ("process_", "python_")
 
 @pytest.fixture(scope="module")
 def exposition(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    work = tmp_path_factory.mktemp("metrics")
-    payments = Service("payments_stub:app", ORDERS, work)
-    orders = Service("orders.app:app", ORDERS, work,
-                     env={"DATABASE_URL": f"sqlite:///{work / 'o.db'}"})
-    orders.env["PAYMENTS_URL"] = payments.url
-    try:
-        payments.start(wait=False)
-        orders.start(wait=False)
-        payments.wait_ready()
-        orders.wait_ready()
-        with httpx.Client(base_url=orders.url, timeout=10) as c:
-            created = c.post("/orders", json={"customerId": "C-1001", "items": [
-                {"sku": "SKU-1", "quantity": 1, "price": 3.0}]}).json()
-            for oid in ("O-000000000001", "O-000000000002", created["id"], "O-missing"):
-                c.get(f"/orders/{oid}")
-            c.get("/nothing/here")
-            c.get("/healthz/readiness")
-            yield c.get("/metrics").text
-    finally:
-        orders.stop()
-        payments.stop()
+    with orders_and_payments(tmp_path_factory.mktemp("metrics")) as (orders, _payments), \
+            httpx.Client(base_url=orders.url, timeout=10) as c:
+        created = c.post("/orders", json={"customerId": "C-1001", "items": [
+            {"sku": "SKU-1", "quantity": 1, "price": 3.0}]}).json()
+        for oid in ("O-000000000001", "O-000000000002", created["id"], "O-missing"):
+            c.get(f"/orders/{oid}")
+        c.get("/nothing/here")
+        c.get("/healthz/readiness")
+        yield c.get("/metrics").text
 
 
 def test_promtool_check_metrics_is_clean(exposition: str) -> None:

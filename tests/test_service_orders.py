@@ -9,29 +9,16 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests._service_procs import ORDERS, Service, wait_for
+from tests._service_procs import Service, orders_and_payments, wait_for
 
 SECRET = "pk_live_Zq81-never-in-output-7f3a"
 
 
 @pytest.fixture(scope="module")
 def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Service, Service]]:
-    work = tmp_path_factory.mktemp("orders")
-    payments = Service("payments_stub:app", ORDERS, work, env={"PAYMENTS_API_KEY": SECRET})
-    orders = Service("orders.app:app", ORDERS, work, env={
-        "DATABASE_URL": f"sqlite:///{work / 'orders.db'}",
-        "PAYMENTS_API_KEY": SECRET,
-    })
-    orders.env["PAYMENTS_URL"] = payments.url
-    try:
-        payments.start(wait=False)
-        orders.start(wait=False)
-        payments.wait_ready()
-        orders.wait_ready()
-        yield orders, payments
-    finally:
-        orders.stop()
-        payments.stop()
+    with orders_and_payments(tmp_path_factory.mktemp("orders"),
+                             env={"PAYMENTS_API_KEY": SECRET}) as services:
+        yield services
 
 
 @pytest.fixture(scope="module")
