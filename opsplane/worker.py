@@ -99,8 +99,7 @@ class Worker:
         self.signals += 1
         if self.signals > 1:
             log.warning("second signal: returning in-flight messages and exiting at once",
-                        extra={"event": "shutdown.forced",
-                                             "inFlight": self.running})
+                        extra={"event": "shutdown.forced", "inFlight": self.held()})
             for task in list(self._active):
                 task.cancel("forced")
             return
@@ -109,7 +108,15 @@ class Worker:
         self.stopping.set()
         log.info("stop fetching: finishing in-flight messages within the grace period",
                  extra={"event": "shutdown.started", "action": reason,
-                        "inFlight": self.running})
+                        "inFlight": self.held()})
+
+    def held(self) -> int:
+        """Messages the worker holds: handler tasks not done yet, started or not.
+
+        (``running`` counts handlers that have begun; a task created just before the signal
+        has not, yet it will be finished, so the shutdown log counts tasks.)
+        """
+        return sum(not t.done() for t in self._active)
 
     # --- the loop ------------------------------------------------------------------------
     async def run(self) -> int:
@@ -119,7 +126,7 @@ class Worker:
         stop_wait = asyncio.create_task(self.stopping.wait())
         try:
             while not self.stopping.is_set():
-                free = self.max_in_flight - sum(not t.done() for t in self._active)
+                free = self.max_in_flight - self.held()
                 if free <= 0:
                     await asyncio.wait({*self._active, stop_wait},
                                        return_when=asyncio.FIRST_COMPLETED)
