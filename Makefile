@@ -6,7 +6,7 @@ STAMP   := $(VENV)/.installed
 
 .PHONY: demo test lint typecheck bench bench-limits system-deps clean docs
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml logstd/_prettyc.c
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]' --config-settings editable_mode=compat
@@ -15,10 +15,10 @@ $(STAMP): pyproject.toml
 system-deps:
 	bash scripts/system-deps.sh
 
-demo: $(STAMP)
+demo: system-deps $(STAMP)
 	$(BIN)/opsplane demo
 
-test: $(STAMP) system-deps
+test: system-deps $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/logstd lint .

@@ -20,12 +20,23 @@ from __future__ import annotations
 import re
 import time as _time
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from logstd._lineprefix import prefix_regex
-from logstd._render import DIM, LEVEL_RANK, RESET, Renderer, format_value, level_label
+from logstd._render import (
+    DIM,
+    LEVEL_RANK,
+    RESET,
+    Renderer,
+    flatten,
+    format_value,
+    level_label,
+)
+
+if TYPE_CHECKING:
+    from logstd._prettyc import Fast
 
 OUTPUTS = ("short", "long", "compact", "json")
 # lines longer than this are passed through as text, never parsed (bounded memory)
@@ -288,6 +299,13 @@ def _text(v: Any) -> str:
     return format_value(v)
 
 
+def _message_text(v: Any) -> str:
+    """A message that is not a str: an OTLP AnyValue unwrapped, anything else as text."""
+    if type(v) is dict:
+        v = _any_value(v)
+    return v if type(v) is str else _text(v)
+
+
 def _one_line(v: Any) -> Any:
     if type(v) is str and "\n" in v:
         first, _, rest = v.strip("\n").partition("\n")
@@ -357,6 +375,9 @@ class Where:
 
 
 _MISSING = object()
+# fast()'s plan for a key it leaves to the general path; the plan's size bound
+_SLOW = 99
+_PLAN_LIMIT = 8192
 
 
 def _lookup(fields: Sequence[tuple[str, Any]], key: str) -> Any:
@@ -455,6 +476,12 @@ class Pretty:
         # trace ids are cut to 8 digits while parsing, unless a filter needs them whole
         self.short_trace = not self.long and not self.filtering
         self._dim_pre = DIM if color else ""
+        # the one-pass path (see ``fast``): plain short output, nothing filtered or trimmed
+        self.fast_ok = output == "short" and not self.filtering and not self.trimming \
+            and not local_time
+        self._plan: dict[str, str | int] = {}
+        self._compiled = self.compiled() if self.fast_ok else None
+        self._fast = self._compiled or self.fast
         self._dim_post = RESET if color else ""
 
     # -- parsing ----------------------------------------------------------------------
@@ -584,9 +611,7 @@ class Pretty:
             message = ""
         else:
             mval = mv[1]
-            if type(mval) is dict:
-                mval = _any_value(mval)
-            message = mval if type(mval) is str else _text(mval)
+            message = mval if type(mval) is str else _message_text(mval)
         # source: kubectl prefix, else the service
         sv = head[SOURCE]
         if sv is not None:
@@ -719,8 +744,158 @@ class Pretty:
             return f"{self._dim_pre}{text}{self._dim_post}"
         return text
 
+    # -- the one-pass path ----------------------------------------------------------------
+
+    def _plan_of(self, k: str) -> str | int:
+        """What ``fast`` does with key ``k``: a ``key=`` prefix, a head role, or _SLOW."""
+        r = self.kinds.get(k)
+        act: str | int
+        if r is None:
+            act = self.renderer.prefix(k)
+        elif type(r) is str:
+            act = self.renderer.prefix(r) if k not in _OBJECT_NAMES else _SLOW
+        else:
+            act = r[0] if r[0] in (TIME, LEVEL, MESSAGE, SOURCE, TRACE, SPAN) else _SLOW
+        if len(self._plan) < _PLAN_LIMIT:
+            self._plan[k] = act
+        return act
+
+    def fast(self, obj: dict[str, Any], source: str = "",
+             prefix_time: str | None = None) -> str | None:
+        """``render(record(obj))`` in one pass over the keys, for the common record shapes.
+
+        Used only when ``fast_ok`` (short output, no filter, no trimming). Returns None
+        for a shape it leaves to the general path (two spellings of one head key, OTel
+        attributes, nested names, multi-line values, ...); what it returns is the same
+        text as the general path's, which the tests check on every producer's sample.
+        ``logstd._prettyc`` is this same function in C, built on the same helpers.
+        """
+        plan = self._plan
+        rend = self.renderer
+        values = rend.values
+        inline: list[str] = []
+        head: list[Any] = [None, None, None, None]
+        for k, v in obj.items():
+            act = plan.get(k)
+            if act is None:
+                act = self._plan_of(k)
+            if act.__class__ is str:
+                t = v.__class__
+                if t is str:
+                    val = values.get(v)
+                    if val is None:
+                        if "\n" in v:
+                            return None
+                        val = rend.text(v)
+                    inline.append(act + val)
+                elif t is int or t is float:
+                    inline.append(act + repr(v))
+                elif t is dict:
+                    text = self._dict_text(k, v)
+                    if text is None:
+                        return None
+                    inline.append(text)
+                else:
+                    inline.append(act + format_value(v))
+            elif act <= SOURCE:  # type: ignore[operator]
+                if head[act] is not None or v is None or v == "":  # type: ignore[index]
+                    return None
+                head[act] = v  # type: ignore[index]
+            elif act in (TRACE, SPAN):
+                text = self._trace_text(act, v)
+                if text is None:
+                    return None
+                inline.append(text)
+            else:
+                return None
+        tv = head[TIME]
+        if tv is not None:
+            ts = self._time_text(tv)
+        elif prefix_time is not None:
+            ts = self._time_text(prefix_time)
+        else:
+            ts = ""
+        lv = head[LEVEL]
+        level = "" if lv is None else lv if type(lv) is str else _text(lv)
+        mv = head[MESSAGE]
+        message = "" if mv is None else mv if type(mv) is str else _message_text(mv)
+        if "\n" in message:
+            return None
+        sv = head[SOURCE]
+        if sv is not None:
+            if type(sv) is dict:
+                return None
+            if source:
+                if sv:
+                    if type(sv) is not str or "\n" in sv:
+                        return None
+                    inline.insert(0, rend.prefix("service") + rend.text(sv))
+            else:
+                source = sv if type(sv) is str else _text(sv)
+        return rend.assemble(ts, level, source, message, inline, [])
+
+    # the helpers fast() and its C twin call
+
+    def _dict_text(self, k: str, v: dict[str, Any]) -> str | None:
+        pairs: list[tuple[str, Any]] = []
+        flatten(k, v, pairs)
+        rend = self.renderer
+        out = []
+        for k2, v2 in pairs:
+            if v2.__class__ is str and "\n" in v2:
+                return None
+            out.append(rend.prefix(k2) + format_value(v2))
+        return " ".join(out)
+
+    def _trace_text(self, role: int, v: Any) -> str | None:
+        tid = _trace_id(v)
+        if type(tid) is dict:
+            return None  # shown flattened, by the general path
+        if role == TRACE and type(tid) is str:
+            tid = tid[:8]
+        rend = self.renderer
+        pre = rend.prefix("traceId" if role == TRACE else "spanId")
+        if type(tid) is str:
+            return None if "\n" in tid else pre + rend.text(tid)
+        return pre + format_value(tid)
+
+    @staticmethod
+    def _time_text(tv: Any) -> str:
+        ts_iso = normalize_time(tv)
+        ts = _text(tv) if ts_iso is None else ts_iso
+        return ts[11:23] if len(ts) == 24 and ts[23] == "Z" else ts
+
+    def compiled(self) -> Fast | None:
+        """``fast`` in C (logstd._prettyc), or None where the extension is not built."""
+        try:
+            from logstd._prettyc import Fast
+        except ImportError:
+            return None
+        rend = self.renderer
+        return Fast(plan=self._plan, values=rend.values, levels=rend.levels,
+                    plan_of=self._plan_of, text=rend.text, format_value=format_value,
+                    dict_text=self._dict_text, trace_text=self._trace_text,
+                    time_text=self._time_text, value_text=_text, message_text=_message_text,
+                    level_parts=rend.level_parts, time_pre=rend.time_pre,
+                    time_post=rend.time_post, src_pre=rend.src_pre, src_post=rend.src_post,
+                    prefixes=rend.prefixes, prefix=rend.prefix,
+                    trace_pre=rend.prefix("traceId"), span_pre=rend.prefix("spanId"),
+                    loads=orjson.loads, general=self._format_line_safe,
+                    max_record=MAX_RECORD_BYTES)
+
     def format_line(self, line: bytes) -> str | None:
         """One input line (no newline) -> its output (may hold newlines), None if filtered."""
+        if self.fast_ok and line[:1] == b"{" and len(line) <= MAX_RECORD_BYTES:
+            try:
+                obj = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                return self.plain(line)
+            if type(obj) is dict:
+                out = self._fast(obj)
+                if out is not None:
+                    return out
+                rec = self.record(obj)
+                return self.plain(line) if rec is None else self.render(rec)
         rec = self.parse(line)
         if rec is None:
             if self.filtering:
@@ -734,15 +909,20 @@ class Pretty:
             return self.render_json(rec)
         return self.render(rec)
 
+    def _format_line_safe(self, line: bytes) -> str | None:
+        try:
+            return self.format_line(line)
+        except Exception:  # a record shape nobody foresaw: show the line, go on
+            return None if self.filtering else self.plain(line)
+
     def format_lines(self, lines: Iterable[bytes]) -> list[str]:
         """Each line's output; a line this code cannot format is passed through as text."""
+        if self._compiled is not None:
+            return self._compiled.lines(lines if type(lines) is list else list(lines))
         out = []
-        fmt = self.format_line
+        fmt = self._format_line_safe
         for line in lines:
-            try:
-                s = fmt(line)
-            except Exception:  # a record shape nobody foresaw: show the line, go on
-                s = None if self.filtering else self.plain(line)
+            s = fmt(line)
             if s is not None:
                 out.append(s)
         return out

@@ -105,14 +105,48 @@ class Renderer:
         self.color = color
         self.indent = indent
         # per-instance memo of "key=" prefixes and of formatted string values (bounded)
-        self._prefixes: dict[str, str] = {}
-        self._values: dict[str, str] = {}
+        self.prefixes: dict[str, str] = {}
+        self.values: dict[str, str] = {}
+        # level spelling -> (label as shown, text before and after the message)
+        self.levels: dict[str, tuple[str, str, str]] = {}
+        self.time_pre, self.time_post = (DIM, RESET) if color else ("", "")
+        self.src_pre, self.src_post = (CYAN, RESET) if color else ("", "")
 
     def _prefix(self, k: Any) -> str:
         pre = f"{DIM}{k}={RESET}" if self.color else f"{k}="
-        if type(k) is str and len(self._prefixes) < _CACHE_LIMIT:
-            self._prefixes[k] = pre
+        if type(k) is str and len(self.prefixes) < _CACHE_LIMIT:
+            self.prefixes[k] = pre
         return pre
+
+    def level_parts(self, level: str) -> tuple[str, str, str]:
+        """The label shown for ``level`` and what goes around a message (bold for warnings)."""
+        if level:
+            hit = _LEVELS.get(level)
+            label, lcolor = hit if hit is not None else level_label(level)
+        else:
+            label, lcolor = "     ", ""
+        if not self.color:
+            parts = (label, "", "")
+        else:
+            bold = label in ("ERROR", "FATAL", "WARN ")
+            parts = (f"{lcolor}{label}{RESET}" if lcolor else label,
+                     BOLD if bold else "", RESET if bold else "")
+        if len(self.levels) < _CACHE_LIMIT:
+            self.levels[level] = parts
+        return parts
+
+    def prefix(self, k: Any) -> str:
+        """``key=`` as shown (dimmed in colour), memoised."""
+        return self.prefixes.get(k) or self._prefix(k)
+
+    def text(self, v: str) -> str:
+        """A one-line string value as shown after ``key=``, memoised."""
+        val = self.values.get(v)
+        if val is None:
+            val = orjson.dumps(v).decode() if _needs_quotes(v) else v
+            if len(self.values) < _CACHE_LIMIT:
+                self.values[v] = val
+        return val
 
     def render(
         self,
@@ -122,11 +156,13 @@ class Renderer:
         message: str,
         fields: Mapping[str, Any] | Iterable[tuple[str, Any]] = (),
     ) -> str:
-        if level:
-            hit = _LEVELS.get(level)
-            label, lcolor = hit if hit is not None else level_label(level)
-        else:
-            label, lcolor = "     ", ""
+        inline, blocks = self.fields(fields)
+        return self.assemble(time, level, source, message, inline, blocks)
+
+    def fields(
+        self, fields: Mapping[str, Any] | Iterable[tuple[str, Any]],
+    ) -> tuple[list[str], list[tuple[str, str]]]:
+        """The ``key=value`` texts of one record's fields, and its multi-line values."""
         items: Iterable[tuple[Any, Any]]
         if type(fields) is list:
             items = fields
@@ -134,8 +170,8 @@ class Renderer:
             items = fields.items() if isinstance(fields, Mapping) else fields
         inline: list[str] = []
         blocks: list[tuple[str, str]] = []
-        prefixes = self._prefixes
-        values = self._values
+        prefixes = self.prefixes
+        values = self.values
         for k, v in items:
             t = type(v)
             if t is str:
@@ -144,9 +180,7 @@ class Renderer:
                     continue
                 val = values.get(v)
                 if val is None:
-                    val = orjson.dumps(v).decode() if _needs_quotes(v) else v
-                    if len(values) < _CACHE_LIMIT:
-                        values[v] = val
+                    val = self.text(v)
             elif t is dict:
                 pairs: list[tuple[str, Any]] = []
                 flatten(k, v, pairs)
@@ -161,38 +195,35 @@ class Renderer:
             else:
                 val = format_value(v)
             inline.append((prefixes.get(k) or self._prefix(k)) + val)
-        c = self.color
+        return inline, blocks
+
+    def assemble(  # noqa: PLR0917 - the parts of one line, in the order shown
+        self,
+        time: str,
+        level: str,
+        source: str,
+        message: str,
+        inline: list[str],
+        blocks: list[tuple[str, str]],
+    ) -> str:
+        """One line from its parts: head, ``key=value`` texts, then indented blocks."""
+        label, msg_pre, msg_post = self.levels.get(level) or self.level_parts(level)
         if "\n" in message:
             first, _, rest = message.partition("\n")
             message = first
             blocks.insert(0, ("", rest))
-        head: list[str] = []
-        if c:
-            if time:
-                head.append(f"{DIM}{time}{RESET}")
-            head.append(f"{lcolor}{label}{RESET}" if lcolor else label)
-            if source:
-                head.append(f"{CYAN}{source}{RESET}")
-            line = " ".join(head)
-            if message:
-                bold = BOLD if label in ("ERROR", "FATAL", "WARN ") else ""
-                line += f"  {bold}{message}{RESET}" if bold else f"  {message}"
-        else:
-            if time:
-                head.append(time)
-            head.append(label)
-            if source:
-                head.append(source)
-            line = " ".join(head)
-            if message:
-                line += f"  {message}"
+        line = f"{self.time_pre}{time}{self.time_post} {label}" if time else label
+        if source:
+            line += f" {self.src_pre}{source}{self.src_post}"
+        if message:
+            line += f"  {msg_pre}{message}{msg_post}"
         if inline:
             line += "  " + " ".join(inline)
         if blocks:
             parts = [line]
             for k, text in blocks:
                 if k:
-                    parts.append(f"{self.indent}{DIM}{k}:{RESET}" if c else f"{self.indent}{k}:")
+                    parts.append(f"{self.indent}{self.time_pre}{k}:{self.time_post}")
                 pad = self.indent * (2 if k else 1)
                 for text_line in text.rstrip("\n").split("\n"):
                     parts.append(f"{pad}{text_line}")

@@ -6,7 +6,8 @@ need=(jq:jq hyperfine:hyperfine prometheus:prometheus promtool:prometheus
       prometheus-alertmanager:prometheus-alertmanager amtool:prometheus-alertmanager
       nats-server:nats-server wrk:wrk
       chromium:chromium  # loadtest report: rendered and checked headless
-      lnav:lnav)  # bench/pretty.py compares logstd pretty with lnav
+      lnav:lnav  # bench/pretty.py compares logstd pretty with lnav
+      gcc:gcc)  # builds logstd/_prettyc.c (pretty's one-pass path in C) at install
 missing=()
 for pair in "${need[@]}"; do
   tool=${pair%%:*}; pkg=${pair##*:}

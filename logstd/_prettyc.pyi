@@ -1,0 +1,35 @@
+"""Types of logstd/_prettyc.c: the one-pass path of ``logstd pretty`` in C."""
+
+from collections.abc import Callable
+from typing import Any
+
+class Fast:
+    def __init__(
+        self,
+        *,
+        plan: dict[str, str | int],
+        values: dict[str, str],
+        levels: dict[str, tuple[str, str, str]],
+        plan_of: Callable[[str], str | int],
+        text: Callable[[str], str],
+        format_value: Callable[[Any], str],
+        dict_text: Callable[[str, dict[str, Any]], str | None],
+        trace_text: Callable[[int, Any], str | None],
+        time_text: Callable[[Any], str],
+        value_text: Callable[[Any], str],
+        message_text: Callable[[Any], str],
+        level_parts: Callable[[str], tuple[str, str, str]],
+        time_pre: str,
+        time_post: str,
+        src_pre: str,
+        src_post: str,
+        prefixes: dict[str, str],
+        prefix: Callable[[Any], str],
+        trace_pre: str,
+        span_pre: str,
+        loads: Callable[[bytes], Any],
+        general: Callable[[bytes], str | None],
+        max_record: int,
+    ) -> None: ...
+    def __call__(self, obj: dict[str, Any], /) -> str | None: ...
+    def lines(self, lines: list[bytes], /) -> list[str]: ...
