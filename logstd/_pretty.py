@@ -400,6 +400,38 @@ def _lookup(fields: Sequence[tuple[str, Any]], key: str) -> Any:
     return _MISSING
 
 
+def _decode(line: bytes) -> tuple[dict[str, Any], str, str | None] | None:
+    """(JSON object, kubectl source, prefix time) of one line; None when it holds no object.
+
+    Prefixes are peeled first: kubectl ``--prefix`` gives the source, kubectl
+    ``--timestamps`` and docker/CRI give a time.
+    """
+    source = ""
+    prefix_time = None
+    body = line
+    if line[:1] != b"{":
+        m = _regex("prefix").match(line)
+        if m is None or m.end() == 0:
+            return None
+        body = line[m.end():]
+        if body[:1] != b"{":
+            return None
+        src, ts = m.group(1), m.group(2)
+        if src:
+            source = src.decode("utf-8", "replace")
+        if ts:
+            prefix_time = ts.decode("ascii", "replace")
+    if len(body) > MAX_RECORD_BYTES:
+        return None
+    try:
+        obj = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    if type(obj) is not dict:
+        return None
+    return obj, source, prefix_time
+
+
 # --- the formatter ------------------------------------------------------------------------
 
 
@@ -488,30 +520,8 @@ class Pretty:
 
     def parse(self, line: bytes) -> Record | None:
         """The normalised record of one line (without its newline), or None when not one."""
-        source = ""
-        prefix_time = None
-        body = line
-        if line[:1] != b"{":
-            m = _regex("prefix").match(line)
-            if m is None or m.end() == 0:
-                return None
-            body = line[m.end():]
-            if body[:1] != b"{":
-                return None
-            src, ts = m.group(1), m.group(2)
-            if src:
-                source = src.decode("utf-8", "replace")
-            if ts:
-                prefix_time = ts.decode("ascii", "replace")
-        if len(body) > MAX_RECORD_BYTES:
-            return None
-        try:
-            obj = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            return None
-        if type(obj) is not dict:
-            return None
-        return self.record(obj, source, prefix_time)
+        decoded = _decode(line)
+        return None if decoded is None else self.record(*decoded)
 
     def record(self, obj: dict[str, Any], source: str = "", prefix_time: str | None = None,
                depth: int = 0) -> Record | None:
@@ -880,22 +890,21 @@ class Pretty:
                     time_post=rend.time_post, src_pre=rend.src_pre, src_post=rend.src_post,
                     prefixes=rend.prefixes, prefix=rend.prefix,
                     trace_pre=rend.prefix("traceId"), span_pre=rend.prefix("spanId"),
+                    service_pre=rend.prefix("service"),
                     loads=orjson.loads, general=self._format_line_safe,
                     max_record=MAX_RECORD_BYTES)
 
+    def _fast_line(self, line: bytes) -> str | None:
+        """The one-pass path for a line, kubectl/docker prefixes included; None: not taken."""
+        decoded = _decode(line)
+        return None if decoded is None else self._fast(*decoded)
+
     def format_line(self, line: bytes) -> str | None:
         """One input line (no newline) -> its output (may hold newlines), None if filtered."""
-        if self.fast_ok and line[:1] == b"{" and len(line) <= MAX_RECORD_BYTES:
-            try:
-                obj = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                return self.plain(line)
-            if type(obj) is dict:
-                out = self._fast(obj)
-                if out is not None:
-                    return out
-                rec = self.record(obj)
-                return self.plain(line) if rec is None else self.render(rec)
+        if self.fast_ok:
+            out = self._fast_line(line)
+            if out is not None:
+                return out
         rec = self.parse(line)
         if rec is None:
             if self.filtering:

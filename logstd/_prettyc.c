@@ -39,6 +39,7 @@ typedef struct {
     PyObject *prefixes;      /* dict: key -> "key=" prefix (the renderer's memo) */
     PyObject *prefix;        /* key -> "key=" prefix (and memoises it) */
     PyObject *trace_pre, *span_pre;  /* "traceId=", "spanId=" as shown */
+    PyObject *service_pre;   /* "service=" as shown */
     PyObject *loads;         /* orjson.loads */
     PyObject *general;       /* line -> its output by the general path (str or None) */
     Py_ssize_t max_record;   /* longer lines go to the general path unparsed */
@@ -50,7 +51,7 @@ static PyObject *S_SP, *S_SP2, *S_EMPTY;
     X(plan) X(values) X(levels) X(plan_of) X(text) X(format_value) X(dict_text) \
     X(trace_text) X(time_text) X(value_text) X(message_text) X(level_parts) \
     X(time_pre) X(time_post) X(src_pre) X(src_post) X(prefixes) X(prefix) X(trace_pre) \
-    X(span_pre) X(loads) X(general)
+    X(span_pre) X(service_pre) X(loads) X(general)
 
 static int Fast_traverse(FastObject *self, visitproc visit, void *arg) {
 #define VISIT(m) Py_VISIT(self->m);
@@ -77,14 +78,15 @@ static int Fast_init(FastObject *self, PyObject *args, PyObject *kwds) {
                              "dict_text", "trace_text", "time_text", "value_text",
                              "message_text", "level_parts", "time_pre", "time_post",
                              "src_pre", "src_post", "prefixes", "prefix", "trace_pre",
-                             "span_pre", "loads", "general", "max_record", NULL};
-    PyObject *a[22];
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!O!O!OOOOOOOOOUUUUO!OUUOOn", kwlist,
+                             "span_pre", "service_pre", "loads", "general", "max_record",
+                             NULL};
+    PyObject *a[23];
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!O!O!OOOOOOOOOUUUUO!OUUUOOn", kwlist,
                                      &PyDict_Type, &a[0], &PyDict_Type, &a[1], &PyDict_Type,
                                      &a[2], &a[3], &a[4], &a[5], &a[6], &a[7], &a[8], &a[9],
                                      &a[10], &a[11], &a[12], &a[13], &a[14], &a[15],
                                      &PyDict_Type, &a[16], &a[17], &a[18], &a[19], &a[20],
-                                     &a[21], &self->max_record))
+                                     &a[21], &a[22], &self->max_record))
         return -1;
     int i = 0;
 #define SET(m) Py_INCREF(a[i]); Py_XSETREF(self->m, a[i]); i++;
@@ -299,7 +301,8 @@ static int flat(FastObject *self, PyObject *name, PyObject *v, PyObject *parts, 
 }
 
 /* the line of one record, or None for the general path, or NULL on error */
-static PyObject *render(FastObject *self, PyObject *obj) {
+static PyObject *render(FastObject *self, PyObject *obj, PyObject *given_source,
+                        PyObject *prefix_time) {
     int general = 0;
     PyObject *head[4] = {NULL, NULL, NULL, NULL}; /* borrowed from obj */
     PyObject *parts = PyList_New(0);
@@ -392,6 +395,8 @@ static PyObject *render(FastObject *self, PyObject *obj) {
     }
     /* time: a canonical "YYYY-MM-DDTHH:MM:SS.mmmZ" is cut here, anything else in Python */
     PyObject *tv = head[ROLE_TIME];
+    if (tv == NULL && prefix_time != NULL && prefix_time != Py_None)
+        tv = prefix_time;  /* kubectl --timestamps, docker/CRI: when the record has none */
     if (tv == NULL) {
         ts = Py_NewRef(S_EMPTY);
     } else if (PyUnicode_CheckExact(tv) && canonical_time(tv)) {
@@ -419,11 +424,34 @@ static PyObject *render(FastObject *self, PyObject *obj) {
         goto error;
     if (nl)
         goto to_general;
-    if (head[ROLE_SOURCE] != NULL && PyDict_CheckExact(head[ROLE_SOURCE]))
+    PyObject *sv = head[ROLE_SOURCE];
+    if (sv != NULL && PyDict_CheckExact(sv))
         goto to_general;
-    source = as_text(head[ROLE_SOURCE], self->value_text);
-    if (source == NULL)
-        goto error;
+    if (given_source != NULL && PyUnicode_GET_LENGTH(given_source) > 0) {
+        /* the kubectl prefix names the source; the record's service becomes a field */
+        source = Py_NewRef(given_source);
+        if (sv != NULL) {
+            int truthy = PyObject_IsTrue(sv);
+            if (truthy < 0)
+                goto error;
+            if (truthy) {
+                if (!PyUnicode_CheckExact(sv))
+                    goto to_general;
+                val = value_text(self, sv, &general);
+                if (general)
+                    goto to_general;
+                if (val == NULL || PyList_Insert(parts, 0, val) < 0 ||
+                    PyList_Insert(parts, 0, self->service_pre) < 0 ||
+                    (PyList_GET_SIZE(parts) > 2 && PyList_Insert(parts, 2, S_SP) < 0))
+                    goto error;
+                Py_CLEAR(val);
+            }
+        }
+    } else {
+        source = as_text(sv, self->value_text);
+        if (source == NULL)
+            goto error;
+    }
     lparts = PyDict_GetItemWithError(self->levels, level);
     if (lparts != NULL) {
         Py_INCREF(lparts);
@@ -484,10 +512,12 @@ done:
 }
 
 static PyObject *Fast_call(FastObject *self, PyObject *args, PyObject *kwds) {
-    PyObject *obj;
-    if (!PyArg_ParseTuple(args, "O!", &PyDict_Type, &obj))
+    static char *kwlist[] = {"", "source", "prefix_time", NULL};
+    PyObject *obj, *source = NULL, *prefix_time = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!|UO", kwlist, &PyDict_Type, &obj, &source,
+                                     &prefix_time))
         return NULL;
-    return render(self, obj);
+    return render(self, obj, source, prefix_time);
 }
 
 /* lines(list of bytes) -> list of str: every line's output, in order; a line that is not
@@ -515,7 +545,7 @@ static PyObject *Fast_lines(FastObject *self, PyObject *lines) {
                 PyErr_Clear();
             } else {
                 if (PyDict_CheckExact(obj)) {
-                    r = render(self, obj);
+                    r = render(self, obj, NULL, NULL);
                     if (r == NULL) {
                         if (!PyErr_ExceptionMatches(PyExc_Exception)) {
                             Py_DECREF(obj);

@@ -46,18 +46,15 @@ def prettys() -> dict[bool, Pretty]:
     return {color: Pretty(DICTIONARY, color=color) for color in (False, True)}
 
 
-def _general(p: Pretty, obj: dict[str, Any]) -> str | None:
-    rec = p.record(obj)
-    return None if rec is None else p.render(rec)
-
-
-def _check(p: Pretty, obj: dict[str, Any]) -> str | None:
+def _check(p: Pretty, obj: dict[str, Any], source: str = "",
+           prefix_time: str | None = None) -> str | None:
     compiled = p.compiled()
     assert compiled is not None
-    py = p.fast(obj)
-    c = compiled(obj)
+    py = p.fast(obj, source, prefix_time)
+    c = compiled(obj, source, prefix_time)
     # either may leave a shape to the general path (None); what they print is its text
-    general = _general(p, obj)
+    rec = p.record(obj, source, prefix_time)
+    general = None if rec is None else p.render(rec)
     for got in (py, c):
         assert got is None or got == general, obj
     return c
@@ -93,12 +90,16 @@ values = st.recursive(
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(base=st.sampled_from(RECORDS), extra=st.dictionaries(keys, values, max_size=6),
-       color=st.booleans(), drop=st.integers(0, 3))
-def test_random_records_print_the_same(prettys: dict[bool, Pretty], base: dict[str, Any],
-                                       extra: dict[str, Any], color: bool, drop: int) -> None:
+       color=st.booleans(), drop=st.integers(0, 3),
+       source=st.sampled_from(["", "pod/orders-7d9f/app"]),
+       prefix_time=st.sampled_from([None, "2026-11-28T20:52:45.123456789Z",
+                                    "2026-11-28T20:52:45Z", "bad"]))
+def test_random_records_print_the_same(  # noqa: PLR0917 - hypothesis draws
+        prettys: dict[bool, Pretty], base: dict[str, Any], extra: dict[str, Any], color: bool,
+        drop: int, source: str, prefix_time: str | None) -> None:
     obj = dict(list(base.items())[drop:])
     obj.update(extra)
-    _check(prettys[color], obj)
+    _check(prettys[color], obj, source, prefix_time)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -108,7 +109,12 @@ def test_lines_in_c_equal_lines_in_python(prettys: dict[bool, Pretty],
     for p in prettys.values():
         python_only = Pretty(DICTIONARY, color=p.color)
         python_only._compiled = None
-        assert p.format_lines(lines) == python_only.format_lines(lines)
+        general_only = Pretty(DICTIONARY, color=p.color)
+        general_only._compiled = None
+        general_only.fast_ok = False
+        got = p.format_lines(lines)
+        assert got == python_only.format_lines(lines)
+        assert got == general_only.format_lines(lines)
 
 
 def test_the_compiled_path_is_used_only_where_it_applies() -> None:
