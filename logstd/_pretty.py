@@ -45,6 +45,7 @@ MAX_RECORD_BYTES = 4 * 1024 * 1024
 # --- roles of the keys a record's head is made of -------------------------------------------
 TIME, LEVEL, MESSAGE, SOURCE = 0, 1, 2, 3
 TRACE, SPAN, ATTRS, RESOURCE, NOISE, SEVNUM, NAME, DOCKER_LOG = 4, 5, 6, 7, 8, 9, 10, 11
+OTLP_EXPORT = 12  # {"resourceLogs": [...]}: an OTLP/JSON export holding many records
 # built-in spellings, best first (the dictionary's aliases are added after these)
 _HEAD_TABLE: dict[int, tuple[str, ...]] = {
     TIME: ("timestamp", "time", "ts", "@timestamp", "timeUnixNano", "time_unix_nano",
@@ -486,6 +487,7 @@ class Pretty:
         for name in ("spanId", "span_id", "spanid"):
             roles.setdefault(name, (SPAN, 0))
         roles.setdefault("log", (DOCKER_LOG, 0))
+        roles.setdefault("resourceLogs", (OTLP_EXPORT, 0))
         self.roles = roles
         # one lookup per key in the hot loop: a role, or the canonical name to write
         self.kinds: dict[str, Any] = {**lookup, **{k: k for k in _OBJECT_NAMES}, **roles}
@@ -585,6 +587,8 @@ class Pretty:
                     pairs.append((k, v))
             elif role == NAME:
                 name = v
+            elif role == OTLP_EXPORT:
+                pairs.append((k, v))  # expanded by format_line (see records_of_export)
             else:  # "log": docker's json-file envelope, or ECS's nested log object
                 if type(v) is str and depth == 0 and "stream" in obj and len(obj) <= 5:
                     return self._docker(v, obj, source)
@@ -654,6 +658,50 @@ class Pretty:
                 pairs.append((k if type(v) is dict else canon.get(k, k), v))
         epoch = None
         return Record(ts, epoch, level, source, message, pairs, obj)
+
+    def records_of_export(self, obj: dict[str, Any], source: str = "",
+                          prefix_time: str | None = None) -> list[Record] | None:
+        """The log records of an OTLP/JSON export (the OpenTelemetry Collector's file
+        exporter: ``{"resourceLogs": [{"resource": ..., "scopeLogs": [{"scope": ...,
+        "logRecords": [...]}]}]}``), each with its resource and scope; None when ``obj``
+        is not one."""
+        exported = obj.get("resourceLogs")
+        if type(exported) is not list or len(obj) != 1:
+            return None
+        out = []
+        for res in exported:
+            if type(res) is not dict:
+                continue
+            resource = res.get("resource")
+            for scope_logs in res.get("scopeLogs") or ():
+                if type(scope_logs) is not dict:
+                    continue
+                scope = scope_logs.get("scope")
+                scope_name = scope.get("name") if type(scope) is dict else None
+                for lr in scope_logs.get("logRecords") or ():
+                    if type(lr) is not dict:
+                        continue
+                    one = dict(lr)
+                    if resource is not None:
+                        one.setdefault("resource", resource)
+                    if scope_name:
+                        one.setdefault("scope", scope_name)
+                    rec = self.record(one, source, prefix_time)
+                    if rec is not None:
+                        out.append(rec)
+        return out
+
+    def _format_export(self, line: bytes) -> str | None:
+        """An OTLP/JSON export line: one output line per kept log record."""
+        decoded = _decode(line)
+        recs = None if decoded is None else self.records_of_export(*decoded)
+        if recs is None:
+            return None
+        shown = [self.render_json(r) if self.json else self.render(r)
+                 for r in recs if not self.filtering or self.keep(r)]
+        if not shown:
+            return None if self.filtering or recs else self.plain(line)
+        return "\n".join(shown)
 
     def _docker(self, log: str, obj: dict[str, Any], source: str) -> Record | None:
         inner = log.rstrip("\n")
@@ -905,6 +953,10 @@ class Pretty:
             out = self._fast_line(line)
             if out is not None:
                 return out
+        if b'"resourceLogs"' in line[:64]:
+            exported = self._format_export(line)
+            if exported is not None or self.filtering:
+                return exported
         rec = self.parse(line)
         if rec is None:
             if self.filtering:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import pytest
 from pretty_samples import SAMPLES
 
@@ -84,3 +85,33 @@ def test_dates_agree_with_calendar() -> None:
     for y, m, d in [(1970, 1, 1), (2000, 2, 29), (2026, 11, 28), (1900, 3, 1), (9999, 12, 31),
                     (1, 1, 1), (2024, 12, 31)]:
         assert _days_from_civil(y, m, d) * 86400 == calendar.timegm((y, m, d, 0, 0, 0))
+
+
+OTLP_EXPORT = {"resourceLogs": [
+    {"resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "orders"}}]},
+     "scopeLogs": [{"scope": {"name": "orders.api"}, "logRecords": [
+         {"timeUnixNano": "1795899165123000000", "severityNumber": 9, "severityText": "INFO",
+          "body": {"stringValue": "order created"},
+          "attributes": [{"key": "customer_id", "value": {"stringValue": "C-1001"}}],
+          "traceId": "5b8efff798038103d269b633813fc60c", "spanId": "eee19b7ec3c1b174"},
+         {"timeUnixNano": "1795899166000000000", "severityNumber": 17, "severityText": "ERROR",
+          "body": {"stringValue": "payment failed"}}]}]},
+    {"resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "payments"}}]},
+     "scopeLogs": [{"logRecords": [{"timeUnixNano": "1795899167000000000", "severityNumber": 13,
+                                    "body": {"stringValue": "slow"}}]}]}]}
+
+
+def test_an_otlp_json_export_shows_one_line_per_log_record() -> None:
+    """The Collector's file exporter writes many records per line: each is shown."""
+    line = orjson.dumps(OTLP_EXPORT) + b"\n"
+    out = Pretty(DICTIONARY).format_chunk(line).decode().splitlines()
+    assert out == [
+        "20:52:45.123 INFO  orders  order created  customerId=C-1001 traceId=5b8efff7 "
+        "spanId=eee19b7ec3c1b174 scope=orders.api",
+        "20:52:46.000 ERROR orders  payment failed  scope=orders.api",
+        "20:52:47.000 WARN  payments  slow",
+    ]
+    warn = Pretty(DICTIONARY, level="warn").format_chunk(line).decode().splitlines()
+    assert [w[:18] for w in warn] == ["20:52:46.000 ERROR", "20:52:47.000 WARN "]
+    kept = Pretty(DICTIONARY, output="json", where=["service=payments"]).format_chunk(line)
+    assert [orjson.loads(x)["body"] for x in kept.splitlines()] == [{"stringValue": "slow"}]
