@@ -57,7 +57,12 @@ _TOKENS = re.compile(r"[A-Za-z0-9+/_\-=]{20,}")
 _URL_PASSWORD = re.compile(r"[a-z][a-z0-9+.\-]*://[^\s:/@'\"]+:([^\s/@'\"]+)@[^\s'\"]+",
                            re.IGNORECASE)
 # in these, an unquoted `name: value` is code (annotations, calls), not data
-_CODE_SUFFIXES = (".py", ".pyi", ".js", ".ts", ".go", ".java", ".kt", ".rs", ".rb")
+_CODE_SUFFIXES = (".py", ".pyi", ".js", ".ts", ".go", ".java", ".kt", ".rs", ".rb", ".c", ".h",
+                  ".cc", ".cpp", ".hpp")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# the same in a Markdown code block fenced with one of these languages
+_CODE_FENCES = frozenset({"python", "py", "pycon", "javascript", "js", "typescript", "ts", "go",
+                          "java", "kotlin", "rust", "ruby"})
 _WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 
 
@@ -155,6 +160,14 @@ def _rule_name(secret_type: str) -> str:
     return "token:" + re.sub(r"[^a-z0-9]+", "-", secret_type.lower()).strip("-")
 
 
+def _identifier(tok: str) -> bool:
+    """`PyUnicode_1BYTE_DATA`, `getHTTPResponse2xx`: a name made of words, not random."""
+    if not _IDENTIFIER.fullmatch(tok):
+        return False
+    words = _WORDS.findall(tok)
+    return bool(words) and sum(map(len, words)) / len(words) >= 3
+
+
 def _looks_random(tok: str) -> bool:
     if len(tok) < 20 or not (re.search(r"[a-z]", tok) and re.search(r"[A-Z]", tok)
                              and re.search(r"\d", tok)):
@@ -178,7 +191,9 @@ def scan_text(text: str, path: str) -> list[Finding]:
     from logstd._dictionary import normalize
 
     lines = text.splitlines()
-    code = path.endswith(_CODE_SUFFIXES)
+    code_file = path.endswith(_CODE_SUFFIXES)
+    markdown = path.endswith((".md", ".markdown"))
+    fence: str | None = None  # the language of the Markdown code block we are in
     found: dict[tuple[int, str], Finding] = {}
 
     def add(lineno: int, rule: str, secret: str) -> None:
@@ -186,6 +201,10 @@ def scan_text(text: str, path: str) -> list[Finding]:
         found.setdefault((lineno, fp), Finding(path, lineno, rule, mask(secret), fp))
 
     for i, line in enumerate(lines, 1):
+        if markdown and line.lstrip().startswith(("```", "~~~")):
+            fence = None if fence is not None else line.lstrip()[3:].strip().lower()
+            continue
+        code = code_file or fence in _CODE_FENCES
         if ALLOW_MARK in line or (i > 1 and ALLOW_MARK in lines[i - 2]):
             continue
         for plugin in _plugins():
@@ -207,6 +226,8 @@ def scan_text(text: str, path: str) -> list[Finding]:
             add(i, f"key:{key}", value)
         for m in _TOKENS.finditer(line):
             tok = m.group(0)
+            if code and _identifier(tok):
+                continue
             if _looks_random(tok) and not any(k[0] == i for k in found):
                 add(i, "entropy", tok)
     return sorted(found.values())

@@ -104,6 +104,23 @@ def test_references_and_placeholders_are_not_secrets() -> None:
     assert scan_text(text, "values.yaml") == []
 
 
+def test_markdown_code_blocks_are_read_as_their_language() -> None:
+    """In a ```python block `api_key: SecretStr` is an annotation; in ```yaml it is data."""
+    text = ("# Settings\n```python\nclass S:\n    api_key: SecretStr\n    password: str\n"
+            f"    token = \"{PW}\"\n```\n```yaml\napi_key: {PW}\n```\npassword: {PW}\n")
+    found = scan_text(text, "docs/settings.md")
+    assert [(f.line, f.rule) for f in found] == [(6, "key:token"), (9, "key:api_key"),
+                                                 (11, "key:password")]
+
+
+def test_names_in_code_are_not_random_tokens() -> None:
+    """C and Python identifiers made of words pass; a random token in code is still found."""
+    token = "xK9" + "mQ2vL7pR4tW8zN3bH6cJ"
+    text = ("PyUnicode_1BYTE_DATA(s); getHTTPResponse2xxCount();\n"
+            f"static const char *k = \"{token}\";\n")
+    assert [(f.line, f.rule) for f in scan_text(text, "ext.c")] == [(2, "entropy")]
+
+
 def test_allowlist_file_by_fingerprint(tmp_path: Path) -> None:
     (tmp_path / "a.yaml").write_text(f"password: {PW}\n")
     (tmp_path / "b.yaml").write_text(f"password: {PW}\n")
