@@ -131,35 +131,35 @@ static PyObject *as_text(PyObject *v, PyObject *fn) {
 
 static PyObject *S_DOT, *S_TRUE, *S_FALSE, *S_NULL;
 
-/* 1 when a str is ASCII and needs no quotes after "key=" (logstd._render._needs_quotes
- * says False: not empty, no space, '=', '"', control character or DEL); 0 otherwise, and
- * then Python decides */
-static int bare_ascii(PyObject *s) {
+/* a character a value may hold and still be shown bare after "key=" */
+static int bare_char(unsigned char c) {
+    return !(c <= 0x20 || c == '=' || c == '"' || c == 0x7f);
+}
+
+/* a character of a trace or span id that _trace_id leaves as it is */
+static int hex_char(unsigned char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+}
+
+/* 1 when s is a non-empty ASCII str made only of characters ok() accepts */
+static int ascii_all(PyObject *s, int (*ok)(unsigned char)) {
     Py_ssize_t n = PyUnicode_GET_LENGTH(s);
     if (n == 0 || !PyUnicode_IS_ASCII(s))
         return 0;
     const unsigned char *p = PyUnicode_1BYTE_DATA(s);
-    for (Py_ssize_t i = 0; i < n; i++) {
-        unsigned char c = p[i];
-        if (c <= 0x20 || c == '=' || c == '"' || c == 0x7f)
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (!ok(p[i]))
             return 0;
-    }
     return 1;
 }
 
+/* 1 when a str needs no quotes after "key=" (logstd._render._needs_quotes says False: not
+ * empty, no space, '=', '"', control character or DEL); 0 otherwise, and then Python
+ * decides (non-ASCII text included) */
+static int bare_ascii(PyObject *s) { return ascii_all(s, bare_char); }
+
 /* 1 when a str is a non-empty run of [0-9a-f]: a trace or span id _trace_id leaves alone */
-static int hex_lower(PyObject *s) {
-    Py_ssize_t n = PyUnicode_GET_LENGTH(s);
-    if (n == 0 || !PyUnicode_IS_ASCII(s))
-        return 0;
-    const unsigned char *p = PyUnicode_1BYTE_DATA(s);
-    for (Py_ssize_t i = 0; i < n; i++) {
-        unsigned char c = p[i];
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
-            return 0;
-    }
-    return 1;
-}
+static int hex_lower(PyObject *s) { return ascii_all(s, hex_char); }
 
 /* a new reference to the text of a value after "key=" (format_value's), or NULL: with an
  * exception set on error, without one (and *general set) for a multi-line str */
