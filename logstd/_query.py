@@ -298,21 +298,65 @@ def _fields(q: Query) -> list[str]:
     return out
 
 
+@dataclass(frozen=True)
+class _Syntax:
+    """How one backend writes a filter: a format per operator.
+
+    The formats see ``name`` (the field as the backend names it), ``v`` (the value as a
+    literal), ``raw`` (the value as given), ``op`` (=, !=, >, >=, <, <=), ``vs`` (the
+    values of an ``in``, each through ``item``, joined by ``sep``), ``alt`` (the same as a
+    regex alternation), ``q`` (the value double-quoted) and ``slashed`` (``/`` escaped).
+    An operator without a format is refused with ``refuse``.
+    """
+
+    ops: Mapping[str, str]
+    name: Callable[[Dictionary, str], str] = lambda d, key: key
+    value: Callable[[Dictionary, str, Any], Any] = lambda d, key, v: v
+    lit: Callable[[Any], str] = _lit
+    item: Callable[[Any], str] = _q
+    sep: str = ", "
+    refuse: str = "{key}{op_text}{raw}: not supported by this backend"
+
+
+def _ops(eq: str, ne: str, compare: str, in_: str, re_: str | None = None,
+         **each: str) -> dict[str, str]:
+    """Formats for eq, ne, the four comparisons (or ``each`` of them), in and re."""
+    ops = {"eq": eq, "ne": ne, "in": in_, **dict.fromkeys(("gt", "ge", "lt", "le"), compare),
+           **each}
+    if re_ is not None:
+        ops["re"] = re_
+    return ops
+
+
+def _conditions(filters: Sequence[Filter], syntax: _Syntax, d: Dictionary) -> list[str]:
+    """Each filter written in the backend's syntax, in the order given."""
+    out = []
+    for f in filters:
+        fmt = syntax.ops.get(f.op)
+        if fmt is None:
+            raise UsageError(syntax.refuse.format(key=f.key, raw=f.value,
+                                                  op_text="~" if f.op == "re" else f.op))
+        v = syntax.value(d, f.key, f.value)
+        many = v if f.op == "in" else ()
+        text = v if isinstance(v, str) else str(v)
+        out.append(fmt.format(
+            name=syntax.name(d, f.key), v=syntax.lit(v) if f.op != "in" else "", raw=v,
+            op=_CMP.get(f.op, ""), vs=syntax.sep.join(syntax.item(x) for x in many),
+            alt=_regex_alt(many), q=_q(text), slashed=text.replace("/", "\\/")))
+    return out
+
+
 # LogQL ----------------------------------------------------------------------------------
+
+_LOGQL = _Syntax(_ops("{name}{op}{v}", "{name}{op}{v}", "{name}{op}{v}", "{name}=~`{alt}`",
+                      "{name}=~{q}"))
+
 
 def _logql(q: Query, d: Dictionary, now: datetime) -> Rendered:
     service = next((f for f in q.filters if f.key == "service" and f.op == "eq"), None)
     selector = f'{{service={_q(service.value)}}}' if service else '{service=~".+"}'
-    parts = [selector, "json"]
-    for f in q.filters:
-        if f is service:
-            continue
-        if f.op == "in":
-            parts.append(f"{f.key}=~`{_regex_alt(f.value)}`")
-        elif f.op == "re":
-            parts.append(f"{f.key}=~{_q(f.value)}")
-        else:
-            parts.append(f"{f.key}{_CMP[f.op]}{_lit(f.value)}")
+    parts = [selector, "json",
+             *_conditions([f for f in q.filters if f is not service], _LOGQL, d)]
     pipeline = " | ".join(parts)
     rng = q.since_text or "5m"
     notes = ["stream label 'service': use your Loki label if it differs (service_name, app)"]
@@ -425,23 +469,14 @@ def _no_aggregate(q: Query, backend: str) -> None:
                          "(use --to es, logql, spl, cloudwatch or sql)")
 
 
+_KQL = _Syntax(_ops("{name}:{v}", "NOT {name}:{v}", "{name} {op} {v}", "{name}:({vs})"),
+               name=ecs_name, value=_ecs_value, sep=" OR ",
+               refuse="KQL has no regular expressions ({key}~{raw}); use --to lucene or --to es")
+
+
 def _kql(q: Query, d: Dictionary, now: datetime) -> Rendered:
     _no_aggregate(q, "KQL")
-    parts = []
-    for f in q.filters:
-        name = ecs_name(d, f.key)
-        v = _ecs_value(d, f.key, f.value)
-        if f.op == "re":
-            raise UsageError(f"KQL has no regular expressions ({f.key}~{f.value}); "
-                             "use --to lucene or --to es")
-        if f.op == "eq":
-            parts.append(f"{name}:{_lit(v)}")
-        elif f.op == "ne":
-            parts.append(f"NOT {name}:{_lit(v)}")
-        elif f.op == "in":
-            parts.append(f"{name}:({' OR '.join(_q(x) for x in v)})")
-        else:
-            parts.append(f"{name} {_CMP[f.op]} {_lit(v)}")
+    parts = _conditions(q.filters, _KQL, d)
     notes = ["paste into Kibana's search bar (KQL)", *_scaled_note(q, d)]
     if q.since_text:
         notes.append(f"time range: Kibana's picker, last {q.since_text}")
@@ -453,27 +488,21 @@ def _kql(q: Query, d: Dictionary, now: datetime) -> Rendered:
 _LUCENE_SPECIAL = re.compile(r'([+\-=&|><!(){}\[\]^"~*?:\\/])')
 
 
+def _lucene_name(d: Dictionary, key: str) -> str:
+    return _LUCENE_SPECIAL.sub(r"\\\1", ecs_name(d, key)).replace("\\.", ".")
+
+
+_LUCENE = _Syntax(_ops("{name}:{v}", "NOT {name}:{v}", "", "{name}:({vs})", "{name}:/{slashed}/",
+                       gt="{name}:{{{raw} TO *}}", ge="{name}:[{raw} TO *]",
+                       lt="{name}:{{* TO {raw}}}", le="{name}:[* TO {raw}]"),
+                  name=_lucene_name, value=_ecs_value, sep=" OR ")
+
+
 def _lucene(q: Query, d: Dictionary, now: datetime) -> Rendered:
     _no_aggregate(q, "Lucene")
-    parts = []
-    for f in q.filters:
-        name = _LUCENE_SPECIAL.sub(r"\\\1", ecs_name(d, f.key)).replace("\\.", ".")
-        v = _ecs_value(d, f.key, f.value)
-        if f.op == "eq":
-            parts.append(f"{name}:{_lit(v)}")
-        elif f.op == "ne":
-            parts.append(f"NOT {name}:{_lit(v)}")
-        elif f.op == "in":
-            parts.append(f"{name}:({' OR '.join(_q(x) for x in v)})")
-        elif f.op == "re":
-            parts.append(f"{name}:/{v.replace('/', chr(92) + '/')}/")
-        else:
-            lo_hi = {"gt": f"{{{v} TO *}}", "ge": f"[{v} TO *]", "lt": f"{{* TO {v}}}",
-                     "le": f"[* TO {v}]"}[f.op]
-            parts.append(f"{name}:{lo_hi}")
+    parts = _conditions(q.filters, _LUCENE, d)
     if q.since_text:
-        ts = _LUCENE_SPECIAL.sub(r"\\\1", ecs_name(d, "timestamp")).replace("\\.", ".")
-        parts.append(f"{ts}:[now-{q.since_text} TO *]")
+        parts.append(f"{_lucene_name(d, 'timestamp')}:[now-{q.since_text} TO *]")
     notes = ['query_string query (Elasticsearch/OpenSearch "q=" or Discover\'s Lucene mode)',
              *_scaled_note(q, d)]
     return Rendered(" AND ".join(parts) or "*", notes)
@@ -481,20 +510,13 @@ def _lucene(q: Query, d: Dictionary, now: datetime) -> Rendered:
 
 # Splunk -------------------------------------------------------------------------------------
 
+_SPL = _Syntax(_ops("{name}={v}", "NOT {name}={v}", "{name}{op}{v}", "{name} IN ({vs})"))
+_SPL_REGEX = _Syntax({"re": "regex {name}={q}"})  # a command after the search, not a term
+
+
 def _spl(q: Query, d: Dictionary, now: datetime) -> Rendered:
-    terms = ["search"]
-    post = []
-    for f in q.filters:
-        if f.op == "eq":
-            terms.append(f"{f.key}={_lit(f.value)}")
-        elif f.op == "ne":
-            terms.append(f"NOT {f.key}={_lit(f.value)}")
-        elif f.op == "in":
-            terms.append(f"{f.key} IN ({', '.join(_q(x) for x in f.value)})")
-        elif f.op == "re":
-            post.append(f"regex {f.key}={_q(f.value)}")
-        else:
-            terms.append(f"{f.key}{_CMP[f.op]}{_lit(f.value)}")
+    terms = ["search", *_conditions([f for f in q.filters if f.op != "re"], _SPL, d)]
+    post = _conditions([f for f in q.filters if f.op == "re"], _SPL_REGEX, d)
     if q.since_text:
         terms.append(f"earliest=-{q.since_text}")
     pipeline = [" ".join(terms), *post]
@@ -517,15 +539,12 @@ def _spl(q: Query, d: Dictionary, now: datetime) -> Rendered:
 
 # CloudWatch Logs Insights -------------------------------------------------------------------
 
+_CLOUDWATCH = _Syntax(_ops("{name} {op} {v}", "{name} {op} {v}", "{name} {op} {v}",
+                           "{name} in [{vs}]", "{name} like /{slashed}/"))
+
+
 def _cloudwatch(q: Query, d: Dictionary, now: datetime) -> Rendered:
-    conds = []
-    for f in q.filters:
-        if f.op == "in":
-            conds.append(f"{f.key} in [{', '.join(_q(x) for x in f.value)}]")
-        elif f.op == "re":
-            conds.append(f"{f.key} like /{f.value.replace('/', chr(92) + '/')}/")
-        else:
-            conds.append(f"{f.key} {_CMP[f.op]} {_lit(f.value)}")
+    conds = _conditions(q.filters, _CLOUDWATCH, d)
     lines = []
     notes = []
     if q.aggregate is None:
@@ -556,28 +575,24 @@ _GCL_SEVERITY = {"trace": "DEBUG", "debug": "DEBUG", "info": "INFO", "notice": "
                  "critical": "CRITICAL", "fatal": "EMERGENCY"}
 
 
+_GCL = _Syntax(_ops("{name}{op}{v}", "NOT {name}={v}", "{name}{op}{v}", "{name}=({vs})",
+                    "{name}=~{q}"), name=lambda d, key: f"jsonPayload.{key}", sep=" OR ")
+
+
+def _gcl_severity(f: Filter) -> str:
+    """A level filter as Cloud Logging's own severity field."""
+    if f.level is not None:
+        return f"severity{_CMP[f.level[0]]}{_GCL_SEVERITY[f.level[1]]}"
+    if f.op in ("eq", "ne"):
+        return f"severity{_CMP[f.op]}{_GCL_SEVERITY.get(f.value, f.value.upper())}"
+    vals = sorted({_GCL_SEVERITY.get(v, v.upper()) for v in f.value})
+    return f"severity=({' OR '.join(vals)})"
+
+
 def _gcl(q: Query, d: Dictionary, now: datetime) -> Rendered:
     _no_aggregate(q, "a Cloud Logging filter")
-    conds = []
-    for f in q.filters:
-        if f.key == "level":
-            if f.level is not None:
-                conds.append(f"severity{_CMP[f.level[0]]}{_GCL_SEVERITY[f.level[1]]}")
-            elif f.op in ("eq", "ne"):
-                conds.append(f"severity{_CMP[f.op]}{_GCL_SEVERITY.get(f.value, f.value.upper())}")
-            else:
-                vals = sorted({_GCL_SEVERITY.get(v, v.upper()) for v in f.value})
-                conds.append(f"severity=({' OR '.join(vals)})")
-            continue
-        name = f"jsonPayload.{f.key}"
-        if f.op == "in":
-            conds.append(f"{name}=({' OR '.join(_q(x) for x in f.value)})")
-        elif f.op == "re":
-            conds.append(f"{name}=~{_q(f.value)}")
-        elif f.op == "ne":
-            conds.append(f"NOT {name}={_lit(f.value)}")
-        else:
-            conds.append(f"{name}{_CMP[f.op]}{_lit(f.value)}")
+    conds = [_gcl_severity(f) if f.key == "level" else _conditions([f], _GCL, d)[0]
+             for f in q.filters]
     if q.since is not None:
         start = (now - timedelta(seconds=q.since)).astimezone(UTC)
         conds.append(f'timestamp>="{start.strftime("%Y-%m-%dT%H:%M:%SZ")}"')
@@ -607,18 +622,13 @@ def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _sql_where(q: Query) -> list[str]:
-    conds = []
-    for f in q.filters:
-        col = _ident(f.key)
-        if f.op == "in":
-            conds.append(f"{col} IN ({', '.join(_sql_lit(x) for x in f.value)})")
-        elif f.op == "re":
-            conds.append(f"regexp_matches({col}, {_sql_str(f.value)})")
-        elif f.op == "ne":
-            conds.append(f"{col} IS DISTINCT FROM {_sql_lit(f.value)}")
-        else:
-            conds.append(f"{col} {_CMP[f.op]} {_sql_lit(f.value)}")
+_SQL = _Syntax(_ops("{name} {op} {v}", "{name} IS DISTINCT FROM {v}", "{name} {op} {v}",
+                    "{name} IN ({vs})", "regexp_matches({name}, {v})"),
+               name=lambda d, key: _ident(key), lit=_sql_lit, item=_sql_lit)
+
+
+def _sql_where(q: Query, d: Dictionary) -> list[str]:
+    conds = _conditions(q.filters, _SQL, d)
     if q.since is not None:
         conds.append(f"TRY_CAST({_ident('timestamp')} AS TIMESTAMPTZ) >= "
                      f"now() - INTERVAL {q.since} SECOND")
@@ -626,7 +636,7 @@ def _sql_where(q: Query) -> list[str]:
 
 
 def _sql(q: Query, d: Dictionary, now: datetime) -> Rendered:
-    conds = _sql_where(q)
+    conds = _sql_where(q, d)
     if q.aggregate == "error-rate":
         by = _ident(q.by or "service")
         errs = ", ".join(_sql_str(x) for x in _errors())
