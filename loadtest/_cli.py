@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from collections.abc import Sequence
 
+from logstd import _climain
 from opsplane.errors import OpsplaneError
 
 COMMANDS: dict[str, str] = {
@@ -16,28 +16,15 @@ COMMANDS: dict[str, str] = {
 }
 
 
+DESCRIPTION = "Load tests that recommend resource limits."
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="loadtest",
-                                     description="Load tests that recommend resource limits.")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in COMMANDS.values():
-        importlib.import_module(module).add_parser(sub)
-    return parser
+    return _climain.build_parser("loadtest", DESCRIPTION, COMMANDS)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not args.command:
-        parser.print_help(sys.stderr)
-        return 2
-    try:
-        return int(args.run(args))
-    except OpsplaneError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return e.exit_code
-    except KeyboardInterrupt:
-        return 130
+    return _climain.run_main("loadtest", DESCRIPTION, COMMANDS, argv, (OpsplaneError,))
 
 
 if __name__ == "__main__":  # pragma: no cover

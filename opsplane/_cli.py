@@ -6,10 +6,10 @@ Each command lives in its own ``_cmd_*.py`` with ``add_parser(sub)`` and ``run(a
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from collections.abc import Sequence
 
+from logstd import _climain
 from logstd.errors import LogstdError
 from opsplane.errors import OpsplaneError
 
@@ -25,28 +25,15 @@ COMMANDS = {
 }
 
 
+DESCRIPTION = "The operational plane for every service."
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="opsplane",
-                                     description="The operational plane for every service.")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in COMMANDS.values():
-        importlib.import_module(module).add_parser(sub)
-    return parser
+    return _climain.build_parser("opsplane", DESCRIPTION, COMMANDS)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not args.command:
-        parser.print_help(sys.stderr)
-        return 2
-    try:
-        return int(args.run(args))
-    except (OpsplaneError, LogstdError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return e.exit_code
-    except KeyboardInterrupt:
-        return 130
+    return _climain.run_main("opsplane", DESCRIPTION, COMMANDS, argv, (OpsplaneError, LogstdError))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -226,7 +226,7 @@ def scan_text(text: str, path: str) -> list[Finding]:
             add(i, f"key:{key}", value)
         for m in _TOKENS.finditer(line):
             tok = m.group(0)
-            if code and _identifier(tok):
+            if (code or markdown) and _identifier(tok):
                 continue
             if _looks_random(tok) and not any(k[0] == i for k in found):
                 add(i, "entropy", tok)

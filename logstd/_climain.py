@@ -1,0 +1,74 @@
+"""The one ``main`` of the three command-line tools (logstd, opsplane, loadtest).
+
+Each tool names its commands (``name -> module``); each module has ``add_parser(sub)`` and
+``run(args) -> int``, and keeps its heavy imports inside ``run``. Only the named command's
+module is imported before the arguments are parsed (``logstd pretty`` starts without
+loading lint or query); ``--help`` and a mistyped command build the whole parser.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Callable, Mapping, Sequence
+
+Setup = Callable[[argparse.ArgumentParser], None]
+
+
+def command_of(argv: Sequence[str], commands: Mapping[str, str],
+               valued_options: Sequence[str] = ()) -> str | None:
+    """The command named in argv, skipping global options (and the values of
+    ``valued_options``); None for ``--help`` or a name that is not a command."""
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in valued_options:
+            skip = True
+        elif not arg.startswith("-"):
+            return arg if arg in commands else None
+        elif arg in ("-h", "--help"):
+            return None
+    return None
+
+
+def build_parser(prog: str, description: str, commands: Mapping[str, str], *,
+                 only: str | None = None, setup: Setup | None = None,
+                 ) -> argparse.ArgumentParser:
+    """The tool's parser: every command's, or with ``only`` just that one's."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    if setup is not None:
+        setup(parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, module in commands.items():
+        if only is None or name == only:
+            importlib.import_module(module).add_parser(sub)
+    return parser
+
+
+def run_main(
+        prog: str, description: str, commands: Mapping[str, str],
+        argv: Sequence[str] | None, errors: tuple[type[Exception], ...], *,
+        setup: Setup | None = None, valued_options: Sequence[str] = ()) -> int:
+    """Parse, run the command, and turn the tool's errors into ``error: ...`` and a code."""
+    args_in = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(prog, description, commands, setup=setup,
+                          only=command_of(args_in, commands, valued_options))
+    args = parser.parse_args(args_in)
+    if not args.command:
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return int(args.run(args))
+    except errors as e:
+        print(f"error: {e}", file=sys.stderr)
+        return int(getattr(e, "exit_code", 1))
+    except BrokenPipeError:
+        # `| head`: the reader left; end quietly without a flush error at exit
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    except KeyboardInterrupt:
+        return 130
