@@ -10,11 +10,12 @@ from __future__ import annotations
 import json
 import os
 import random
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from locust import FastHttpUser, HttpUser, LoadTestShape, between
+from locust import FastHttpUser, HttpUser, LoadTestShape, between, events
 
 from loadtest.profiles import READ_WEIGHTS, read_collection, shape_tick
 
@@ -143,3 +144,40 @@ if CFG.get("shape"):
             t = float(self.get_run_time())  # type: ignore[no-untyped-call]
             return shape_tick(CFG["shape"], t, CFG["users"], CFG["spawn_rate"], CFG["duration"])
 
+
+
+def _report_progress(environment: Any, **_kwargs: Any) -> None:
+    """The master (or the single process) writes its runner's state every second.
+
+    ``loadtest run`` reads it for its progress line (users from the runner itself, not from
+    the stats history CSV that Locust flushes only every few seconds).
+    """
+    import gevent
+    from locust.runners import MasterRunner, WorkerRunner
+
+    path = os.environ.get("LOADTEST_PROGRESS")
+    runner = environment.runner
+    if not path or runner is None or isinstance(runner, WorkerRunner):
+        return
+    started = False
+
+    def loop() -> None:
+        nonlocal started
+        while True:
+            started = started or runner.state in ("spawning", "running")
+            total = environment.stats.total
+            doc = {"time": time.time(), "state": runner.state, "started": started,
+                   "users": runner.user_count,
+                   "workers": runner.worker_count if isinstance(runner, MasterRunner) else None,
+                   "rps": round(total.current_rps, 3),
+                   "fail_rps": round(total.current_fail_per_sec, 3)}
+            tmp = f"{path}.tmp"
+            with open(tmp, "w", encoding="utf-8") as f:
+                json.dump(doc, f)
+            os.replace(tmp, path)  # the reader never sees half a file
+            gevent.sleep(1)
+
+    gevent.spawn(loop)
+
+
+events.init.add_listener(_report_progress)  # type: ignore[no-untyped-call]
