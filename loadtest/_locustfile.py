@@ -11,6 +11,7 @@ import json
 import os
 import random
 import time
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -160,17 +161,25 @@ def _report_progress(environment: Any, **_kwargs: Any) -> None:
     if not path or runner is None or isinstance(runner, WorkerRunner):
         return
     started = False
+    # requests/s from the request counts over the last 6 s: Locust's current_rps leaves out
+    # the last 2 s and, on a master, stays 0 until the workers' 3-second reports add up
+    window: deque[tuple[float, int, int]] = deque(maxlen=7)
 
     def loop() -> None:
         nonlocal started
         while True:
             started = started or runner.state in ("spawning", "running")
             total = environment.stats.total
+            now = time.monotonic()
+            window.append((now, total.num_requests, total.num_failures))
+            t0, n0, f0 = window[0]
+            span = max(now - t0, 1e-6)
             doc = {"time": time.time(), "state": runner.state, "started": started,
                    "users": runner.user_count,
                    "workers": runner.worker_count if isinstance(runner, MasterRunner) else None,
-                   "rps": round(total.current_rps, 3),
-                   "fail_rps": round(total.current_fail_per_sec, 3)}
+                   "rps": round((total.num_requests - n0) / span, 3) if len(window) > 1 else 0,
+                   "fail_rps": (round((total.num_failures - f0) / span, 3)
+                                if len(window) > 1 else 0)}
             tmp = f"{path}.tmp"
             with open(tmp, "w", encoding="utf-8") as f:
                 json.dump(doc, f)
