@@ -38,7 +38,7 @@ def _write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def fill_v2(box: Path, usage_usec: int, current_mi: int, inactive_mi: int,
+def fill_v2(box: Path, *, usage_usec: int, current_mi: int, inactive_mi: int,
             oom_kill: int = 0, pids: str = "1\n7\n") -> None:
     _write(box / "cpu.stat", f"usage_usec {usage_usec}\nuser_usec {usage_usec // 2}\n"
                              f"system_usec {usage_usec // 2}\n")
@@ -108,7 +108,8 @@ def test_docker_falls_back_to_cgroup_v1(standins: Path) -> None:
 
 def _err_line(capsys: pytest.CaptureFixture[str]) -> str:
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert err.count("\n") == 1, err
+    assert "Traceback" not in err
     return err.rstrip("\n")
 
 
@@ -211,7 +212,7 @@ def test_run_sampled_through_kubectl_keeps_samples_when_the_pod_goes(
 def test_library_refuses_two_samplers() -> None:
     from loadtest.run import RunOptions, run_load
 
-    with pytest.raises(LoadtestError, match="^give one of --pid, --cgroup, --kubectl or "
-                                            "--docker, not --pid and --docker$"):
+    with pytest.raises(LoadtestError, match=r"^give one of --pid, --cgroup, --kubectl or "
+                                            r"--docker, not --pid and --docker$"):
         run_load(RunOptions(profile="read", users=1, spawn_rate=1, duration=1,
                             target="http://127.0.0.1:1", pid=1, docker="orders"))

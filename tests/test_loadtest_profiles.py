@@ -87,7 +87,8 @@ def test_option_errors(kw: dict[str, object], message: str) -> None:
 
 
 def test_spec_weights_and_paths() -> None:
-    cfg = profile_config(_opts(weights={"create_order": 3, "ping": 1}, paths={"orders": "/api/orders"}))
+    cfg = profile_config(_opts(weights={"create_order": 3, "ping": 1},
+                               paths={"orders": "/api/orders"}))
     assert cfg.weights == {"create_order": 3, "ping": 1}
     assert cfg.paths["orders"] == "/api/orders"
     assert cfg.paths["ping"] == "/healthz/ping"
@@ -98,8 +99,9 @@ def test_public_surface() -> None:
 
     assert loadtest.__all__ == [
         "PROFILES", "SHAPES", "LoadtestError", "Recommendation", "RefusedError", "Run",
-        "RunDirError", "RunOptions", "RunResult", "load_run", "read_collection", "recommend",
-        "render_block", "render_report", "run_load", "write_report", "write_values"]
+        "RunDirError", "RunOptions", "RunResult", "WorkerOptions", "WorkerResult", "load_run",
+        "read_collection", "recommend", "render_block", "render_report", "run_load",
+        "run_workers", "write_report", "write_values"]
     for name in loadtest.__all__:
         assert getattr(loadtest, name) is not None
 

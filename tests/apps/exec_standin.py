@@ -7,8 +7,9 @@ Only what the samplers use::
 
 The "container" is the directory ``$STANDIN_ROOT/<POD or NAME>``: ``/sys/fs/cgroup`` in the
 arguments is rewritten to it (and back in CMD's output) and CMD (the real ``head``) runs on
-the real files the test writes. Every call is appended to ``$STANDIN_ROOT/calls.log``. A missing directory answers
-as the real tools do for a pod or container that does not exist (their messages, exit 1).
+the real files the test writes. Every call is appended to ``$STANDIN_ROOT/calls.log``.
+A missing directory answers as the real tools do for a pod or container that does not
+exist (their messages, exit 1).
 Installed by ``tests/test_loadtest_containers.py`` as ``kubectl`` and ``docker`` scripts
 first on PATH.
 """
@@ -27,19 +28,19 @@ def main(tool: str, argv: list[str]) -> int:
         log.write(" ".join([tool, *argv]) + "\n")
     if tool == "kubectl":
         if argv[:1] != ["exec"] or "--" not in argv:
-            print("error: stand-in kubectl knows only `exec POD ... -- CMD`", file=sys.stderr)
+            sys.stderr.write("error: stand-in kubectl knows only `exec POD ... -- CMD`\n")
             return 2
         name, cmd = argv[1], argv[argv.index("--") + 1:]
         missing = f'Error from server (NotFound): pods "{name}" not found'
     else:
         if argv[:1] != ["exec"] or len(argv) < 3:
-            print("error: stand-in docker knows only `exec NAME CMD`", file=sys.stderr)
+            sys.stderr.write("error: stand-in docker knows only `exec NAME CMD`\n")
             return 2
         name, cmd = argv[1], argv[2:]
         missing = f"Error response from daemon: No such container: {name}"
     box = root / name
     if not box.is_dir():
-        print(missing, file=sys.stderr)
+        sys.stderr.write(missing + "\n")
         return 1
     cmd = [a.replace("/sys/fs/cgroup", str(box)) for a in cmd]
     p = subprocess.run(cmd, check=False, capture_output=True, text=True)
@@ -48,7 +49,7 @@ def main(tool: str, argv: list[str]) -> int:
     sys.stderr.write(p.stderr.replace(str(box), "/sys/fs/cgroup"))
     code = p.returncode
     if code and tool == "kubectl":
-        print(f"command terminated with exit code {code}", file=sys.stderr)
+        sys.stderr.write(f"command terminated with exit code {code}\n")
     return code
 
 
