@@ -24,7 +24,8 @@ from loadtest._signals import StopSignals, Terminated
 from loadtest.errors import LoadtestError
 from loadtest.run import LOCUST_MASTER_PORT, RunOptions, locust_worker_cmd, profile_config, stop
 
-# Locust retries a master that does not answer 60 times, 5 s each, before giving up.
+# Locust retries a master that does not answer 60 times, 5 s each, before giving up: a worker
+# started before its master waits for it.
 
 
 @dataclass
@@ -71,11 +72,13 @@ def run_workers(opts: WorkerOptions,
         env.pop("LOCUST_LOCUSTFILE", None)
         env.pop("LOADTEST_PROGRESS", None)
         cmd = locust_worker_cmd(opts.master_host, opts.master_port)
-        with StopSignals() as signals, (work / "stderr").open("ab") as err:
+        with StopSignals() as signals:
             try:
                 with signals.held():
                     for _ in range(opts.processes):
-                        procs.append(subprocess.Popen(cmd, cwd=work, env=env, stderr=err,
+                        # Locust's warnings (e.g. "Failed to connect to master") go to our
+                        # stderr as they come: a worker can wait minutes for its master
+                        procs.append(subprocess.Popen(cmd, cwd=work, env=env,
                                                       stdout=subprocess.DEVNULL))
                 if progress:
                     progress(f"{opts.processes} Locust worker(s) (pids "
@@ -90,10 +93,8 @@ def run_workers(opts: WorkerOptions,
             finally:
                 stop(procs)
         codes = [p.returncode for p in procs]
-        if status == "completed" and any(c != 0 for c in codes):
-            status = "failed"
-            last = (work / "stderr").read_text(errors="replace").strip().splitlines()
-            message = (f"a Locust worker exited with status "
-                       f"{next(c for c in codes if c != 0)}"
-                       + (f": {last[-1].strip()}" if last else ""))
+    if status == "completed" and any(c != 0 for c in codes):
+        status = "failed"
+        message = (f"a Locust worker exited with status {next(c for c in codes if c != 0)} "
+                   "(Locust's messages are above)")
     return WorkerResult(status, codes, message)

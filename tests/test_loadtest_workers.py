@@ -63,8 +63,8 @@ def test_master_with_remote_workers(app: Service, tmp_path: Path) -> None:
     assert m_lines[0] == (f"Locust master on 127.0.0.1:{port}: waiting for 2 remote worker(s) "
                           f"(loadtest worker --master-host HOST --master-port {port} ...)")
     w_lines = worker_err.read_text().splitlines()
-    assert re.fullmatch(rf"2 Locust worker\(s\) \(pids \d+ \d+\) working for the master at "
-                        rf"127\.0\.0\.1:{port}", w_lines[0]), w_lines
+    assert any(re.fullmatch(rf"2 Locust worker\(s\) \(pids \d+ \d+\) working for the master "
+                            rf"at 127\.0\.0\.1:{port}", line) for line in w_lines), w_lines
     assert w_lines[-1] == "the master ended the run"
     meta = json.loads((out / "metadata.json").read_text())
     assert (meta["status"], meta["workers"], meta["expect_workers"], meta["master"]) == (
@@ -139,3 +139,22 @@ def test_sigterm_stops_locust_and_keeps_the_samples(app: Service, tmp_path: Path
     rows = _rows(out / "samples.csv")
     assert meta["samples"] == len(rows) > 5
     assert any(int(r["users"]) > 0 for r in rows)
+
+
+def test_sigterm_stops_the_workers_of_loadtest_worker(tmp_path: Path) -> None:
+    """A `loadtest worker` whose master is not up yet (Locust keeps dialling) gets SIGTERM."""
+    err_path = tmp_path / "worker.err"
+    with ProcessGroup() as procs, err_path.open("w") as err:
+        worker = procs.start("worker", [
+            *LOADTEST, "worker", "--master-host", "127.0.0.1", "--master-port",
+            str(free_port()), "--processes", "2", "--profile", "read"],
+            cwd=tmp_path, stderr=err)
+        wait_for(lambda: "working for the master" in err_path.read_text(),
+                 attempts=600, pause=0.1)
+        locusts = psutil.Process(worker.pid).children(recursive=True)
+        assert len(locusts) == 2
+        os.kill(worker.pid, signal.SIGTERM)
+        assert worker.wait(timeout=60) == 1
+    assert [p.pid for p in locusts if p.is_running()] == []
+    assert err_path.read_text().splitlines()[-1] == (
+        "error: stopped by SIGTERM; Locust workers stopped")
