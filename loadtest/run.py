@@ -312,6 +312,12 @@ def run_load(opts: RunOptions, progress: Callable[[str], None] | None = None) ->
                 if now > deadline:
                     status, message = "timeout", "Locust did not finish in time; stopped"
                     break
+                if opts.total_workers and read_progress(run_dir).get("refused_workers"):
+                    status, message = "locust_failed", (
+                        "a Locust worker runs another profile than the master; start "
+                        "`loadtest worker` with the master's --profile, --path, --spec, "
+                        "--collection/--env and --user-class")
+                    break
                 if progress and now >= next_progress:
                     next_progress = now + 2
                     progress(_progress_line(run_dir, readings, now - start_mono, opts))

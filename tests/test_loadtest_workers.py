@@ -158,3 +158,28 @@ def test_sigterm_stops_the_workers_of_loadtest_worker(tmp_path: Path) -> None:
     assert [p.pid for p in locusts if p.is_running()] == []
     assert err_path.read_text().splitlines()[-1] == (
         "error: stopped by SIGTERM; Locust workers stopped")
+
+
+def test_a_worker_with_another_profile_is_refused(app: Service, tmp_path: Path) -> None:
+    """Master `mixed`, remote worker `read`: the run stops and both sides say why."""
+    assert app.proc is not None
+    port, out = free_port(), tmp_path / "run"
+    master_err, worker_err = tmp_path / "master.err", tmp_path / "worker.err"
+    with ProcessGroup() as procs, master_err.open("w") as m_err, worker_err.open("w") as w_err:
+        master = procs.start("master", [
+            *LOADTEST, "run", "--profile", "mixed", "--users", "2", "--duration", "30s",
+            "--target", app.url, "--pid", str(app.proc.pid), "--out", str(out),
+            "--expect-workers", "1", "--master-port", str(port)], cwd=ROOT, stderr=m_err)
+        worker = procs.start("worker", [
+            *LOADTEST, "worker", "--master-host", "127.0.0.1", "--master-port", str(port),
+            "--profile", "read"], cwd=tmp_path, stderr=w_err)
+        assert master.wait(timeout=120) == 1
+        assert worker.wait(timeout=60) == 1
+    assert master_err.read_text().splitlines()[-1] == (
+        "error: a Locust worker runs another profile than the master; start `loadtest worker` "
+        "with the master's --profile, --path, --spec, --collection/--env and --user-class")
+    assert json.loads((out / "metadata.json").read_text())["status"] == "locust_failed"
+    w_text = worker_err.read_text()
+    assert "refused by the master: this worker's profile differs from the master's" in w_text
+    assert w_text.splitlines()[-1] == (
+        "error: a Locust worker exited with status 1 (Locust's messages are above)")
