@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import sys
 import time
 from collections import deque
 from collections.abc import Callable
@@ -231,9 +232,8 @@ def _check_worker_profiles(environment: Any, **_kwargs: Any) -> None:
         runner.register_message("loadtest_profile", on_profile)
     elif isinstance(runner, WorkerRunner):
         def on_refused(environment: Any, msg: Any, **_kw: Any) -> None:
-            import logging
-
-            logging.getLogger("loadtest").error("refused by the master: %s", msg.data["reason"])
+            # Locust's own stderr log (the worker has no log file): one line a person reads
+            sys.stderr.write(f"refused by the master: {msg.data['reason']}\n")
             environment.process_exit_code = 1
             gevent.spawn(runner.quit)
 
