@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import resource
-import socket
 import subprocess
 import sys
 import tempfile
@@ -23,18 +22,14 @@ import time
 import urllib.request
 from pathlib import Path
 
+from opsplane.procs import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 MI = 2**20
 
 
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _start(limit_bytes: int | None) -> tuple[subprocess.Popen[bytes], str]:
-    port = _port()
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "orders_like:app", "--app-dir",
          str(ROOT / "tests" / "apps"), "--host", "127.0.0.1", "--port", str(port),

@@ -1,4 +1,4 @@
-"""``loadtest``: run, recommend-limits, report."""
+"""``loadtest``: run, recommend-limits, report, worker."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ COMMANDS: dict[str, str] = {
     "run": "loadtest._cmd_run",
     "recommend-limits": "loadtest._cmd_recommend_limits",
     "report": "loadtest._cmd_report",
+    "worker": "loadtest._cmd_worker",
 }
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -12,24 +11,9 @@ from loadtest.errors import LoadtestError
 from loadtest.profiles import PROFILES, SHAPES
 
 
-def add_parser(sub: Any) -> None:
-    p = sub.add_parser("run", help="run a load profile and sample the target's CPU and memory")
+def add_profile_flags(p: argparse.ArgumentParser) -> None:
+    """What the simulated users do; the same on the master and on every worker."""
     p.add_argument("--profile", choices=PROFILES, default="mixed")
-    p.add_argument("--shape", choices=SHAPES, help="user count over time (default: constant)")
-    p.add_argument("--users", type=int, default=10)
-    p.add_argument("--spawn-rate", type=float, default=5.0, metavar="R", help="users/second")
-    p.add_argument("--duration", default="60s", metavar="D", help="e.g. 45s, 2m, 1h")
-    p.add_argument("--target", required=True, metavar="URL", help="e.g. http://127.0.0.1:8080")
-    what = p.add_mutually_exclusive_group(required=True)
-    what.add_argument("--pid", type=int, help="sample this process and its descendants")
-    what.add_argument("--cgroup", metavar="PATH", help="sample a cgroup v2 directory")
-    what.add_argument("--kubectl", metavar="POD", help="sample a pod (needs kubectl)")
-    what.add_argument("--docker", metavar="NAME", help="sample a container (needs docker)")
-    p.add_argument("--out", metavar="DIR", help="run directory (default runs/<service>-<time>)")
-    p.add_argument("--workers", type=int, default=0, metavar="N",
-                   help="distributed: one Locust master plus N worker processes")
-    p.add_argument("--interval", type=float, default=0.5, metavar="S",
-                   help="sampling interval in seconds (default 0.5)")
     p.add_argument("--path", action="append", default=[], metavar="NAME=PATH",
                    help="override an API path: orders, order, cancel, ping")
     p.add_argument("--collection", metavar="FILE",
@@ -40,19 +24,10 @@ def add_parser(sub: Any) -> None:
                    help="service spec for the name and load.weights (default ./service.yaml)")
     p.add_argument("--user-class", choices=("fast", "http"), default="fast",
                    help="FastHttpUser (default) or HttpUser")
-    p.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from loadtest.run import RunOptions, parse_duration, run_load
-
-    for flag, tool in (("kubectl", "kubectl"), ("docker", "docker")):
-        if getattr(args, flag):
-            if shutil.which(tool) is None:
-                raise LoadtestError(f"--{flag} needs {tool} on PATH; it is not installed "
-                                    "(use --pid or --cgroup on this machine)")
-            raise LoadtestError(f"--{flag} sampling is not implemented yet; "
-                                "use --pid or --cgroup")
+def profile_flags(args: argparse.Namespace) -> tuple[dict[str, str], str, dict[str, int]]:
+    """--path overrides, the service name and the load weights of the spec."""
     paths: dict[str, str] = {}
     for item in args.path:
         name, sep, value = item.partition("=")
@@ -66,17 +41,62 @@ def run(args: argparse.Namespace) -> int:
 
         spec = load_spec(spec_path)
         service, weights = spec.name, dict(spec.load.weights)
-    if args.workers < 0:
-        raise LoadtestError("--workers must be 0 or more")
+    return paths, service, weights
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser("run", help="run a load profile and sample the target's CPU and memory")
+    p.add_argument("--shape", choices=SHAPES, help="user count over time (default: constant)")
+    p.add_argument("--users", type=int, default=10)
+    p.add_argument("--spawn-rate", type=float, default=5.0, metavar="R", help="users/second")
+    p.add_argument("--duration", default="60s", metavar="D", help="e.g. 45s, 2m, 1h")
+    p.add_argument("--target", required=True, metavar="URL", help="e.g. http://127.0.0.1:8080")
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--pid", type=int, help="sample this process and its descendants")
+    what.add_argument("--cgroup", metavar="PATH", help="sample a cgroup v2 directory")
+    what.add_argument("--kubectl", metavar="POD",
+                      help="sample a pod's container cgroup through kubectl exec")
+    what.add_argument("--docker", metavar="NAME",
+                      help="sample a container's cgroup through docker exec")
+    p.add_argument("--container", metavar="C", help="with --kubectl: the pod's container")
+    p.add_argument("--namespace", "-n", metavar="NS", help="with --kubectl: the namespace")
+    p.add_argument("--out", metavar="DIR", help="run directory (default runs/<service>-<time>)")
+    p.add_argument("--interval", type=float, default=0.5, metavar="S",
+                   help="sampling interval in seconds (default 0.5)")
+    add_profile_flags(p)
+    d = p.add_argument_group("distributed (one Locust master plus workers)")
+    d.add_argument("--workers", type=int, default=0, metavar="N",
+                   help="start N Locust worker processes on this machine")
+    d.add_argument("--expect-workers", type=int, metavar="M",
+                   help="wait for M workers in all before starting (default N); the M-N "
+                        "others are started on other machines with `loadtest worker`")
+    d.add_argument("--master-bind-host", default="127.0.0.1", metavar="HOST",
+                   help="address the master listens on (default 127.0.0.1; 0.0.0.0 for "
+                        "workers on other machines)")
+    d.add_argument("--master-port", type=int, metavar="P",
+                   help="port the master listens on (default 5557 when remote workers are "
+                        "expected, else a free port)")
+    d.add_argument("--worker-wait", type=float, default=60.0, metavar="S",
+                   help="seconds to wait for the workers to connect (default 60)")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from loadtest.run import RunOptions, parse_duration, run_load
+
+    paths, service, weights = profile_flags(args)
     if args.interval < 0.05:
         raise LoadtestError("--interval must be at least 0.05 s")
     opts = RunOptions(profile=args.profile, shape=args.shape, users=args.users,
                       spawn_rate=args.spawn_rate, duration=parse_duration(args.duration),
-                      target=args.target, pid=args.pid, cgroup=args.cgroup, out=args.out,
-                      workers=args.workers, interval=args.interval, paths=paths,
+                      target=args.target, pid=args.pid, cgroup=args.cgroup,
+                      kubectl=args.kubectl, docker=args.docker, container=args.container,
+                      namespace=args.namespace, out=args.out,
+                      workers=args.workers, expect_workers=args.expect_workers,
+                      master_bind_host=args.master_bind_host, master_port=args.master_port,
+                      worker_wait=args.worker_wait, interval=args.interval, paths=paths,
                       weights=weights, collection=args.collection, env_file=args.env_file,
-                      service=service,
-                      user_class=args.user_class)
+                      service=service, user_class=args.user_class)
     tty = sys.stderr.isatty()
 
     def progress(line: str) -> None:

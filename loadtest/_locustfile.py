@@ -10,11 +10,14 @@ from __future__ import annotations
 import json
 import os
 import random
+import sys
+import time
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from locust import FastHttpUser, HttpUser, LoadTestShape, between
+from locust import FastHttpUser, HttpUser, LoadTestShape, between, events
 
 from loadtest.profiles import READ_WEIGHTS, read_collection, shape_tick
 
@@ -143,3 +146,100 @@ if CFG.get("shape"):
             t = float(self.get_run_time())  # type: ignore[no-untyped-call]
             return shape_tick(CFG["shape"], t, CFG["users"], CFG["spawn_rate"], CFG["duration"])
 
+
+
+def _report_progress(environment: Any, **_kwargs: Any) -> None:
+    """The master (or the single process) writes its runner's state every second.
+
+    ``loadtest run`` reads it for its progress line (users from the runner itself, not from
+    the stats history CSV that Locust flushes only every few seconds).
+    """
+    import gevent
+    from locust.runners import MasterRunner, WorkerRunner
+
+    path = os.environ.get("LOADTEST_PROGRESS")
+    runner = environment.runner
+    if not path or runner is None or isinstance(runner, WorkerRunner):
+        return
+    started = False
+    refused = REFUSED  # workers whose profile differs (see _check_worker_profiles)
+    # requests/s from the request counts over the last 6 s: Locust's current_rps leaves out
+    # the last 2 s and, on a master, stays 0 until the workers' 3-second reports add up
+    window: deque[tuple[float, int, int]] = deque(maxlen=7)
+
+    def loop() -> None:
+        nonlocal started
+        while True:
+            started = started or runner.state in ("spawning", "running")
+            total = environment.stats.total
+            now = time.monotonic()
+            window.append((now, total.num_requests, total.num_failures))
+            t0, n0, f0 = window[0]
+            span = max(now - t0, 1e-6)
+            doc = {"time": time.time(), "state": runner.state, "started": started,
+                   "users": runner.user_count,
+                   "workers": runner.worker_count if isinstance(runner, MasterRunner) else None,
+                   "rps": round((total.num_requests - n0) / span, 3) if len(window) > 1 else 0,
+                   "fail_rps": (round((total.num_failures - f0) / span, 3)
+                                if len(window) > 1 else 0),
+                   "refused_workers": len(refused)}
+            tmp = f"{path}.tmp"
+            with open(tmp, "w", encoding="utf-8") as f:
+                json.dump(doc, f)
+            os.replace(tmp, path)  # the reader never sees half a file
+            gevent.sleep(1)
+
+    gevent.spawn(loop)
+
+
+REFUSED: list[str] = []
+PROFILE_MISMATCH = ("this worker's profile differs from the master's: start `loadtest worker` "
+                    "with the master's --profile, --path, --spec, --collection/--env and "
+                    "--user-class")
+
+
+def _profile_digest() -> str:
+    """What each simulated user does (not how many, nor how long): equal on every node."""
+    import hashlib
+
+    what = {k: CFG[k] for k in ("profile", "paths", "customers", "wait", "user_class")}
+    what["weights"] = CFG["weights"] if CFG["profile"] == "mixed" else None
+    what["replay"] = REPLAY["requests"] if CFG["collection"] else None
+    # a digest only: the replayed requests (and any secret in them) never leave the worker
+    return hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _check_worker_profiles(environment: Any, **_kwargs: Any) -> None:
+    """Each worker sends its profile digest; the master refuses a worker whose differs.
+
+    Remote workers get their profile from their own flags (as in Locust, where every
+    worker has its own locustfile): a worker started with other flags would measure
+    another load. The master counts it in the progress file (``loadtest run`` stops the
+    run and says why); the worker logs why and exits 1.
+    """
+    import gevent
+    from locust.runners import MasterRunner, WorkerRunner
+
+    runner = environment.runner
+    digest = _profile_digest()
+    if isinstance(runner, MasterRunner):
+        def on_profile(environment: Any, msg: Any, **_kw: Any) -> None:
+            if msg.data.get("digest") != digest:
+                REFUSED.append(msg.node_id)
+                runner.send_message("loadtest_refused", {"reason": PROFILE_MISMATCH},
+                                    client_id=msg.node_id)
+
+        runner.register_message("loadtest_profile", on_profile)
+    elif isinstance(runner, WorkerRunner):
+        def on_refused(environment: Any, msg: Any, **_kw: Any) -> None:
+            # Locust's own stderr log (the worker has no log file): one line a person reads
+            sys.stderr.write(f"refused by the master: {msg.data['reason']}\n")
+            environment.process_exit_code = 1
+            gevent.spawn(runner.quit)
+
+        runner.register_message("loadtest_refused", on_refused)
+        runner.send_message("loadtest_profile", {"digest": digest})
+
+
+events.init.add_listener(_report_progress)  # type: ignore[no-untyped-call]
+events.init.add_listener(_check_worker_profiles)  # type: ignore[no-untyped-call]

@@ -8,7 +8,7 @@ import pytest
 
 from loadtest.errors import LoadtestError
 from loadtest.profiles import read_collection, shape_tick
-from loadtest.run import RunOptions, _config, parse_duration
+from loadtest.run import RunOptions, parse_duration, profile_config
 
 
 def test_shapes() -> None:
@@ -82,12 +82,13 @@ def _opts(**kw: object) -> RunOptions:
 ])
 def test_option_errors(kw: dict[str, object], message: str) -> None:
     with pytest.raises(LoadtestError) as e:
-        _config(_opts(**kw))
+        profile_config(_opts(**kw))
     assert str(e.value) == message
 
 
 def test_spec_weights_and_paths() -> None:
-    cfg = _config(_opts(weights={"create_order": 3, "ping": 1}, paths={"orders": "/api/orders"}))
+    cfg = profile_config(_opts(weights={"create_order": 3, "ping": 1},
+                               paths={"orders": "/api/orders"}))
     assert cfg.weights == {"create_order": 3, "ping": 1}
     assert cfg.paths["orders"] == "/api/orders"
     assert cfg.paths["ping"] == "/healthz/ping"
@@ -98,8 +99,9 @@ def test_public_surface() -> None:
 
     assert loadtest.__all__ == [
         "PROFILES", "SHAPES", "LoadtestError", "Recommendation", "RefusedError", "Run",
-        "RunDirError", "RunOptions", "RunResult", "load_run", "read_collection", "recommend",
-        "render_block", "render_report", "run_load", "write_report", "write_values"]
+        "RunDirError", "RunOptions", "RunResult", "WorkerOptions", "WorkerResult", "load_run",
+        "read_collection", "recommend", "render_block", "render_report", "run_load",
+        "run_workers", "write_report", "write_values"]
     for name in loadtest.__all__:
         assert getattr(loadtest, name) is not None
 

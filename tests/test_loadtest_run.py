@@ -72,7 +72,7 @@ def run_dir(app: tuple[str, int], tmp_path_factory: pytest.TempPathFactory) -> P
                 "--out", str(out))
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().splitlines()[-1] == str(out)
-    assert "users" in proc.stderr  # the progress line
+    assert re.search(r"users +[1-8] ", proc.stderr)  # the progress line, users from Locust
     assert "cores" in proc.stderr
     return out
 
@@ -273,3 +273,24 @@ def test_credentials_in_target_url_are_not_echoed(capsys: pytest.CaptureFixture[
     err = capsys.readouterr().err
     assert "hunter2" not in err
     assert err.startswith(f"error: target http://127.0.0.1:{port} is unreachable (")
+
+
+def test_progress_line_reads_the_runner_not_the_stats_history(tmp_path: Path) -> None:
+    """Locust flushes its stats history CSV every few seconds: early on it said 0 users."""
+    from loadtest.run import RunOptions, _progress_line
+    from loadtest.sampling import Reading
+
+    (tmp_path / "locust_stats_history.csv").write_text(
+        "Timestamp,User Count,Type,Name,Requests/s,Failures/s\n1,0,,Aggregated,0,0\n")
+    (tmp_path / "locust-progress.json").write_text(json.dumps(
+        {"state": "running", "started": True, "users": 7, "workers": None, "rps": 41.5,
+         "fail_rps": 0.5}))
+    readings = [Reading(0.0, 10.0, 1.0, 64 * 2**20, 1), Reading(0.5, 10.5, 1.25, 64 * 2**20, 1)]
+    opts = RunOptions(profile="read", users=8, spawn_rate=8, duration=30, target="http://x")
+    assert _progress_line(tmp_path, readings, 3.0, opts) == (
+        "  3.0s/30s  users   7  req/s    41.5  fail/s   0.5  cpu  0.50 cores  mem    64.0Mi")
+    (tmp_path / "locust-progress.json").write_text(json.dumps(
+        {"state": "ready", "started": False, "users": 0, "workers": 1, "rps": 0}))
+    opts.expect_workers = 3
+    assert _progress_line(tmp_path, readings, 3.0, opts) == (
+        "  3.0s/30s  waiting for workers: 1/3 connected  cpu  0.50 cores  mem    64.0Mi")
