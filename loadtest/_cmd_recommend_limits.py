@@ -39,6 +39,7 @@ def recommend_kwargs(args: argparse.Namespace) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     from loadtest.analysis import load_run, recommend
+    from loadtest.gcpauses import describe
     from loadtest.values import write_values
 
     rec = recommend(load_run(args.run_dir), **recommend_kwargs(args))
@@ -70,6 +71,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"memory growth {g['slope_mib_per_h']:+.1f} ± {g['ci95_mib_per_h']:.1f} MiB/h{leak}")
     if s.get("saturation_users") is not None:
         print(f"saturation point: {s['saturation_users']} users")
+    if s.get("gc_pauses") is not None:
+        print(f"GC pauses of the target: {describe(s['gc_pauses'])}")
     if args.write_values:
         print(f"wrote {args.write_values}")
     return 0

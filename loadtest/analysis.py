@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from loadtest.errors import RefusedError, RunDirError
+from loadtest.gcpauses import summarize as summarize_gc
 from loadtest.run import RUN_FORMAT, RUN_VERSION, SAMPLE_FIELDS
 
 MI = 2**20
@@ -204,6 +205,19 @@ def saturation_point(run: Run) -> int | None:
     return None
 
 
+def gc_pauses(run: Run) -> dict[str, Any] | None:
+    """The target's GC pauses during the run (``gc.json``), when it exposed them."""
+    name = run.meta.get("gc_pauses")
+    if not name:
+        return None
+    path = run.path / str(name)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return summarize_gc(data["before"], data["after"], float(data["seconds"]))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+        raise RunDirError(f"{path}: unreadable GC readings ({e})") from e
+
+
 def recommend(run: Run, *, margin: float = 1.5, request_percentile: float = 95,
               limit_percentile: float = 99, cpu_limit: bool = True, min_samples: int = 40,
               max_failure_ratio: float = 0.05, warmup: float | None = None) -> Recommendation:
@@ -255,6 +269,7 @@ def recommend(run: Run, *, margin: float = 1.5, request_percentile: float = 95,
             run.meta.get("shape") == "soak" and slope is not None and ci is not None
             and slope - ci > 0)},
         "saturation_users": saturation_point(run) if run.meta.get("shape") == "step" else None,
+        "gc_pauses": gc_pauses(run),
     }
     return Recommendation(request_m, limit_m, memory_mebibytes(mem_bytes), margin,
                           request_percentile, limit_percentile, stats)

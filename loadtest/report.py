@@ -15,6 +15,7 @@ from typing import Any
 
 from loadtest.analysis import MI, Recommendation, Run, load_run, recommend
 from loadtest.errors import RefusedError
+from loadtest.gcpauses import describe as describe_gc
 
 W, H, PAD_L, PAD_R, PAD_T, PAD_B = 680, 260, 64, 16, 30, 40
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd")
@@ -176,6 +177,8 @@ def render_report(run_dir: str | Path, **recommend_kw: Any) -> str:
                                           if st["memory_growth"]["probable_leak"] else ""))]
         if st.get("saturation_users") is not None:
             rows.append(_row("saturation point", f"{st['saturation_users']} users"))
+        if st.get("gc_pauses") is not None:
+            rows.append(_row("GC pauses of the target", describe_gc(st["gc_pauses"])))
     else:
         rows.append(_row("recommendation", f"refused: {refused}"))
     title = f"Load test {run.path.name}"

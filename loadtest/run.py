@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from loadtest import gcpauses
 from loadtest._signals import StopSignals, Terminated
 from loadtest.errors import LoadtestError
 from loadtest.profiles import PROFILES, SHAPES, ProfileConfig
@@ -293,6 +294,7 @@ def run_load(opts: RunOptions, progress: Callable[[str], None] | None = None) ->
     deadline = (start_mono + opts.duration + 60 + 5 * opts.workers
                 + (opts.worker_wait if opts.total_workers else 0))
     procs: list[subprocess.Popen[bytes]] = []
+    gc_before = gcpauses.scrape(opts.target)
     with StopSignals() as signals:
         try:
             readings.append(sampler.read())
@@ -333,6 +335,14 @@ def run_load(opts: RunOptions, progress: Callable[[str], None] | None = None) ->
             status, message = "interrupted", "interrupted; samples so far are kept"
         finally:
             stop(procs)
+    gc_file = None
+    if gc_before is not None:
+        gc_after = gcpauses.scrape(opts.target)
+        if gc_after is not None:
+            gc_file = "gc.json"
+            (run_dir / gc_file).write_text(json.dumps(
+                {"before": gc_before, "after": gc_after,
+                 "seconds": round(time.monotonic() - start_mono, 3)}, indent=2) + "\n")
     oom = (sampler.oom_kills() - sampler.oom_kills_at_start
            if isinstance(sampler, CgroupSampler) else 0)
     n = _write_samples(run_dir, readings, _users_timeline(run_dir / "locust_stats_history.csv"))
@@ -349,7 +359,7 @@ def run_load(opts: RunOptions, progress: Callable[[str], None] | None = None) ->
         "warmup_s": round(min(opts.duration / 2, opts.users / opts.spawn_rate), 3),
         "started": _iso(started), "ended": _iso(time.time()),
         "status": status, "message": message, "samples": n,
-        "oom_kills": oom, "restarts": 0,
+        "oom_kills": oom, "restarts": 0, "gc_pauses": gc_file,
         "locust_exit_code": procs[0].returncode if procs else None,
     }
     (run_dir / "metadata.json").write_text(json.dumps(meta, indent=2) + "\n")

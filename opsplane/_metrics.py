@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from opsplane._gcpauses import gc_pauses
+
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
@@ -50,6 +52,7 @@ class ServiceMetrics:
             registry = CollectorRegistry(auto_describe=True)
             for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
                 registry.register(collector)
+            registry.register(gc_pauses())
         self.registry = registry
         self.duration = _instrument(registry, "http_server_request_duration_seconds")
         # in-flight requests per method: plain ints read at scrape time (no lock per request)

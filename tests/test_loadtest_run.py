@@ -131,6 +131,25 @@ def test_recommendation_recomputed_from_samples(run_dir: Path,
         "limits": {"cpu": f"{lim_m}m", "memory": f"{mem_mi}Mi"}}
 
 
+def test_gc_pauses_of_the_target(run_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The target exposes python_gc_pause_seconds: the run reads it before and after, and
+    the pauses are recomputed here from the two raw readings."""
+    meta = json.loads((run_dir / "metadata.json").read_text())
+    assert meta["gc_pauses"] == "gc.json"
+    raw = json.loads((run_dir / "gc.json").read_text())
+    before, after = raw["before"], raw["after"]
+    n = sum(round(after[g]["count"] - before.get(g, {}).get("count", 0)) for g in after)
+    ms = sum(after[g]["sum"] - before.get(g, {}).get("sum", 0.0) for g in after) * 1000
+    assert n > 0  # the app allocates per request: generation-0 collections happen
+    assert main(["recommend-limits", str(run_dir), "--format", "json", "--min-samples", "8"]) == 0
+    gc_stats = json.loads(capsys.readouterr().out)["statistics"]["gc_pauses"]
+    assert gc_stats["collections"] == n
+    assert gc_stats["pause_ms"] == pytest.approx(ms, abs=0.01)
+    assert gc_stats["max_pause_ms_at_most"] > 0
+    assert main(["recommend-limits", str(run_dir), "--min-samples", "8"]) == 0
+    assert f"GC pauses of the target: {n} collections" in capsys.readouterr().out
+
+
 def test_report_renders_in_chromium(run_dir: Path, tmp_path: Path) -> None:
     chromium = require_tool("chromium")
     from loadtest.report import screenshot, write_report

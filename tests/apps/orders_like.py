@@ -57,7 +57,17 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     method, path = scope["method"], scope["path"]
     query = parse_qs(scope.get("query_string", b"").decode())
     _work(path.encode())
-    if path.startswith("/healthz/"):
+    if path == "/metrics":  # GC pauses, as a service on opsplane.instrument exposes them
+        from prometheus_client import CollectorRegistry, generate_latest
+
+        from opsplane._gcpauses import gc_pauses
+
+        registry = CollectorRegistry()
+        registry.register(gc_pauses())
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"text/plain; version=0.0.4")]})
+        await send({"type": "http.response.body", "body": generate_latest(registry)})
+    elif path.startswith("/healthz/"):
         await _send(send, 200, {"status": "ok"})
     elif path == "/orders" and method == "POST":
         try:
