@@ -132,7 +132,8 @@ def test_sigterm_mid_run_loses_nothing(nats_url: str) -> None:
         started = recs[_index(recs, "shutdown.started")]
         after = [r for r in recs[_index(recs, "shutdown.started"):]
                  if r.get("event") == "worker.processed"]
-        assert len(after) == started["inFlight"]  # everything it held was finished
+        # everything it held was finished
+        assert len(after) == started["inFlight"], "\n".join(map(str, recs))
         assert recs[-1]["event"] == "shutdown.completed"
         assert recs[-1]["outcome"] == "success"
         done_by_first = len(first.processed())
