@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -26,12 +25,18 @@ def tool_section(pyproject: Path | None, tool: str = "logstd") -> dict[str, Any]
     if pyproject is None:
         return {}
     try:
-        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+        text = pyproject.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(f"{pyproject}: cannot read: {e.strerror or e}") from e
+    if tool not in text:
+        return {}  # (start-up: most projects' files need no TOML parser here)
+    import tomllib
+
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         # tomllib's message ends with "(at line N, column M)"
         raise ConfigError(f"{pyproject}: malformed TOML: {e}") from e
-    except OSError as e:
-        raise ConfigError(f"{pyproject}: cannot read: {e.strerror or e}") from e
     section = data.get("tool", {}).get(tool, {})
     if not isinstance(section, dict):
         raise ConfigError(f"{pyproject}: [tool.{tool}] must be a table")

@@ -8,9 +8,9 @@ mtimes, so that streaming tools start without importing pydantic.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -199,11 +199,13 @@ def _cache_dir() -> Path:
 
 
 def _cache_key(paths: Sequence[Path]) -> str:
-    h = hashlib.sha256(f"v{_CACHE_FORMAT}".encode())
+    """Which files, as of which size and time: two 32-bit checksums (hashlib costs start-up)."""
+    text = f"v{_CACHE_FORMAT}\0"
     for p in (Path(__file__), *paths):
         st = p.stat()
-        h.update(f"{p.resolve()}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())
-    return h.hexdigest()[:24]
+        text += f"{p.resolve()}\0{st.st_size}\0{st.st_mtime_ns}\0"
+    data = text.encode()
+    return f"{zlib.crc32(data):08x}{zlib.adler32(data):08x}"
 
 
 def load_dictionary(overlays: Sequence[str | Path] = (), *, cache: bool = True) -> Dictionary:
