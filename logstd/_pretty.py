@@ -942,22 +942,18 @@ class Pretty:
                     loads=orjson.loads, general=self._format_line_safe,
                     max_record=MAX_RECORD_BYTES)
 
-    def _fast_line(self, line: bytes) -> str | None:
-        """The one-pass path for a line, kubectl/docker prefixes included; None: not taken."""
-        decoded = _decode(line)
-        return None if decoded is None else self._fast(*decoded)
-
     def format_line(self, line: bytes) -> str | None:
         """One input line (no newline) -> its output (may hold newlines), None if filtered."""
-        if self.fast_ok:
-            out = self._fast_line(line)
+        decoded = _decode(line)
+        if decoded is not None and self.fast_ok:
+            out = self._fast(*decoded)
             if out is not None:
                 return out
         if b'"resourceLogs"' in line[:64]:
             exported = self._format_export(line)
             if exported is not None or self.filtering:
                 return exported
-        rec = self.parse(line)
+        rec = None if decoded is None else self.record(*decoded)
         if rec is None:
             if self.filtering:
                 return None
