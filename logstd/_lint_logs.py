@@ -3,6 +3,13 @@
 The hot loop parses each line with orjson and looks the record's *shape* (its key
 tuple) up in a cache: unknown keys, aliases and missing required keys are decided once
 per shape, so a line costs one parse, one dict lookup and the value checks.
+
+``render_text`` is the same loop writing ``path:line:col: CODE message`` lines straight
+away: the text after the column of every finding decided per shape is rendered once per
+shape, so such a finding costs a ``bytes.find`` (its column) and one string format. Lines
+are numbered from a given first line and message variability (LS109) is kept as state
+that ``take_variants``/``merge_variants`` move between processes, so a file can be linted
+in chunks by several processes with the same output as one (``logstd._lint_stream``).
 """
 
 from __future__ import annotations
@@ -12,18 +19,12 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from itertools import chain
+from operator import itemgetter
 from typing import Any
 
 import orjson
 
-from logstd._dictionary import (
-    MASK,
-    Dictionary,
-    KeySpec,
-    _format_problem,
-    check_value,
-    normalize,
-)
+from logstd._dictionary import MASK, Dictionary, KeySpec, check_value, normalize
 from logstd._lineprefix import json_start
 from logstd._lint import Finding
 
@@ -49,10 +50,15 @@ def parse_line(line: bytes) -> dict[str, Any] | None:
 
 # decided once per shape: (code, key, message, the key as it appears in the line)
 _Static = tuple[str, str | None, str, bytes]
-# checked per line: (key, code, value types that pass without a call or None, check)
-# (key, code, value types that pass without a call or None, memo of str values or None, check)
-_Check = tuple[str, str, frozenset[type] | None, dict[str, str | None] | None,
-               Callable[[Any], str | None]]
+# the same for text output: (the key as it appears in the line, code, ": CODE message\n")
+_StaticText = tuple[bytes, str, str]
+# checked per line: (key, code, value types that pass without a call or None,
+# memo of str and int values or None, check, the key as it appears in the line)
+_Check = tuple[str, str, frozenset[type] | None, dict[Any, str | None] | None,
+               Callable[[Any], str | None], bytes]
+_Plan = tuple[tuple[_Static, ...], tuple[_Check, ...], tuple[_StaticText, ...]]
+# message variability carried between processes: (template, first line, distinct messages)
+Variants = list[tuple[str, int, list[str]]]
 _MISS: Any = object()
 _SCALAR_TYPES: frozenset[type] = frozenset({str, int, float, bool, type(None)})
 _STR: frozenset[type] = frozenset({str})
@@ -63,18 +69,18 @@ class LogLinter:
     def __init__(self, dictionary: Dictionary, codes: Iterable[str]) -> None:
         self.d = dictionary
         self.codes = frozenset(codes)
-        self._shapes: dict[tuple[str, ...], tuple[tuple[_Static, ...], tuple[_Check, ...]]] = {}
+        self._shapes: dict[tuple[str, ...], _Plan] = {}
         self._checks: dict[str, Callable[[Any], str | None]] = {}
         self._nested: dict[str, str | None] = {}
         self._unknown: dict[str, str] = {}
         # per key: text values already checked -> the problem (levels, services, routes repeat)
-        self._memos: dict[str, dict[str, str | None]] = {}
+        self._memos: dict[str, dict[Any, str | None]] = {}
         self._templates: dict[str, str | None] = {}
         # template -> (first line, distinct messages seen so far, capped)
         self._variants: dict[str, tuple[int, set[str]]] = {}
 
     # --- per shape ---------------------------------------------------------------------
-    def _shape(self, keys: tuple[str, ...]) -> tuple[tuple[_Static, ...], tuple[_Check, ...]]:
+    def _shape(self, keys: tuple[str, ...]) -> _Plan:
         d, codes = self.d, self.codes
         static: list[_Static] = []
         checks: list[_Check] = []
@@ -84,11 +90,13 @@ class LogLinter:
             if canon is None:
                 sens = d.sensitive_spellings.get(normalize(k))
                 if sens is not None:
-                    checks.append((k, "LS105", None, None, self._sensitive_check(k, sens)))
+                    checks.append((k, "LS105", None, None, self._sensitive_check(k, sens),
+                                   _needle(k)))
                     continue
                 if "LS101" in codes:
                     static.append(("LS101", k, self._unknown_message(k), _needle(k)))
-                checks.append((k, "LS105", _SCALAR_TYPES, None, self._nested_only))
+                checks.append((k, "LS105", _SCALAR_TYPES, None, self._nested_only,
+                               _needle(k)))
                 continue
             present.add(canon)
             if canon != k and "LS102" in codes:
@@ -97,9 +105,9 @@ class LogLinter:
             spec = d.keys[canon]
             if spec.sensitive:
                 checks.append((k, "LS105", None, None,
-                               self._sensitive_check(k, spec.sensitive)))
+                               self._sensitive_check(k, spec.sensitive), _needle(k)))
             elif canon == "message":
-                checks.append((k, "LS108", None, None, _message_check))
+                checks.append((k, "LS108", None, None, _message_check, _needle(k)))
             else:
                 code = {"timestamp": "LS106", "level": "LS107"}.get(canon, "LS103")
                 plain = spec.type == "string" and spec.allowed is None and spec.pattern is None \
@@ -110,7 +118,7 @@ class LogLinter:
                                                        spec.format not in _CHECKED_FORMATS)
                 memo = self._memos.setdefault(k, {}) if repeats and not plain else None
                 checks.append((k, code, _STR if plain else None, memo,
-                               self._value_check(spec, k)))
+                               self._value_check(spec, k), _needle(k)))
         if "message" not in present and "message" in d.keys and "LS108" in codes:
             static.append(("LS108", None, "record has no message", b""))
         if "LS104" in codes:
@@ -126,7 +134,8 @@ class LogLinter:
         position = {k: i for i, k in enumerate(keys)}
         static.sort(key=lambda s: (1, position[s[1]], s[0]) if s[3] and s[1] is not None
                     else (0, 0, s[0]))
-        return tuple(static), tuple(checks)
+        text = tuple((needle, code, f": {code} {msg}\n") for code, _k, msg, needle in static)
+        return tuple(static), tuple(checks), text
 
     def _unknown_message(self, key: str) -> str:
         msg = self._unknown.get(key)
@@ -166,12 +175,11 @@ class LogLinter:
             rx = re.compile(spec.pattern) if spec.pattern else None
             allowed = frozenset(a for a in spec.allowed if isinstance(a, str)) \
                 if spec.allowed is not None else None
-            fmt = spec.format if spec.format in _CHECKED_FORMATS else None
+            fmt_ok = _format_ok(spec.format) if spec.format in _CHECKED_FORMATS else None
 
             def check(v: Any) -> str | None:
                 if type(v) is str and (allowed is None or v in allowed) and \
-                        (rx is None or rx.search(v)) and \
-                        (fmt is None or _format_problem(fmt, v) is None):
+                        (rx is None or rx.search(v)) and (fmt_ok is None or fmt_ok(v)):
                     return None
                 problem = check_value(spec, v)
                 return prefix + problem if problem else None
@@ -220,11 +228,17 @@ class LogLinter:
         return None
 
     # --- per line ----------------------------------------------------------------------
-    def lint_lines(self, lines: Iterable[bytes], path: str) -> Iterator[Finding]:
-        """Findings of every line, in line order and, within a line, in column order."""
-        return chain.from_iterable(self._batches(lines, path))
+    def lint_lines(self, lines: Iterable[bytes], path: str, first: int = 1,
+                   final: bool = True) -> Iterator[Finding]:
+        """Findings of every line, in line order and, within a line, in column order.
 
-    def _batches(self, lines: Iterable[bytes], path: str) -> Iterator[list[Finding]]:
+        Lines are numbered from ``first``; ``final`` adds the message-variability findings
+        (LS109) at the end, else they stay in the state (``take_variants``).
+        """
+        return chain.from_iterable(self._batches(lines, path, first, final))
+
+    def _batches(self, lines: Iterable[bytes], path: str, first: int = 1,
+                 final: bool = True) -> Iterator[list[Finding]]:
         """One list of findings per line that has any (a generator step per line, not per
         finding: the hot loop's biggest saving on logs full of findings)."""
         shapes = self._shapes
@@ -232,8 +246,9 @@ class LogLinter:
         not_json = "LS110" in codes
         variable = "LS109" in codes
         message_code = "LS108" in codes
+        templates = self._templates
         loads = orjson.loads
-        for n, line in enumerate(lines, 1):
+        for n, line in enumerate(lines, first):
             if line[:1] == b"{":
                 off = 0
             else:
@@ -256,18 +271,19 @@ class LogLinter:
                 plan = self._shape(shape)
                 if len(shapes) < _SHAPE_CACHE_LIMIT:
                     shapes[shape] = plan
-            static, checks = plan
+            static = plan[0]
             found: list[Finding] | None = None
             dynamic = False
             if static:
                 found = [_new(Finding, (path, n, line.find(needle, off) + 1 if needle else
                                         off + 1, code, msg, key))
                          for code, key, msg, needle in static]
-            for key, code, fast, memo, check in checks:
+            for key, code, fast, memo, check, needle in plan[1]:
                 value = rec[key]
-                if fast is not None and type(value) in fast:
+                kind = type(value)
+                if fast is not None and kind in fast:
                     continue
-                if memo is not None and type(value) is str:
+                if memo is not None and (kind is str or kind is int):
                     problem = memo.get(value, _MISS)
                     if problem is _MISS:
                         problem = check(value)
@@ -277,8 +293,11 @@ class LogLinter:
                         continue
                 else:
                     if code == "LS108":
-                        if variable and type(value) is str:
-                            self._see_message(value, n)
+                        if kind is str:
+                            if variable and templates.get(value, "") is not None:
+                                self._see_message(value, n)
+                            if value.strip():
+                                continue
                         if not message_code:
                             continue
                     problem = check(value)
@@ -287,27 +306,110 @@ class LogLinter:
                         found = []
                     elif not dynamic:
                         dynamic = True  # static ones are in line order already
-                    found.append(_new(Finding, (path, n, _col(line, off, key), code, problem,
+                    found.append(_new(Finding, (path, n, _col(line, off, needle), code, problem,
                                                 key)))
             if found:
                 if dynamic:
                     found.sort(key=_by_col)
                 yield found
-        if variable:
-            yield list(self._variable_findings(path))
+        if variable and final:
+            yield list(self.variable_findings(path))
+
+    def render_text(self, lines: Iterable[bytes], path: str, first: int = 1) -> tuple[str, int]:
+        """``lint_lines(lines, path, first, final=False)`` as text output: the lines
+        ``path:line:col: CODE message`` and how many. Same findings in the same order; the
+        per-shape part of each is rendered once per shape, not once per line."""
+        shapes = self._shapes
+        codes = self.codes
+        not_json = "LS110" in codes
+        variable = "LS109" in codes
+        message_code = "LS108" in codes
+        templates = self._templates
+        loads = orjson.loads
+        out: list[str] = []
+        append = out.append
+        for n, line in enumerate(lines, first):
+            if line[:1] == b"{":
+                off = 0
+            else:
+                off = json_start(line)
+                if off < 0:
+                    if not_json and line.strip():
+                        append(f"{path}:{n}:1: LS110 line is not a JSON record\n")
+                    continue
+            try:
+                rec = loads(line[off:] if off else line)
+            except orjson.JSONDecodeError:
+                if not_json:
+                    append(f"{path}:{n}:{off + 1}: LS110 line is not valid JSON\n")
+                continue
+            if type(rec) is not dict:
+                continue
+            shape = tuple(rec)
+            plan = shapes.get(shape)
+            if plan is None:
+                plan = self._shape(shape)
+                if len(shapes) < _SHAPE_CACHE_LIMIT:
+                    shapes[shape] = plan
+            dynamic: list[tuple[int, str, str]] | None = None
+            for key, code, fast, memo, check, needle in plan[1]:
+                value = rec[key]
+                kind = type(value)
+                if fast is not None and kind in fast:
+                    continue
+                if memo is not None and (kind is str or kind is int):
+                    problem = memo.get(value, _MISS)
+                    if problem is _MISS:
+                        problem = check(value)
+                        if len(memo) < _VALUE_CACHE_LIMIT:
+                            memo[value] = problem
+                    if problem is None:
+                        continue
+                else:
+                    if code == "LS108":
+                        if kind is str:
+                            if variable and templates.get(value, "") is not None:
+                                self._see_message(value, n)
+                            if value.strip():
+                                continue
+                        if not message_code:
+                            continue
+                    problem = check(value)
+                if problem is not None:
+                    if dynamic is None:
+                        dynamic = []
+                    dynamic.append((_col(line, off, needle), code, f": {code} {problem}\n"))
+            text = plan[2]
+            if dynamic is None:
+                if text:
+                    head = f"{path}:{n}:"
+                    for needle, _code, rest in text:
+                        append(f"{head}{line.find(needle, off) + 1}{rest}")
+                continue
+            if text:
+                dynamic[:0] = [(line.find(needle, off) + 1, code, rest)
+                               for needle, code, rest in text]
+            if len(dynamic) > 1:
+                dynamic.sort(key=_COL_CODE)
+            head = f"{path}:{n}:"
+            for col, _code, rest in dynamic:
+                append(f"{head}{col}{rest}")
+        return "".join(out), len(out)
 
     def count_lines(self, lines: Iterable[bytes], path: str,
-                    by_rule: Counter[str], by_key: Counter[str]) -> int:
+                    by_rule: Counter[str], by_key: Counter[str], final: bool = True) -> int:
         """Like ``lint_lines`` but only counts findings by rule and key (for --statistics).
 
         Findings decided per shape are counted once per shape at the end, so a line costs a
-        parse, a lookup and the value checks. Returns the number of findings.
+        parse, a lookup and the value checks. Returns the number of findings; ``final``
+        counts the message-variability findings too, else they stay in the state.
         """
         shapes = self._shapes
         seen: Counter[tuple[str, ...]] = Counter()
         variable = "LS109" in self.codes
         message_code = "LS108" in self.codes
         not_json = "LS110" in self.codes
+        templates = self._templates
         loads = orjson.loads
         total = 0
         for line in lines:
@@ -334,11 +436,12 @@ class LogLinter:
                     shapes[shape] = plan
             if plan[0]:
                 seen[shape] += 1
-            for key, code, fast, memo, check in plan[1]:
+            for key, code, fast, memo, check, _needle in plan[1]:
                 value = rec[key]
-                if fast is not None and type(value) in fast:
+                kind = type(value)
+                if fast is not None and kind in fast:
                     continue
-                if memo is not None and type(value) is str:
+                if memo is not None and (kind is str or kind is int):
                     problem = memo.get(value, _MISS)
                     if problem is _MISS:
                         problem = check(value)
@@ -346,8 +449,11 @@ class LogLinter:
                             memo[value] = problem
                 else:
                     if code == "LS108":
-                        if variable and type(value) is str:
-                            self._see_message(value, 0)
+                        if kind is str:
+                            if variable and templates.get(value, "") is not None:
+                                self._see_message(value, 0)
+                            if value.strip():
+                                continue
                         if not message_code:
                             continue
                     problem = check(value)
@@ -362,11 +468,13 @@ class LogLinter:
                 if skey is not None:
                     by_key[skey] += n
                 total += n
-        for f in self._variable_findings(path):
-            by_rule[f.code] += 1
-            total += 1
+        if variable and final:
+            for f in self.variable_findings(path):
+                by_rule[f.code] += 1
+                total += 1
         return total
 
+    # --- message variability (LS109), across lines and chunks ----------------------------
     def _see_message(self, message: str, line: int) -> None:
         template = self._templates.get(message, "")
         if template == "":
@@ -382,13 +490,61 @@ class LogLinter:
         elif len(seen[1]) < VARIABLE_MESSAGE_MIN:
             seen[1].add(message)
 
-    def _variable_findings(self, path: str) -> Iterator[Finding]:
+    def take_variants(self) -> Variants:
+        """The message forms seen since the last take (or start), and forget them."""
+        out = [(t, line, sorted(forms)) for t, (line, forms) in self._variants.items()]
+        self._variants.clear()
+        return out
+
+    def merge_variants(self, variants: Variants) -> None:
+        """Add what another linter saw on *later* lines of the same file."""
+        for template, line, forms in variants:
+            seen = self._variants.get(template)
+            if seen is None:
+                self._variants[template] = (line, set(forms[:VARIABLE_MESSAGE_MIN]))
+                continue
+            for form in forms:
+                if len(seen[1]) >= VARIABLE_MESSAGE_MIN:
+                    break
+                seen[1].add(form)
+
+    def variable_findings(self, path: str) -> Iterator[Finding]:
+        """LS109 findings for the file so far (by first line), and forget the state."""
         for template, (line, variants) in sorted(self._variants.items(), key=lambda t: t[1][0]):
             if len(variants) >= VARIABLE_MESSAGE_MIN:
                 yield Finding(path, line, 1, "LS109",
                               f"message varies with data ({VARIABLE_MESSAGE_MIN}+ forms of "
                               f"{template!r}): put the values in keys", None)
         self._variants.clear()
+
+
+def _format_ok(fmt: str | None) -> Callable[[str], bool]:
+    """Whether a text value has ``fmt`` (what ``_dictionary._format_problem`` accepts),
+    without its per-call imports."""
+    conv: Callable[[str], object]
+    if fmt == "iso8601":
+        conv = datetime.fromisoformat
+    elif fmt == "uuid":
+        import uuid
+
+        conv = uuid.UUID
+    elif fmt == "ip":
+        import ipaddress
+
+        conv = ipaddress.ip_address
+    elif fmt == "hex":
+        def conv(v: str) -> object:
+            return int(v, 16)
+    else:  # uri
+        return lambda v: "://" in v
+
+    def ok(v: str) -> bool:
+        try:
+            conv(v)
+        except ValueError:
+            return False
+        return True
+    return ok
 
 
 def _message_check(v: Any) -> str | None:
@@ -401,12 +557,13 @@ def _by_col(f: Finding) -> tuple[int, str]:
     return f.col, f.code
 
 
+_COL_CODE = itemgetter(0, 1)
+
+
 def _needle(key: str) -> bytes:
     return orjson.dumps(key)
 
 
-def _col(line: bytes, off: int, key: str | None) -> int:
-    if key is None:
-        return off + 1
-    i = line.find(orjson.dumps(key), off)
+def _col(line: bytes, off: int, needle: bytes) -> int:
+    i = line.find(needle, off)
     return (i if i >= 0 else off) + 1
