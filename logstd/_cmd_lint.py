@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         out.write((stats.render() + "\n").encode())
         n = stats.total
     else:
-        n = lint_to(args.paths or ["."], dictionary, fmt, out, settings, jobs=args.jobs)
+        n = lint_to(args.paths or ["."], dictionary, fmt, out, settings=settings, jobs=args.jobs)
     out.flush()
     if n and fmt == "text" and not args.statistics:
         sys.stderr.write(f"{n} finding{'s' if n != 1 else ''}\n")

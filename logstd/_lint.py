@@ -136,7 +136,7 @@ def lint_paths(paths: Sequence[str], dictionary: Dictionary,
         yield from lint_file(path, dictionary, settings)
 
 
-def lint_to(paths: Sequence[str], dictionary: Dictionary, fmt: str, out: IO[bytes],
+def lint_to(paths: Sequence[str], dictionary: Dictionary, fmt: str, out: IO[bytes], *,
             settings: LintSettings | None = None, jobs: int = 0) -> int:
     """Lint ``paths`` and write the findings to ``out`` in ``fmt`` as they come (big logs
     in chunks, by ``jobs`` processes; 0: every core for a big file). Returns how many.
@@ -208,7 +208,7 @@ def _stream_log(path: str, linter: LogLinter, job: Job, write: Callable[[bytes, 
             jobs = 1  # workers read their chunks at offsets: a pipe (fifo) has none
         elif jobs == 0:
             jobs = cpu_count() if is_big_file(fd) else 1
-        return lint_fd(fd, linter, job, write, jobs)
+        return lint_fd(fd, linter, job, write, jobs=jobs)
     except OSError as e:
         raise UsageError(f"{path}: cannot read: {e.strerror or e}") from e
     finally:

@@ -52,11 +52,38 @@ def parse_line(line: bytes) -> dict[str, Any] | None:
 _Static = tuple[str, str | None, str, bytes]
 # the same for text output: (the key as it appears in the line, code, ": CODE message\n")
 _StaticText = tuple[bytes, str, str]
-# checked per line: (key, code, value types that pass without a call or None,
+# checked per line: (its order, key, code, value types that pass without a call or None,
 # memo of str and int values or None, check, the key as it appears in the line)
-_Check = tuple[str, str, frozenset[type] | None, dict[Any, str | None] | None,
+_Check = tuple[int, str, str, frozenset[type] | None, dict[Any, str | None] | None,
                Callable[[Any], str | None], bytes]
-_Plan = tuple[tuple[_Static, ...], tuple[_Check, ...], tuple[_StaticText, ...]]
+# a number with bounds, compared inline: (order, key, types, low, high, code, check, needle)
+_Range = tuple[int, str, frozenset[type], float, float, str, Callable[[Any], str | None], bytes]
+# a value that fails a check: (the check's order, key, code, problem, needle)
+_Problem = tuple[int, str, str, str, bytes]
+_INF = float("inf")
+
+
+class _Plan:
+    """What lines of one shape (key tuple) need: findings decided once for the shape, and
+    the checks per line, grouped by how cheaply they pass."""
+
+    __slots__ = ("ranges", "rest", "static", "text", "type_todo", "typed", "types")
+
+    def __init__(self, static: tuple[_Static, ...], checks: list[_Check],
+                 ranges: dict[str, tuple[frozenset[type], float, float]]) -> None:
+        self.static = static  # in line order
+        self.text = tuple((needle, code, f": {code} {msg}\n") for code, _k, msg, needle in static)
+        # keys whose verdict is "passes" for some value types (plain text, unknown scalars):
+        # one itemgetter and one dict lookup per line find those that need a closer look
+        self.typed = tuple(c for c in checks if c[3] is not None)
+        keys = [c[1] for c in self.typed]
+        self.types: Callable[[dict[str, Any]], tuple[Any, ...]] | None = \
+            itemgetter(*keys, *keys[:1]) if keys else None  # 2+ keys: always a tuple
+        self.type_todo: dict[tuple[type, ...], tuple[_Check, ...]] = {}
+        self.ranges: tuple[_Range, ...] = tuple(
+            (c[0], c[1], *ranges[c[1]], c[2], c[5], c[6]) for c in checks
+            if c[3] is None and c[1] in ranges)
+        self.rest = tuple(c for c in checks if c[3] is None and c[1] not in ranges)
 # message variability carried between processes: (template, first line, distinct messages)
 Variants = list[tuple[str, int, list[str]]]
 _MISS: Any = object()
@@ -71,6 +98,8 @@ class LogLinter:
         self.codes = frozenset(codes)
         self._shapes: dict[tuple[str, ...], _Plan] = {}
         self._checks: dict[str, Callable[[Any], str | None]] = {}
+        # numeric keys without a closed list: value types that pass, low and high bounds
+        self._ranges: dict[str, tuple[frozenset[type], float, float]] = {}
         self._nested: dict[str, str | None] = {}
         self._unknown: dict[str, str] = {}
         # per key: text values already checked -> the problem (levels, services, routes repeat)
@@ -83,7 +112,8 @@ class LogLinter:
     def _shape(self, keys: tuple[str, ...]) -> _Plan:
         d, codes = self.d, self.codes
         static: list[_Static] = []
-        checks: list[_Check] = []
+        checks: list[tuple[str, str, frozenset[type] | None, dict[Any, str | None] | None,
+                           Callable[[Any], str | None], bytes]] = []
         present: set[str] = set()
         for k in keys:
             canon = d.lookup.get(k)
@@ -130,12 +160,12 @@ class LogLinter:
             checks = [c for c in checks if c[1] != "LS105"]
         if "LS108" not in codes and "LS109" not in codes:
             checks = [c for c in checks if c[1] != "LS108"]
+        numbered = [(i, *c) for i, c in enumerate(checks)]
         # in the order of the line: missing keys first (at the record's start), then by key
         position = {k: i for i, k in enumerate(keys)}
         static.sort(key=lambda s: (1, position[s[1]], s[0]) if s[3] and s[1] is not None
                     else (0, 0, s[0]))
-        text = tuple((needle, code, f": {code} {msg}\n") for code, _k, msg, needle in static)
-        return tuple(static), tuple(checks), text
+        return _Plan(tuple(static), numbered, self._ranges)
 
     def _unknown_message(self, key: str) -> str:
         msg = self._unknown.get(key)
@@ -164,6 +194,8 @@ class LogLinter:
         elif spec.type in ("integer", "number") and spec.allowed is None:
             ok = (int,) if spec.type == "integer" else (int, float)
             lo, hi = spec.minimum, spec.maximum
+            self._ranges[key] = (frozenset(ok), -_INF if lo is None else lo,
+                                 _INF if hi is None else hi)
 
             def check(v: Any) -> str | None:
                 if type(v) in ok and (lo is None or v >= lo) and (hi is None or v <= hi):
@@ -245,8 +277,6 @@ class LogLinter:
         codes = self.codes
         not_json = "LS110" in codes
         variable = "LS109" in codes
-        message_code = "LS108" in codes
-        templates = self._templates
         loads = orjson.loads
         for n, line in enumerate(lines, first):
             if line[:1] == b"{":
@@ -271,46 +301,18 @@ class LogLinter:
                 plan = self._shape(shape)
                 if len(shapes) < _SHAPE_CACHE_LIMIT:
                     shapes[shape] = plan
-            static = plan[0]
-            found: list[Finding] | None = None
-            dynamic = False
-            if static:
-                found = [_new(Finding, (path, n, line.find(needle, off) + 1 if needle else
-                                        off + 1, code, msg, key))
-                         for code, key, msg, needle in static]
-            for key, code, fast, memo, check, needle in plan[1]:
-                value = rec[key]
-                kind = type(value)
-                if fast is not None and kind in fast:
-                    continue
-                if memo is not None and (kind is str or kind is int):
-                    problem = memo.get(value, _MISS)
-                    if problem is _MISS:
-                        problem = check(value)
-                        if len(memo) < _VALUE_CACHE_LIMIT:
-                            memo[value] = problem
-                    if problem is None:
-                        continue
-                else:
-                    if code == "LS108":
-                        if kind is str:
-                            if variable and templates.get(value, "") is not None:
-                                self._see_message(value, n)
-                            if value.strip():
-                                continue
-                        if not message_code:
-                            continue
-                    problem = check(value)
-                if problem is not None:
-                    if found is None:
-                        found = []
-                    elif not dynamic:
-                        dynamic = True  # static ones are in line order already
-                    found.append(_new(Finding, (path, n, _col(line, off, needle), code, problem,
-                                                key)))
+            found = [_new(Finding, (path, n, line.find(needle, off) + 1 if needle else
+                                    off + 1, code, msg, key))
+                     for code, key, msg, needle in plan.static]
+            problems = self._problems(rec, plan, n)
+            if problems is not None:
+                if len(problems) > 1:
+                    problems.sort()  # back in the order of the checks
+                found += [_new(Finding, (path, n, _col(line, off, needle), code, problem, key))
+                          for _i, key, code, problem, needle in problems]
+                if len(found) > 1:
+                    found.sort(key=_by_col)  # static ones alone are in line order already
             if found:
-                if dynamic:
-                    found.sort(key=_by_col)
                 yield found
         if variable and final:
             yield list(self.variable_findings(path))
@@ -322,9 +324,6 @@ class LogLinter:
         shapes = self._shapes
         codes = self.codes
         not_json = "LS110" in codes
-        variable = "LS109" in codes
-        message_code = "LS108" in codes
-        templates = self._templates
         loads = orjson.loads
         out: list[str] = []
         append = out.append
@@ -351,44 +350,19 @@ class LogLinter:
                 plan = self._shape(shape)
                 if len(shapes) < _SHAPE_CACHE_LIMIT:
                     shapes[shape] = plan
-            dynamic: list[tuple[int, str, str]] | None = None
-            for key, code, fast, memo, check, needle in plan[1]:
-                value = rec[key]
-                kind = type(value)
-                if fast is not None and kind in fast:
-                    continue
-                if memo is not None and (kind is str or kind is int):
-                    problem = memo.get(value, _MISS)
-                    if problem is _MISS:
-                        problem = check(value)
-                        if len(memo) < _VALUE_CACHE_LIMIT:
-                            memo[value] = problem
-                    if problem is None:
-                        continue
-                else:
-                    if code == "LS108":
-                        if kind is str:
-                            if variable and templates.get(value, "") is not None:
-                                self._see_message(value, n)
-                            if value.strip():
-                                continue
-                        if not message_code:
-                            continue
-                    problem = check(value)
-                if problem is not None:
-                    if dynamic is None:
-                        dynamic = []
-                    dynamic.append((_col(line, off, needle), code, f": {code} {problem}\n"))
-            text = plan[2]
-            if dynamic is None:
+            problems = self._problems(rec, plan, n)
+            text = plan.text
+            if problems is None:
                 if text:
                     head = f"{path}:{n}:"
                     for needle, _code, rest in text:
                         append(f"{head}{line.find(needle, off) + 1}{rest}")
                 continue
-            if text:
-                dynamic[:0] = [(line.find(needle, off) + 1, code, rest)
-                               for needle, code, rest in text]
+            if len(problems) > 1:
+                problems.sort()  # back in the order of the checks
+            dynamic = [(line.find(needle, off) + 1, code, rest) for needle, code, rest in text]
+            dynamic += [(_col(line, off, needle), code, f": {code} {problem}\n")
+                        for _i, _key, code, problem, needle in problems]
             if len(dynamic) > 1:
                 dynamic.sort(key=_COL_CODE)
             head = f"{path}:{n}:"
@@ -407,9 +381,7 @@ class LogLinter:
         shapes = self._shapes
         seen: Counter[tuple[str, ...]] = Counter()
         variable = "LS109" in self.codes
-        message_code = "LS108" in self.codes
         not_json = "LS110" in self.codes
-        templates = self._templates
         loads = orjson.loads
         total = 0
         for line in lines:
@@ -434,36 +406,17 @@ class LogLinter:
                 plan = self._shape(shape)
                 if len(shapes) < _SHAPE_CACHE_LIMIT:
                     shapes[shape] = plan
-            if plan[0]:
+            if plan.static:
                 seen[shape] += 1
-            for key, code, fast, memo, check, _needle in plan[1]:
-                value = rec[key]
-                kind = type(value)
-                if fast is not None and kind in fast:
-                    continue
-                if memo is not None and (kind is str or kind is int):
-                    problem = memo.get(value, _MISS)
-                    if problem is _MISS:
-                        problem = check(value)
-                        if len(memo) < _VALUE_CACHE_LIMIT:
-                            memo[value] = problem
-                else:
-                    if code == "LS108":
-                        if kind is str:
-                            if variable and templates.get(value, "") is not None:
-                                self._see_message(value, 0)
-                            if value.strip():
-                                continue
-                        if not message_code:
-                            continue
-                    problem = check(value)
-                if problem is not None:
+            problems = self._problems(rec, plan, 0)
+            if problems is not None:
+                for _i, key, code, _problem, _needle in problems:
                     by_rule[code] += 1
                     by_key[key] += 1
-                    total += 1
+                total += len(problems)
         for shape, n in seen.items():
             plan = shapes.get(shape) or self._shape(shape)
-            for scode, skey, _msg, _needle in plan[0]:
+            for scode, skey, _msg, _needle in plan.static:
                 by_rule[scode] += n
                 if skey is not None:
                     by_key[skey] += n
@@ -473,6 +426,65 @@ class LogLinter:
                 by_rule[f.code] += 1
                 total += 1
         return total
+
+    def _problems(self, rec: dict[str, Any], plan: _Plan, n: int) -> list[_Problem] | None:
+        """The values of ``rec`` that fail their checks (in no particular order: sort to
+        get the order of the checks), or None."""
+        found: list[_Problem] | None = None
+        types = plan.types
+        if types is not None:
+            sig = tuple(map(type, types(rec)))
+            todo = plan.type_todo.get(sig)
+            if todo is None:
+                # the checks these value types do not pass by type alone
+                todo = tuple(c for t, c in zip(sig, plan.typed, strict=False)
+                             if c[3] is None or t not in c[3])
+                if len(plan.type_todo) < 256:
+                    plan.type_todo[sig] = todo
+            if todo:
+                found = self._run(rec, todo, n, None)
+        for i, key, ok, lo, hi, code, check, needle in plan.ranges:
+            value = rec[key]
+            if type(value) in ok and lo <= value <= hi:
+                continue
+            problem = check(value)
+            if problem is not None:
+                if found is None:
+                    found = []
+                found.append((i, key, code, problem, needle))
+        if plan.rest:
+            return self._run(rec, plan.rest, n, found)
+        return found
+
+    def _run(self, rec: dict[str, Any], checks: tuple[_Check, ...], n: int,
+             found: list[_Problem] | None) -> list[_Problem] | None:
+        codes = self.codes
+        for i, key, code, fast, memo, check, needle in checks:
+            value = rec[key]
+            kind = type(value)
+            if fast is not None and kind in fast:
+                continue
+            if memo is not None and (kind is str or kind is int):
+                problem = memo.get(value, _MISS)
+                if problem is _MISS:
+                    problem = check(value)
+                    if len(memo) < _VALUE_CACHE_LIMIT:
+                        memo[value] = problem
+            else:
+                if code == "LS108":
+                    if kind is str:
+                        if "LS109" in codes and self._templates.get(value, "") is not None:
+                            self._see_message(value, n)
+                        if value.strip():
+                            continue
+                    if "LS108" not in codes:
+                        continue
+                problem = check(value)
+            if problem is not None:
+                if found is None:
+                    found = []
+                found.append((i, key, code, problem, needle))
+        return found
 
     # --- message variability (LS109), across lines and chunks ----------------------------
     def _see_message(self, message: str, line: int) -> None:

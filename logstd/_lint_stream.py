@@ -128,6 +128,10 @@ def _pack(out: bytes, n: int, variants: Variants) -> bytes:
 class _Worker:
     """A forked process linting the chunks it is sent, in the order sent."""
 
+    pid: int
+    to_w: int
+    from_r: int
+
     def __init__(self, fd: int, linter: LogLinter, job: Job, siblings: list[_Worker]) -> None:
         to_r, to_w = os.pipe()
         from_r, from_w = os.pipe()
@@ -191,7 +195,7 @@ def lint_stream(read: Callable[[int], bytes], linter: LogLinter, job: Job,
 
 
 def lint_fd(fd: int, linter: LogLinter, job: Job, write: Callable[[bytes, int], Any],
-            jobs: int = 1, chunk: int | None = None) -> int:
+            *, jobs: int = 1, chunk: int | None = None) -> int:
     """Lint everything readable from the regular file ``fd`` with ``job``, passing its
     outputs (and their numbers of findings) to ``write`` in input order, with ``jobs``
     processes; returns the number of findings. The LS109 state is left in ``linter``."""
@@ -209,7 +213,7 @@ def lint_fd(fd: int, linter: LogLinter, job: Job, write: Callable[[bytes, int], 
 
     def settle() -> int:
         nonlocal failed
-        worker, offset, data, first = pending.popleft()
+        worker, _offset, data, first = pending.popleft()
         if not failed:
             try:
                 out, n, variants = worker.receive()
