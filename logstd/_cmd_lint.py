@@ -25,6 +25,9 @@ def add_parser(sub: Any) -> None:
                    help="report print() calls (LS204; the default)")
     p.add_argument("--no-print-rule", dest="print_rule", action="store_false",
                    help="allow print() calls")
+    p.add_argument("--group", action="store_true",
+                   help="text: one line per rule and key (per message where there is no key) "
+                   "at its first finding, with how many more there are")
     p.add_argument("--statistics", action="store_true",
                    help="print counts by rule and the most frequent offending keys instead")
     p.add_argument("-j", "--jobs", type=int, default=0, metavar="N",
@@ -58,6 +61,8 @@ def run(args: argparse.Namespace) -> int:
                           f"(one of {', '.join(FORMATS)})")
     if args.jobs < 0:
         raise UsageError(f"--jobs {args.jobs}: expected 0 (auto) or a positive number")
+    if args.group and fmt != "text":
+        raise UsageError(f"--group writes text: it does not combine with --format {fmt}")
     settings = lint_settings(select=args.select, ignore=args.ignore, print_rule=args.print_rule)
     dictionary = load_configured_dictionary(args.dictionary)
     out = sys.stdout.buffer
@@ -66,7 +71,8 @@ def run(args: argparse.Namespace) -> int:
         out.write((stats.render() + "\n").encode())
         n = stats.total
     else:
-        n = lint_to(args.paths or ["."], dictionary, fmt, out, settings=settings, jobs=args.jobs)
+        n = lint_to(args.paths or ["."], dictionary, fmt, out, settings=settings,
+                    jobs=args.jobs, group=args.group)
     out.flush()
     if n and fmt == "text" and not args.statistics:
         sys.stderr.write(f"{n} finding{'s' if n != 1 else ''}\n")

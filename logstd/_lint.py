@@ -137,16 +137,21 @@ def lint_paths(paths: Sequence[str], dictionary: Dictionary,
 
 
 def lint_to(paths: Sequence[str], dictionary: Dictionary, fmt: str, out: IO[bytes], *,
-            settings: LintSettings | None = None, jobs: int = 0) -> int:
+            settings: LintSettings | None = None, jobs: int = 0, group: bool = False) -> int:
     """Lint ``paths`` and write the findings to ``out`` in ``fmt`` as they come (big logs
     in chunks, by ``jobs`` processes; 0: every core for a big file). Returns how many.
 
-    The bytes are those of ``_lint_output.write(lint_paths(...), fmt, out)``.
+    The bytes are those of ``_lint_output.write(lint_paths(...), fmt, out)``. ``group``
+    (text only) writes one line per rule and key of each file instead (``_lint_group``).
     """
     from logstd._lint_output import Writer
 
     settings = settings or LintSettings()
     writer = Writer(fmt, out)
+    if group:
+        for path in discover(paths, settings):
+            writer.rendered(*_grouped(path, dictionary, settings, jobs))
+        return writer.close()
     for path in discover(paths, settings):
         if path.endswith(".py") or fmt == "sarif":
             writer.findings(lint_file(path, dictionary, settings))
@@ -182,6 +187,24 @@ def statistics(paths: Sequence[str], dictionary: Dictionary,
         if n:
             stats.files.add(path)
     return stats
+
+
+def _grouped(path: str, dictionary: Dictionary, settings: LintSettings,
+             jobs: int) -> tuple[bytes, int]:
+    from logstd import _lint_group
+
+    if path.endswith(".py"):
+        found = _lint_group.group_findings(lint_file(path, dictionary, settings))
+        return _lint_group.render(found, path)
+    linter = _log_linter(path, dictionary, settings)
+    groups: _lint_group.Groups = {}
+
+    def job(linter: LogLinter, lines: list[bytes], first: int) -> tuple[bytes, int]:
+        found, n = _lint_group.group_lines(linter, lines, path, first)
+        return _lint_group.dumps(found), n
+
+    _stream_log(path, linter, job, lambda data, _n: _lint_group.merge(groups, data), jobs)
+    return _lint_group.render(groups, path, linter.variable_findings(path))
 
 
 def _log_linter(path: str, dictionary: Dictionary, settings: LintSettings) -> LogLinter:

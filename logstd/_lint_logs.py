@@ -14,6 +14,7 @@ in chunks by several processes with the same output as one (``logstd._lint_strea
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -116,28 +117,29 @@ class LogLinter:
                            Callable[[Any], str | None], bytes]] = []
         present: set[str] = set()
         for k in keys:
+            needle = _needle(k)
             canon = d.lookup.get(k)
             if canon is None:
                 sens = d.sensitive_spellings.get(normalize(k))
                 if sens is not None:
                     checks.append((k, "LS105", None, None, self._sensitive_check(k, sens),
-                                   _needle(k)))
+                                   needle))
                     continue
                 if "LS101" in codes:
-                    static.append(("LS101", k, self._unknown_message(k), _needle(k)))
+                    static.append(("LS101", k, self._unknown_message(k), needle))
                 checks.append((k, "LS105", _SCALAR_TYPES, None, self._nested_only,
-                               _needle(k)))
+                               needle))
                 continue
             present.add(canon)
             if canon != k and "LS102" in codes:
                 static.append(("LS102", k, f"key {k!r} is an alias: write {canon!r}",
-                               _needle(k)))
+                               needle))
             spec = d.keys[canon]
             if spec.sensitive:
                 checks.append((k, "LS105", None, None,
-                               self._sensitive_check(k, spec.sensitive), _needle(k)))
+                               self._sensitive_check(k, spec.sensitive), needle))
             elif canon == "message":
-                checks.append((k, "LS108", None, None, _message_check, _needle(k)))
+                checks.append((k, "LS108", None, None, _message_check, needle))
             else:
                 code = {"timestamp": "LS106", "level": "LS107"}.get(canon, "LS103")
                 plain = spec.type == "string" and spec.allowed is None and spec.pattern is None \
@@ -148,7 +150,7 @@ class LogLinter:
                                                        spec.format not in _CHECKED_FORMATS)
                 memo = self._memos.setdefault(k, {}) if repeats and not plain else None
                 checks.append((k, code, _STR if plain else None, memo,
-                               self._value_check(spec, k), _needle(k)))
+                               self._value_check(spec, k), needle))
         if "message" not in present and "message" in d.keys and "LS108" in codes:
             static.append(("LS108", None, "record has no message", b""))
         if "LS104" in codes:
@@ -572,7 +574,9 @@ def _by_col(f: Finding) -> tuple[int, str]:
 _COL_CODE = itemgetter(0, 1)
 
 
+@functools.lru_cache(maxsize=4096)
 def _needle(key: str) -> bytes:
+    """The key as orjson writes it, to find its column in a line."""
     return orjson.dumps(key)
 
 

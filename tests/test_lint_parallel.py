@@ -220,3 +220,41 @@ def test_any_log_any_chunking_same_text(d, tmp_path, lines, chunk, newline) -> N
             _lint_stream.CHUNK = old
         assert buf.getvalue() == ref
 
+
+
+def _group_ref(paths: list[str], d, sets: LintSettings) -> dict[tuple[str, str], tuple[int, str]]:  # type: ignore[no-untyped-def]
+    """From the reference findings: per rule and key (message where there is no key), how
+    many and the text of the first."""
+    out: dict[tuple[str, str], tuple[int, str]] = {}
+    for f in lint_paths(paths, d, sets):
+        group = (f.code, f.key if f.key is not None else f.message)
+        n, first = out.get(group, (0, f"{f.path}:{f.line}:{f.col}: {f.code} {f.message}"))
+        out[group] = (n + 1, first)
+    return out
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_group_gives_each_rule_and_key_once_with_the_count(d, tmp_path, monkeypatch, jobs) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(_lint_stream, "CHUNK", 2048)
+    log = tmp_path / "app.log"
+    log.write_text(_log(random.Random(9), 1200))
+    sets = LintSettings(codes=ALL.codes - {"LS105", "LS110"})
+    ref = _reference([str(log)], d, "text", sets).decode()
+    buf = io.BytesIO()
+    n = lint_to([str(log)], d, "text", buf, settings=sets, jobs=jobs, group=True)
+    assert n == len(ref.splitlines())
+    got = buf.getvalue().decode().splitlines()
+    want = _group_ref([str(log)], d, sets)
+    assert len(got) == len(want)
+    for line in got:
+        text, _, more = line.partition(" (+")
+        count = 1 + int(more.rstrip(" more)").replace(",", "")) if more else 1
+        assert (count, text) in want.values(), line
+    firsts = [int(line.split(":")[1]) for line in got if " LS109 " not in line]
+    assert firsts == sorted(firsts)
+
+
+def test_group_is_text_only(capsys) -> None:  # type: ignore[no-untyped-def]
+    assert main(["lint", "--group", "--format", "json", "."]) == 2
+    assert capsys.readouterr().err == \
+        "error: --group writes text: it does not combine with --format json\n"
