@@ -4,8 +4,8 @@
 
 1. lines/s of `logstd lint` on the bench log (bench/logdata.py, 500k lines, ~135 MB),
    text output to a file (the goal row: the default command, every core), then the same in
-   one process (-j 1), with --statistics, with --format json, with fewer rules, and on a
-   log that follows the dictionary;
+   one process (-j 1), with --statistics, --group, --format json, with fewer rules, and
+   on a log that follows the dictionary;
 2. seconds to lint a generated 50k-line Python source tree;
 3. `logstd query customer C-1100 --run` over a ~1 GB log vs jq doing the same filter
    (jq -R 'fromjson? | select(...)' on the same file; --big-mb 0 skips it).
@@ -130,6 +130,10 @@ def main() -> None:
         wall, cpu, _, _ = _time([LOGSTD, "lint", "--statistics", str(log)])
         rows.append(("  same, --statistics", f"{wall:.1f}", f"{cpu:.1f}",
                      f"{ns.lines / wall:,.0f} lines/s ({ns.lines / cpu:,.0f}/CPU-s)", ""))
+        wall, cpu, _, found = _time([LOGSTD, "lint", "--group", str(log)], tmp / "out.txt")
+        rows.append(("  same, --group", f"{wall:.1f}", f"{cpu:.1f}",
+                     f"{ns.lines / wall:,.0f} lines/s ({ns.lines / cpu:,.0f}/CPU-s); "
+                     f"{found:,} lines out", ""))
         wall, cpu, _, _ = _time([LOGSTD, "lint", "--format", "json", str(log)])
         rows.append(("  same, --format json (to /dev/null)", f"{wall:.1f}", f"{cpu:.1f}",
                      f"{ns.lines / wall:,.0f} lines/s ({ns.lines / cpu:,.0f}/CPU-s)", ""))
