@@ -11,6 +11,7 @@ without ``--prefix`` and ``--timestamps``).
 from __future__ import annotations
 
 import fnmatch
+import functools
 import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -218,10 +219,19 @@ def _stream_log(path: str, linter: LogLinter, job: Job, write: Callable[[bytes, 
     """Run ``job`` over the log at ``path`` (``-``: stdin) chunk by chunk."""
     from logstd._lint_stream import cpu_count, is_big_file, lint_fd, lint_stream
 
+    def reading(read: Callable[[int], bytes]) -> Callable[[int], bytes]:
+        # a read error names the file; a write error (a closed pipe) is not this file's
+        def checked(n: int) -> bytes:
+            try:
+                return read(n)
+            except OSError as e:
+                raise UsageError(f"{path}: cannot read: {e.strerror or e}") from e
+        return checked
+
     if path == "-":
         import sys
 
-        return lint_stream(sys.stdin.buffer.read, linter, job, write)
+        return lint_stream(reading(sys.stdin.buffer.read), linter, job, write)
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError as e:
@@ -231,9 +241,8 @@ def _stream_log(path: str, linter: LogLinter, job: Job, write: Callable[[bytes, 
             jobs = 1  # workers read their chunks at offsets: a pipe (fifo) has none
         elif jobs == 0:
             jobs = cpu_count() if is_big_file(fd) else 1
-        return lint_fd(fd, linter, job, write, jobs=jobs)
-    except OSError as e:
-        raise UsageError(f"{path}: cannot read: {e.strerror or e}") from e
+        return lint_fd(fd, linter, job, write, jobs=jobs,
+                       read=reading(functools.partial(os.read, fd)))
     finally:
         os.close(fd)
 

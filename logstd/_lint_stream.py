@@ -195,14 +195,17 @@ def lint_stream(read: Callable[[int], bytes], linter: LogLinter, job: Job,
 
 
 def lint_fd(fd: int, linter: LogLinter, job: Job, write: Callable[[bytes, int], Any],
-            *, jobs: int = 1, chunk: int | None = None) -> int:
+            *, jobs: int = 1, chunk: int | None = None,
+            read: Callable[[int], bytes] | None = None) -> int:
     """Lint everything readable from the regular file ``fd`` with ``job``, passing its
     outputs (and their numbers of findings) to ``write`` in input order, with ``jobs``
-    processes; returns the number of findings. The LS109 state is left in ``linter``."""
+    processes; returns the number of findings. The LS109 state is left in ``linter``.
+    ``read`` reads ``fd`` in the parent (default ``os.read``)."""
     chunk = chunk or CHUNK
+    read = read or partial(os.read, fd)
     total = 0
     if jobs <= 1:
-        for _offset, data, first in chunks(partial(os.read, fd), chunk):
+        for _offset, data, first in chunks(read, chunk):
             out, n = job(linter, split_lines(data), first)
             write(out, n)
             total += n
@@ -228,7 +231,7 @@ def lint_fd(fd: int, linter: LogLinter, job: Job, write: Callable[[bytes, int], 
 
     try:
         start = os.lseek(fd, 0, os.SEEK_CUR)  # stdin redirected from a file may not be at 0
-        for i, (offset, data, first) in enumerate(chunks(partial(os.read, fd), chunk, start)):
+        for i, (offset, data, first) in enumerate(chunks(read, chunk, start)):
             if failed:
                 while pending:
                     total += settle()
