@@ -85,6 +85,8 @@ class _Plan:
             (c[0], c[1], *ranges[c[1]], c[2], c[5], c[6]) for c in checks
             if c[3] is None and c[1] in ranges)
         self.rest = tuple(c for c in checks if c[3] is None and c[1] not in ranges)
+
+
 # message variability carried between processes: (template, first line, distinct messages)
 Variants = list[tuple[str, int, list[str]]]
 _MISS: Any = object()
