@@ -2,11 +2,14 @@
 
     python bench/lint.py [--lines 500000] [--source-lines 50000] [--big-mb 1024]
 
-1. lines/s of `logstd lint` on the bench log (bench/logdata.py, 500k lines, ~150 MB),
-   text output to /dev/null, and with --statistics;
+1. lines/s of `logstd lint` on the bench log (bench/logdata.py, 500k lines, ~135 MB),
+   text output to a file (the goal row: the default command, every core), then the same in
+   one process (-j 1), with --statistics, --group, --format json, with fewer rules, and
+   on a log that follows the dictionary;
 2. seconds to lint a generated 50k-line Python source tree;
 3. `logstd query customer C-1100 --run` over a ~1 GB log vs jq doing the same filter
-   (jq -R 'fromjson? | select(...)' on the same file). Files live in a temp dir, deleted after.
+   (jq -R 'fromjson? | select(...)' on the same file; --big-mb 0 skips it).
+Files live in a temp dir, deleted after.
 """
 
 from __future__ import annotations
@@ -101,6 +104,10 @@ def handler_{i}(order, request, user):
     return written
 
 
+class _Done(Exception):
+    """The rows asked for are measured."""
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--lines", type=int, default=500_000)
@@ -108,6 +115,7 @@ def main() -> None:
     ap.add_argument("--big-mb", type=int, default=1024)
     ns = ap.parse_args()
     rows: list[tuple[str, ...]] = []
+    load_start = os.getloadavg()[0]
     tmp = Path(tempfile.mkdtemp(prefix="logstd-bench-"))
     try:
         log = generate(tmp / "bench.log", ns.lines)
@@ -115,8 +123,19 @@ def main() -> None:
         rows.append((f"lint {ns.lines:,}-line log, text out", f"{wall:.1f}", f"{cpu:.1f}",
                      f"{ns.lines / wall:,.0f} lines/s ({ns.lines / cpu:,.0f}/CPU-s); "
                      f"{found:,} findings", "250,000 lines/s"))
+        wall, cpu, _, found = _time([LOGSTD, "lint", "-j", "1", str(log)], tmp / "out.txt")
+        rows.append(("  same, one process (-j 1)", f"{wall:.1f}", f"{cpu:.1f}",
+                     f"{ns.lines / wall:,.0f} lines/s ({ns.lines / cpu:,.0f}/CPU-s); "
+                     f"{found:,} findings", ""))
         wall, cpu, _, _ = _time([LOGSTD, "lint", "--statistics", str(log)])
         rows.append(("  same, --statistics", f"{wall:.1f}", f"{cpu:.1f}",
+                     f"{ns.lines / wall:,.0f} lines/s ({ns.lines / cpu:,.0f}/CPU-s)", ""))
+        wall, cpu, _, found = _time([LOGSTD, "lint", "--group", str(log)], tmp / "out.txt")
+        rows.append(("  same, --group", f"{wall:.1f}", f"{cpu:.1f}",
+                     f"{ns.lines / wall:,.0f} lines/s ({ns.lines / cpu:,.0f}/CPU-s); "
+                     f"{found:,} lines out", ""))
+        wall, cpu, _, _ = _time([LOGSTD, "lint", "--format", "json", str(log)])
+        rows.append(("  same, --format json (to /dev/null)", f"{wall:.1f}", f"{cpu:.1f}",
                      f"{ns.lines / wall:,.0f} lines/s ({ns.lines / cpu:,.0f}/CPU-s)", ""))
         wall, cpu, _, _ = _time([LOGSTD, "lint", "--select", "LS104,LS106,LS107,LS108",
                                  str(log)])
@@ -133,6 +152,8 @@ def main() -> None:
         wall, cpu, _, found = _time([LOGSTD, "lint", str(tree)], tmp / "out.txt")
         rows.append((f"lint {src_lines:,}-line Python tree", f"{wall:.1f}", f"{cpu:.1f}",
                      f"{src_lines / wall:,.0f} lines/s; {found:,} findings", "< 3 s"))
+        if not ns.big_mb:
+            raise _Done
         big = tmp / "big.log"
         target = ns.big_mb * 1024 * 1024
         with big.open("wb") as out:
@@ -155,13 +176,15 @@ def main() -> None:
                          "(skips kubectl-prefixed lines)", ""))
         else:
             rows.append(("  jq", "-", "-", "not installed", ""))
+    except _Done:
+        pass
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     head = ("what", "wall s", "CPU s", "rate", "goal")
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
     print(f"logstd lint/query benchmark  (python {sys.version.split()[0]}, "
           f"{os.cpu_count()} cores shared with other jobs; load average "
-          f"{os.getloadavg()[0]:.1f} at the end)")
+          f"{load_start:.1f} at the start, {os.getloadavg()[0]:.1f} at the end)")
     for r in [head, *rows]:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
 

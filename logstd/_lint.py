@@ -11,16 +11,21 @@ without ``--prefix`` and ``--timestamps``).
 from __future__ import annotations
 
 import fnmatch
+import functools
 import os
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, NamedTuple
+from typing import IO, TYPE_CHECKING, NamedTuple
 
 from logstd._dictionary import Dictionary
 from logstd._lint_rules import default_codes
 from logstd.errors import UsageError
+
+if TYPE_CHECKING:
+    from logstd._lint_logs import LogLinter
+    from logstd._lint_stream import Job
 
 LOG_SUFFIXES = (".log", ".jsonl", ".ndjson", ".json", ".txt", ".out")
 SKIP_DIRS = frozenset({".git", ".hg", ".venv", "venv", "node_modules", "__pycache__",
@@ -132,8 +137,34 @@ def lint_paths(paths: Sequence[str], dictionary: Dictionary,
         yield from lint_file(path, dictionary, settings)
 
 
+def lint_to(paths: Sequence[str], dictionary: Dictionary, fmt: str, out: IO[bytes], *,
+            settings: LintSettings | None = None, jobs: int = 0, group: bool = False) -> int:
+    """Lint ``paths`` and write the findings to ``out`` in ``fmt`` as they come (big logs
+    in chunks, by ``jobs`` processes; 0: every core for a big file). Returns how many.
+
+    The bytes are those of ``_lint_output.write(lint_paths(...), fmt, out)``. ``group``
+    (text only) writes one line per rule and key of each file instead (``_lint_group``).
+    """
+    from logstd._lint_output import Writer
+
+    settings = settings or LintSettings()
+    writer = Writer(fmt, out)
+    if group:
+        for path in discover(paths, settings):
+            writer.rendered(*_grouped(path, dictionary, settings, jobs))
+        return writer.close()
+    for path in discover(paths, settings):
+        if path.endswith(".py") or fmt == "sarif":
+            writer.findings(lint_file(path, dictionary, settings))
+            continue
+        linter = _log_linter(path, dictionary, settings)
+        _stream_log(path, linter, _render_job(fmt, path), writer.rendered, jobs)
+        writer.findings(linter.variable_findings(path))
+    return writer.close()
+
+
 def statistics(paths: Sequence[str], dictionary: Dictionary,
-               settings: LintSettings | None = None) -> Statistics:
+               settings: LintSettings | None = None, jobs: int = 0) -> Statistics:
     """Counts of findings by rule and key; logs take a fast path that makes no findings."""
     settings = settings or LintSettings()
     stats = Statistics()
@@ -141,22 +172,112 @@ def statistics(paths: Sequence[str], dictionary: Dictionary,
         if path.endswith(".py"):
             stats.add(lint_file(path, dictionary, settings))
             continue
-        from logstd._lint_logs import LogLinter
+        linter = _log_linter(path, dictionary, settings)
 
-        linter = LogLinter(dictionary, settings.codes_for(path))
-        try:
-            if path == "-":
-                import sys
+        def add(counts: bytes, _n: int, stats: Statistics = stats) -> None:
+            import orjson
 
-                n = linter.count_lines(sys.stdin.buffer, path, stats.by_rule, stats.by_key)
-            else:
-                with open(path, "rb") as f:
-                    n = linter.count_lines(f, path, stats.by_rule, stats.by_key)
-        except OSError as e:
-            raise UsageError(f"{path}: cannot read: {e.strerror or e}") from e
+            by_rule, by_key = orjson.loads(counts)
+            stats.by_rule.update(by_rule)
+            stats.by_key.update(by_key)
+
+        n = _stream_log(path, linter, _count_job, add, jobs)
+        for f in linter.variable_findings(path):
+            stats.by_rule[f.code] += 1
+            n += 1
         if n:
             stats.files.add(path)
     return stats
+
+
+def _grouped(path: str, dictionary: Dictionary, settings: LintSettings,
+             jobs: int) -> tuple[bytes, int]:
+    from logstd import _lint_group
+
+    if path.endswith(".py"):
+        found = _lint_group.group_findings(lint_file(path, dictionary, settings))
+        return _lint_group.render(found, path)
+    linter = _log_linter(path, dictionary, settings)
+    groups: _lint_group.Groups = {}
+
+    def job(linter: LogLinter, lines: list[bytes], first: int) -> tuple[bytes, int]:
+        found, n = _lint_group.group_lines(linter, lines, path, first)
+        return _lint_group.dumps(found), n
+
+    _stream_log(path, linter, job, lambda data, _n: _lint_group.merge(groups, data), jobs)
+    return _lint_group.render(groups, path, linter.variable_findings(path))
+
+
+def _log_linter(path: str, dictionary: Dictionary, settings: LintSettings) -> LogLinter:
+    from logstd._lint_logs import LogLinter
+
+    return LogLinter(dictionary, settings.codes_for(path))
+
+
+def _stream_log(path: str, linter: LogLinter, job: Job, write: Callable[[bytes, int], object],
+                jobs: int) -> int:
+    """Run ``job`` over the log at ``path`` (``-``: stdin) chunk by chunk."""
+    from logstd._lint_stream import cpu_count, is_big_file, lint_fd, lint_stream
+
+    def reading(read: Callable[[int], bytes]) -> Callable[[int], bytes]:
+        # a read error names the file; a write error (a closed pipe) is not this file's
+        def checked(n: int) -> bytes:
+            try:
+                return read(n)
+            except OSError as e:
+                raise UsageError(f"{path}: cannot read: {e.strerror or e}") from e
+        return checked
+
+    if path == "-":
+        import sys
+
+        return lint_stream(reading(sys.stdin.buffer.read), linter, job, write)
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError as e:
+        raise UsageError(f"{path}: cannot read: {e.strerror or e}") from e
+    try:
+        if not _is_file(fd):
+            jobs = 1  # workers read their chunks at offsets: a pipe (fifo) has none
+        elif jobs == 0:
+            jobs = cpu_count() if is_big_file(fd) else 1
+        return lint_fd(fd, linter, job, write, jobs=jobs,
+                       read=reading(functools.partial(os.read, fd)))
+    finally:
+        os.close(fd)
+
+
+def _is_file(fd: int) -> bool:
+    import stat
+
+    try:
+        return stat.S_ISREG(os.fstat(fd).st_mode)
+    except OSError:
+        return False
+
+
+def _render_job(fmt: str, path: str) -> Job:
+    """What a chunk of log lines becomes in ``fmt`` (run in the workers)."""
+    if fmt == "text":
+        def text(linter: LogLinter, lines: list[bytes], first: int) -> tuple[bytes, int]:
+            out, n = linter.render_text(lines, path, first)
+            return out.encode(), n
+        return text
+    from logstd._lint_output import render
+
+    def other(linter: LogLinter, lines: list[bytes], first: int) -> tuple[bytes, int]:
+        return render(linter.lint_lines(lines, path, first, final=False), fmt)
+    return other
+
+
+def _count_job(linter: LogLinter, lines: list[bytes], first: int) -> tuple[bytes, int]:
+    """--statistics: a chunk's counts by rule and by key, as JSON."""
+    import orjson
+
+    by_rule: Counter[str] = Counter()
+    by_key: Counter[str] = Counter()
+    n = linter.count_lines(lines, "", by_rule, by_key, final=False)
+    return orjson.dumps([by_rule, by_key]), n
 
 
 @dataclass

@@ -3,27 +3,29 @@
 The hot loop parses each line with orjson and looks the record's *shape* (its key
 tuple) up in a cache: unknown keys, aliases and missing required keys are decided once
 per shape, so a line costs one parse, one dict lookup and the value checks.
+
+``render_text`` is the same loop writing ``path:line:col: CODE message`` lines straight
+away: the text after the column of every finding decided per shape is rendered once per
+shape, so such a finding costs a ``bytes.find`` (its column) and one string format. Lines
+are numbered from a given first line and message variability (LS109) is kept as state
+that ``take_variants``/``merge_variants`` move between processes, so a file can be linted
+in chunks by several processes with the same output as one (``logstd._lint_stream``).
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from itertools import chain
+from operator import itemgetter
 from typing import Any
 
 import orjson
 
-from logstd._dictionary import (
-    MASK,
-    Dictionary,
-    KeySpec,
-    _format_problem,
-    check_value,
-    normalize,
-)
+from logstd._dictionary import MASK, Dictionary, KeySpec, check_value, normalize
 from logstd._lineprefix import json_start
 from logstd._lint import Finding
 
@@ -49,10 +51,44 @@ def parse_line(line: bytes) -> dict[str, Any] | None:
 
 # decided once per shape: (code, key, message, the key as it appears in the line)
 _Static = tuple[str, str | None, str, bytes]
-# checked per line: (key, code, value types that pass without a call or None, check)
-# (key, code, value types that pass without a call or None, memo of str values or None, check)
-_Check = tuple[str, str, frozenset[type] | None, dict[str, str | None] | None,
-               Callable[[Any], str | None]]
+# the same for text output: (the key as it appears in the line, code, ": CODE message\n")
+_StaticText = tuple[bytes, str, str]
+# checked per line: (its order, key, code, value types that pass without a call or None,
+# memo of str and int values or None, check, the key as it appears in the line)
+_Check = tuple[int, str, str, frozenset[type] | None, dict[Any, str | None] | None,
+               Callable[[Any], str | None], bytes]
+# a number with bounds, compared inline: (order, key, types, low, high, code, check, needle)
+_Range = tuple[int, str, frozenset[type], float, float, str, Callable[[Any], str | None], bytes]
+# a value that fails a check: (the check's order, key, code, problem, needle)
+_Problem = tuple[int, str, str, str, bytes]
+_INF = float("inf")
+
+
+class _Plan:
+    """What lines of one shape (key tuple) need: findings decided once for the shape, and
+    the checks per line, grouped by how cheaply they pass."""
+
+    __slots__ = ("ranges", "rest", "static", "text", "type_todo", "typed", "types")
+
+    def __init__(self, static: tuple[_Static, ...], checks: list[_Check],
+                 ranges: dict[str, tuple[frozenset[type], float, float]]) -> None:
+        self.static = static  # in line order
+        self.text = tuple((needle, code, f": {code} {msg}\n") for code, _k, msg, needle in static)
+        # keys whose verdict is "passes" for some value types (plain text, unknown scalars):
+        # one itemgetter and one dict lookup per line find those that need a closer look
+        self.typed = tuple(c for c in checks if c[3] is not None)
+        keys = [c[1] for c in self.typed]
+        self.types: Callable[[dict[str, Any]], tuple[Any, ...]] | None = \
+            itemgetter(*keys, *keys[:1]) if keys else None  # 2+ keys: always a tuple
+        self.type_todo: dict[tuple[type, ...], tuple[_Check, ...]] = {}
+        self.ranges: tuple[_Range, ...] = tuple(
+            (c[0], c[1], *ranges[c[1]], c[2], c[5], c[6]) for c in checks
+            if c[3] is None and c[1] in ranges)
+        self.rest = tuple(c for c in checks if c[3] is None and c[1] not in ranges)
+
+
+# message variability carried between processes: (template, first line, distinct messages)
+Variants = list[tuple[str, int, list[str]]]
 _MISS: Any = object()
 _SCALAR_TYPES: frozenset[type] = frozenset({str, int, float, bool, type(None)})
 _STR: frozenset[type] = frozenset({str})
@@ -63,43 +99,49 @@ class LogLinter:
     def __init__(self, dictionary: Dictionary, codes: Iterable[str]) -> None:
         self.d = dictionary
         self.codes = frozenset(codes)
-        self._shapes: dict[tuple[str, ...], tuple[tuple[_Static, ...], tuple[_Check, ...]]] = {}
+        self._shapes: dict[tuple[str, ...], _Plan] = {}
         self._checks: dict[str, Callable[[Any], str | None]] = {}
+        # numeric keys without a closed list: value types that pass, low and high bounds
+        self._ranges: dict[str, tuple[frozenset[type], float, float]] = {}
         self._nested: dict[str, str | None] = {}
         self._unknown: dict[str, str] = {}
         # per key: text values already checked -> the problem (levels, services, routes repeat)
-        self._memos: dict[str, dict[str, str | None]] = {}
+        self._memos: dict[str, dict[Any, str | None]] = {}
         self._templates: dict[str, str | None] = {}
         # template -> (first line, distinct messages seen so far, capped)
         self._variants: dict[str, tuple[int, set[str]]] = {}
 
     # --- per shape ---------------------------------------------------------------------
-    def _shape(self, keys: tuple[str, ...]) -> tuple[tuple[_Static, ...], tuple[_Check, ...]]:
+    def _shape(self, keys: tuple[str, ...]) -> _Plan:
         d, codes = self.d, self.codes
         static: list[_Static] = []
-        checks: list[_Check] = []
+        checks: list[tuple[str, str, frozenset[type] | None, dict[Any, str | None] | None,
+                           Callable[[Any], str | None], bytes]] = []
         present: set[str] = set()
         for k in keys:
+            needle = _needle(k)
             canon = d.lookup.get(k)
             if canon is None:
                 sens = d.sensitive_spellings.get(normalize(k))
                 if sens is not None:
-                    checks.append((k, "LS105", None, None, self._sensitive_check(k, sens)))
+                    checks.append((k, "LS105", None, None, self._sensitive_check(k, sens),
+                                   needle))
                     continue
                 if "LS101" in codes:
-                    static.append(("LS101", k, self._unknown_message(k), _needle(k)))
-                checks.append((k, "LS105", _SCALAR_TYPES, None, self._nested_only))
+                    static.append(("LS101", k, self._unknown_message(k), needle))
+                checks.append((k, "LS105", _SCALAR_TYPES, None, self._nested_only,
+                               needle))
                 continue
             present.add(canon)
             if canon != k and "LS102" in codes:
                 static.append(("LS102", k, f"key {k!r} is an alias: write {canon!r}",
-                               _needle(k)))
+                               needle))
             spec = d.keys[canon]
             if spec.sensitive:
                 checks.append((k, "LS105", None, None,
-                               self._sensitive_check(k, spec.sensitive)))
+                               self._sensitive_check(k, spec.sensitive), needle))
             elif canon == "message":
-                checks.append((k, "LS108", None, None, _message_check))
+                checks.append((k, "LS108", None, None, _message_check, needle))
             else:
                 code = {"timestamp": "LS106", "level": "LS107"}.get(canon, "LS103")
                 plain = spec.type == "string" and spec.allowed is None and spec.pattern is None \
@@ -110,7 +152,7 @@ class LogLinter:
                                                        spec.format not in _CHECKED_FORMATS)
                 memo = self._memos.setdefault(k, {}) if repeats and not plain else None
                 checks.append((k, code, _STR if plain else None, memo,
-                               self._value_check(spec, k)))
+                               self._value_check(spec, k), needle))
         if "message" not in present and "message" in d.keys and "LS108" in codes:
             static.append(("LS108", None, "record has no message", b""))
         if "LS104" in codes:
@@ -122,11 +164,12 @@ class LogLinter:
             checks = [c for c in checks if c[1] != "LS105"]
         if "LS108" not in codes and "LS109" not in codes:
             checks = [c for c in checks if c[1] != "LS108"]
+        numbered = [(i, *c) for i, c in enumerate(checks)]
         # in the order of the line: missing keys first (at the record's start), then by key
         position = {k: i for i, k in enumerate(keys)}
         static.sort(key=lambda s: (1, position[s[1]], s[0]) if s[3] and s[1] is not None
                     else (0, 0, s[0]))
-        return tuple(static), tuple(checks)
+        return _Plan(tuple(static), numbered, self._ranges)
 
     def _unknown_message(self, key: str) -> str:
         msg = self._unknown.get(key)
@@ -155,6 +198,8 @@ class LogLinter:
         elif spec.type in ("integer", "number") and spec.allowed is None:
             ok = (int,) if spec.type == "integer" else (int, float)
             lo, hi = spec.minimum, spec.maximum
+            self._ranges[key] = (frozenset(ok), -_INF if lo is None else lo,
+                                 _INF if hi is None else hi)
 
             def check(v: Any) -> str | None:
                 if type(v) in ok and (lo is None or v >= lo) and (hi is None or v <= hi):
@@ -166,12 +211,11 @@ class LogLinter:
             rx = re.compile(spec.pattern) if spec.pattern else None
             allowed = frozenset(a for a in spec.allowed if isinstance(a, str)) \
                 if spec.allowed is not None else None
-            fmt = spec.format if spec.format in _CHECKED_FORMATS else None
+            fmt_ok = _format_ok(spec.format) if spec.format in _CHECKED_FORMATS else None
 
             def check(v: Any) -> str | None:
                 if type(v) is str and (allowed is None or v in allowed) and \
-                        (rx is None or rx.search(v)) and \
-                        (fmt is None or _format_problem(fmt, v) is None):
+                        (rx is None or rx.search(v)) and (fmt_ok is None or fmt_ok(v)):
                     return None
                 problem = check_value(spec, v)
                 return prefix + problem if problem else None
@@ -220,20 +264,25 @@ class LogLinter:
         return None
 
     # --- per line ----------------------------------------------------------------------
-    def lint_lines(self, lines: Iterable[bytes], path: str) -> Iterator[Finding]:
-        """Findings of every line, in line order and, within a line, in column order."""
-        return chain.from_iterable(self._batches(lines, path))
+    def lint_lines(self, lines: Iterable[bytes], path: str, first: int = 1,
+                   final: bool = True) -> Iterator[Finding]:
+        """Findings of every line, in line order and, within a line, in column order.
 
-    def _batches(self, lines: Iterable[bytes], path: str) -> Iterator[list[Finding]]:
+        Lines are numbered from ``first``; ``final`` adds the message-variability findings
+        (LS109) at the end, else they stay in the state (``take_variants``).
+        """
+        return chain.from_iterable(self._batches(lines, path, first, final))
+
+    def _batches(self, lines: Iterable[bytes], path: str, first: int = 1,
+                 final: bool = True) -> Iterator[list[Finding]]:
         """One list of findings per line that has any (a generator step per line, not per
         finding: the hot loop's biggest saving on logs full of findings)."""
         shapes = self._shapes
         codes = self.codes
         not_json = "LS110" in codes
         variable = "LS109" in codes
-        message_code = "LS108" in codes
         loads = orjson.loads
-        for n, line in enumerate(lines, 1):
+        for n, line in enumerate(lines, first):
             if line[:1] == b"{":
                 off = 0
             else:
@@ -256,57 +305,86 @@ class LogLinter:
                 plan = self._shape(shape)
                 if len(shapes) < _SHAPE_CACHE_LIMIT:
                     shapes[shape] = plan
-            static, checks = plan
-            found: list[Finding] | None = None
-            dynamic = False
-            if static:
-                found = [_new(Finding, (path, n, line.find(needle, off) + 1 if needle else
-                                        off + 1, code, msg, key))
-                         for code, key, msg, needle in static]
-            for key, code, fast, memo, check in checks:
-                value = rec[key]
-                if fast is not None and type(value) in fast:
-                    continue
-                if memo is not None and type(value) is str:
-                    problem = memo.get(value, _MISS)
-                    if problem is _MISS:
-                        problem = check(value)
-                        if len(memo) < _VALUE_CACHE_LIMIT:
-                            memo[value] = problem
-                    if problem is None:
-                        continue
-                else:
-                    if code == "LS108":
-                        if variable and type(value) is str:
-                            self._see_message(value, n)
-                        if not message_code:
-                            continue
-                    problem = check(value)
-                if problem is not None:
-                    if found is None:
-                        found = []
-                    elif not dynamic:
-                        dynamic = True  # static ones are in line order already
-                    found.append(_new(Finding, (path, n, _col(line, off, key), code, problem,
-                                                key)))
+            found = [_new(Finding, (path, n, line.find(needle, off) + 1 if needle else
+                                    off + 1, code, msg, key))
+                     for code, key, msg, needle in plan.static]
+            problems = self._problems(rec, plan, n)
+            if problems is not None:
+                if len(problems) > 1:
+                    problems.sort()  # back in the order of the checks
+                found += [_new(Finding, (path, n, _col(line, off, needle), code, problem, key))
+                          for _i, key, code, problem, needle in problems]
+                if len(found) > 1:
+                    found.sort(key=_by_col)  # static ones alone are in line order already
             if found:
-                if dynamic:
-                    found.sort(key=_by_col)
                 yield found
-        if variable:
-            yield list(self._variable_findings(path))
+        if variable and final:
+            yield list(self.variable_findings(path))
+
+    def render_text(self, lines: Iterable[bytes], path: str, first: int = 1) -> tuple[str, int]:
+        """``lint_lines(lines, path, first, final=False)`` as text output: the lines
+        ``path:line:col: CODE message`` and how many. Same findings in the same order; the
+        per-shape part of each is rendered once per shape, not once per line."""
+        shapes = self._shapes
+        codes = self.codes
+        not_json = "LS110" in codes
+        loads = orjson.loads
+        out: list[str] = []
+        append = out.append
+        for n, line in enumerate(lines, first):
+            if line[:1] == b"{":
+                off = 0
+            else:
+                off = json_start(line)
+                if off < 0:
+                    if not_json and line.strip():
+                        append(f"{path}:{n}:1: LS110 line is not a JSON record\n")
+                    continue
+            try:
+                rec = loads(line[off:] if off else line)
+            except orjson.JSONDecodeError:
+                if not_json:
+                    append(f"{path}:{n}:{off + 1}: LS110 line is not valid JSON\n")
+                continue
+            if type(rec) is not dict:
+                continue
+            shape = tuple(rec)
+            plan = shapes.get(shape)
+            if plan is None:
+                plan = self._shape(shape)
+                if len(shapes) < _SHAPE_CACHE_LIMIT:
+                    shapes[shape] = plan
+            problems = self._problems(rec, plan, n)
+            text = plan.text
+            if problems is None:
+                if text:
+                    head = f"{path}:{n}:"
+                    for needle, _code, rest in text:
+                        append(f"{head}{line.find(needle, off) + 1}{rest}")
+                continue
+            if len(problems) > 1:
+                problems.sort()  # back in the order of the checks
+            dynamic = [(line.find(needle, off) + 1, code, rest) for needle, code, rest in text]
+            dynamic += [(_col(line, off, needle), code, f": {code} {problem}\n")
+                        for _i, _key, code, problem, needle in problems]
+            if len(dynamic) > 1:
+                dynamic.sort(key=_COL_CODE)
+            head = f"{path}:{n}:"
+            for col, _code, rest in dynamic:
+                append(f"{head}{col}{rest}")
+        return "".join(out), len(out)
 
     def count_lines(self, lines: Iterable[bytes], path: str,
-                    by_rule: Counter[str], by_key: Counter[str]) -> int:
+                    by_rule: Counter[str], by_key: Counter[str], final: bool = True) -> int:
         """Like ``lint_lines`` but only counts findings by rule and key (for --statistics).
 
         Findings decided per shape are counted once per shape at the end, so a line costs a
-        parse, a lookup and the value checks. Returns the number of findings.
+        parse, a lookup and the value checks. Returns the number of findings; ``final``
+        counts the message-variability findings too, else they stay in the state.
         """
         shapes = self._shapes
         seen: Counter[tuple[str, ...]] = Counter()
         variable = "LS109" in self.codes
-        message_code = "LS108" in self.codes
         not_json = "LS110" in self.codes
         loads = orjson.loads
         total = 0
@@ -332,41 +410,87 @@ class LogLinter:
                 plan = self._shape(shape)
                 if len(shapes) < _SHAPE_CACHE_LIMIT:
                     shapes[shape] = plan
-            if plan[0]:
+            if plan.static:
                 seen[shape] += 1
-            for key, code, fast, memo, check in plan[1]:
-                value = rec[key]
-                if fast is not None and type(value) in fast:
-                    continue
-                if memo is not None and type(value) is str:
-                    problem = memo.get(value, _MISS)
-                    if problem is _MISS:
-                        problem = check(value)
-                        if len(memo) < _VALUE_CACHE_LIMIT:
-                            memo[value] = problem
-                else:
-                    if code == "LS108":
-                        if variable and type(value) is str:
-                            self._see_message(value, 0)
-                        if not message_code:
-                            continue
-                    problem = check(value)
-                if problem is not None:
+            problems = self._problems(rec, plan, 0)
+            if problems is not None:
+                for _i, key, code, _problem, _needle in problems:
                     by_rule[code] += 1
                     by_key[key] += 1
-                    total += 1
+                total += len(problems)
         for shape, n in seen.items():
             plan = shapes.get(shape) or self._shape(shape)
-            for scode, skey, _msg, _needle in plan[0]:
+            for scode, skey, _msg, _needle in plan.static:
                 by_rule[scode] += n
                 if skey is not None:
                     by_key[skey] += n
                 total += n
-        for f in self._variable_findings(path):
-            by_rule[f.code] += 1
-            total += 1
+        if variable and final:
+            for f in self.variable_findings(path):
+                by_rule[f.code] += 1
+                total += 1
         return total
 
+    def _problems(self, rec: dict[str, Any], plan: _Plan, n: int) -> list[_Problem] | None:
+        """The values of ``rec`` that fail their checks (in no particular order: sort to
+        get the order of the checks), or None."""
+        found: list[_Problem] | None = None
+        types = plan.types
+        if types is not None:
+            sig = tuple(map(type, types(rec)))
+            todo = plan.type_todo.get(sig)
+            if todo is None:
+                # the checks these value types do not pass by type alone
+                todo = tuple(c for t, c in zip(sig, plan.typed, strict=False)
+                             if c[3] is None or t not in c[3])
+                if len(plan.type_todo) < 256:
+                    plan.type_todo[sig] = todo
+            if todo:
+                found = self._run(rec, todo, n, None)
+        for i, key, ok, lo, hi, code, check, needle in plan.ranges:
+            value = rec[key]
+            if type(value) in ok and lo <= value <= hi:
+                continue
+            problem = check(value)
+            if problem is not None:
+                if found is None:
+                    found = []
+                found.append((i, key, code, problem, needle))
+        if plan.rest:
+            return self._run(rec, plan.rest, n, found)
+        return found
+
+    def _run(self, rec: dict[str, Any], checks: tuple[_Check, ...], n: int,
+             found: list[_Problem] | None) -> list[_Problem] | None:
+        codes = self.codes
+        for i, key, code, fast, memo, check, needle in checks:
+            value = rec[key]
+            kind = type(value)
+            if fast is not None and kind in fast:
+                continue
+            if memo is not None and (kind is str or kind is int):
+                problem = memo.get(value, _MISS)
+                if problem is _MISS:
+                    problem = check(value)
+                    if len(memo) < _VALUE_CACHE_LIMIT:
+                        memo[value] = problem
+            else:
+                if code == "LS108":
+                    if kind is str:
+                        if "LS109" in codes and self._templates.get(value, "") is not None:
+                            self._see_message(value, n)
+                        if value.strip():
+                            continue
+                    if "LS108" not in codes:
+                        continue
+                problem = check(value)
+            if problem is not None:
+                if found is None:
+                    found = []
+                found.append((i, key, code, problem, needle))
+        return found
+
+    # --- message variability (LS109), across lines and chunks ----------------------------
     def _see_message(self, message: str, line: int) -> None:
         template = self._templates.get(message, "")
         if template == "":
@@ -382,13 +506,61 @@ class LogLinter:
         elif len(seen[1]) < VARIABLE_MESSAGE_MIN:
             seen[1].add(message)
 
-    def _variable_findings(self, path: str) -> Iterator[Finding]:
+    def take_variants(self) -> Variants:
+        """The message forms seen since the last take (or start), and forget them."""
+        out = [(t, line, sorted(forms)) for t, (line, forms) in self._variants.items()]
+        self._variants.clear()
+        return out
+
+    def merge_variants(self, variants: Variants) -> None:
+        """Add what another linter saw on *later* lines of the same file."""
+        for template, line, forms in variants:
+            seen = self._variants.get(template)
+            if seen is None:
+                self._variants[template] = (line, set(forms[:VARIABLE_MESSAGE_MIN]))
+                continue
+            for form in forms:
+                if len(seen[1]) >= VARIABLE_MESSAGE_MIN:
+                    break
+                seen[1].add(form)
+
+    def variable_findings(self, path: str) -> Iterator[Finding]:
+        """LS109 findings for the file so far (by first line), and forget the state."""
         for template, (line, variants) in sorted(self._variants.items(), key=lambda t: t[1][0]):
             if len(variants) >= VARIABLE_MESSAGE_MIN:
                 yield Finding(path, line, 1, "LS109",
                               f"message varies with data ({VARIABLE_MESSAGE_MIN}+ forms of "
                               f"{template!r}): put the values in keys", None)
         self._variants.clear()
+
+
+def _format_ok(fmt: str | None) -> Callable[[str], bool]:
+    """Whether a text value has ``fmt`` (what ``_dictionary._format_problem`` accepts),
+    without its per-call imports."""
+    conv: Callable[[str], object]
+    if fmt == "iso8601":
+        conv = datetime.fromisoformat
+    elif fmt == "uuid":
+        import uuid
+
+        conv = uuid.UUID
+    elif fmt == "ip":
+        import ipaddress
+
+        conv = ipaddress.ip_address
+    elif fmt == "hex":
+        def conv(v: str) -> object:
+            return int(v, 16)
+    else:  # uri
+        return lambda v: "://" in v
+
+    def ok(v: str) -> bool:
+        try:
+            conv(v)
+        except ValueError:
+            return False
+        return True
+    return ok
 
 
 def _message_check(v: Any) -> str | None:
@@ -401,12 +573,15 @@ def _by_col(f: Finding) -> tuple[int, str]:
     return f.col, f.code
 
 
+_COL_CODE = itemgetter(0, 1)
+
+
+@functools.lru_cache(maxsize=4096)
 def _needle(key: str) -> bytes:
+    """The key as orjson writes it, to find its column in a line."""
     return orjson.dumps(key)
 
 
-def _col(line: bytes, off: int, key: str | None) -> int:
-    if key is None:
-        return off + 1
-    i = line.find(orjson.dumps(key), off)
+def _col(line: bytes, off: int, needle: bytes) -> int:
+    i = line.find(needle, off)
     return (i if i >= 0 else off) + 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from itertools import islice
 from typing import IO, Any
 
 import orjson
@@ -21,34 +22,79 @@ def _gh_escape(s: str, prop: bool = False) -> str:
 
 def write(findings: Iterable[Finding], fmt: str, out: IO[bytes]) -> int:
     """Write ``findings`` to a binary stream; returns how many there were."""
-    n = 0
+    w = Writer(fmt, out)
+    w.findings(findings)
+    return w.close()
+
+
+def render(findings: Iterable[Finding], fmt: str) -> tuple[bytes, int]:
+    """Text or github lines, or json list items joined by ``,\n``, and how many."""
     if fmt == "text":
-        buf: list[str] = []
-        for f in findings:
-            buf.append(f"{f.path}:{f.line}:{f.col}: {f.code} {f.message}\n")
-            n += 1
-            if len(buf) >= 4096:
-                out.write("".join(buf).encode())
-                buf.clear()
-        out.write("".join(buf).encode())
-        return n
+        lines = [f"{f.path}:{f.line}:{f.col}: {f.code} {f.message}\n" for f in findings]
+        return "".join(lines).encode(), len(lines)
     if fmt == "github":
+        lines = []
         for f in findings:
             title = f"logstd {f.code} {RULES[f.code].name}"
-            out.write((f"::error file={_gh_escape(f.path, True)},line={f.line},col={f.col},"
-                       f"title={_gh_escape(title, True)}::{_gh_escape(f.message)}\n").encode())
-            n += 1
-        return n
-    items = list(findings)
+            lines.append(f"::error file={_gh_escape(f.path, True)},line={f.line},col={f.col},"
+                         f"title={_gh_escape(title, True)}::{_gh_escape(f.message)}\n")
+        return "".join(lines).encode(), len(lines)
     if fmt == "json":
-        out.write(orjson.dumps([_as_dict(f) for f in items], option=orjson.OPT_INDENT_2))
-        out.write(b"\n")
-    elif fmt == "sarif":
-        out.write(orjson.dumps(sarif(items), option=orjson.OPT_INDENT_2))
-        out.write(b"\n")
-    else:  # pragma: no cover - argparse restricts the choice
-        raise ValueError(fmt)
-    return len(items)
+        items = [_json_item(f) for f in findings]
+        return b",\n".join(items), len(items)
+    raise ValueError(fmt)  # pragma: no cover - sarif is one document, not streamed
+
+
+def _json_item(f: Finding) -> bytes:
+    """One finding as ``orjson.dumps([...], option=OPT_INDENT_2)`` writes a list item."""
+    return b"  " + orjson.dumps(_as_dict(f), option=orjson.OPT_INDENT_2).replace(b"\n", b"\n  ")
+
+
+class Writer:
+    """Findings out in one format as they come, also pre-rendered chunks (``render``).
+
+    json is written as one list, item by item: the same bytes as ``orjson.dumps`` of the
+    whole list with ``OPT_INDENT_2``. sarif is one document: it is built at ``close``.
+    """
+
+    def __init__(self, fmt: str, out: IO[bytes]) -> None:
+        if fmt not in FORMATS:  # pragma: no cover - argparse and the config check it
+            raise ValueError(fmt)
+        self.fmt = fmt
+        self.out = out
+        self.n = 0
+        self._held: list[Finding] = []  # sarif
+
+    def findings(self, findings: Iterable[Finding]) -> None:
+        if self.fmt == "sarif":
+            before = len(self._held)
+            self._held.extend(findings)
+            self.n += len(self._held) - before
+            return
+        it = iter(findings)
+        while True:
+            batch = list(islice(it, 4096))
+            if not batch:
+                return
+            self.rendered(*render(batch, self.fmt))
+
+    def rendered(self, data: bytes, n: int) -> None:
+        """A chunk from ``render`` (or an equivalent) holding ``n`` findings."""
+        if not n:
+            return
+        if self.fmt == "json":
+            self.out.write(b",\n" if self.n else b"[\n")
+        self.out.write(data)
+        self.n += n
+
+    def close(self) -> int:
+        """Finish the document; returns how many findings were written."""
+        if self.fmt == "json":
+            self.out.write(b"\n]\n" if self.n else b"[]\n")
+        elif self.fmt == "sarif":
+            self.out.write(orjson.dumps(sarif(self._held), option=orjson.OPT_INDENT_2))
+            self.out.write(b"\n")
+        return self.n
 
 
 def _as_dict(f: Finding) -> dict[str, Any]:

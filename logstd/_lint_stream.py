@@ -1,0 +1,260 @@
+"""Lint one log file in chunks of whole lines, here or in forked workers, output in order.
+
+The file is read ``CHUNK`` bytes at a time and cut after its last newline; each chunk
+knows the number of its first line. In one process the chunks go through one
+``LogLinter`` in order. With ``jobs`` > 1 (a regular file of at least
+``PARALLEL_MIN_BYTES``), ``jobs`` forked workers get the chunks round robin as
+(offset, length, first line) and read them with ``pread``; each sends back the chunk's
+rendered output and the message forms it saw (LS109 state). The parent writes the
+outputs in input order and merges the states in that order, so the output is
+byte-identical to one process, cross-chunk message variability included. A worker that
+fails costs only speed: its chunk is linted here and the rest of the file too.
+
+What a chunk turns into is the ``Job``'s business: text, json or github output, or
+counts for ``--statistics``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import stat
+import struct
+from collections import deque
+from collections.abc import Callable, Iterator
+from functools import partial
+from typing import Any
+
+import orjson
+
+from logstd._lint_logs import LogLinter, Variants
+
+CHUNK = 4 << 20
+PARALLEL_MIN_BYTES = 2 * CHUNK
+_TASK = struct.Struct("<QQQ")  # offset, length, first line
+_LEN = struct.Struct("<QQ")  # output bytes, state bytes
+
+# (linter, whole lines, first line number) -> (output, findings); called in the workers
+Job = Callable[[LogLinter, list[bytes], int], tuple[bytes, int]]
+
+
+def cpu_count() -> int:
+    """Cores this process may run on (not the machine's count under a CPU mask)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def split_lines(data: bytes) -> list[bytes]:
+    """The lines of a chunk of whole lines (the last may lack its newline)."""
+    lines = data.split(b"\n")
+    if lines[-1] == b"":
+        lines.pop()
+    return lines
+
+
+def chunks(read: Callable[[int], bytes], size: int = CHUNK,
+           offset: int = 0) -> Iterator[tuple[int, bytes, int]]:
+    """(offset, whole lines, number of the first line) until ``read`` gives nothing;
+    ``offset`` is where the input stands now."""
+    first = 1
+    held: list[bytes] = []  # the start of a line not yet ended (may be longer than a read)
+    while True:
+        data = read(size)
+        if not data:
+            break
+        cut = data.rfind(b"\n") + 1
+        if not cut:
+            held.append(data)
+            continue
+        if held:
+            start = b"".join(held)
+            held = []
+            data = start + data
+            cut += len(start)
+        whole = data[:cut] if cut < len(data) else data
+        yield offset, whole, first
+        offset += cut
+        first += whole.count(b"\n")
+        if cut < len(data):
+            held.append(data[cut:])
+    if held:
+        yield offset, b"".join(held), first
+
+
+def is_big_file(fd: int) -> bool:
+    try:
+        st = os.fstat(fd)
+    except OSError:
+        return False
+    return stat.S_ISREG(st.st_mode) and st.st_size >= PARALLEL_MIN_BYTES
+
+
+# --- workers --------------------------------------------------------------------------------
+
+
+def _read_exact(fd: int, n: int) -> bytes:
+    parts = []
+    while n:
+        b = os.read(fd, min(n, 1 << 22))
+        if not b:
+            raise EOFError
+        parts.append(b)
+        n -= len(b)
+    return b"".join(parts)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
+
+
+def _grow_pipe(fd: int) -> None:
+    with contextlib.suppress(OSError, AttributeError):
+        import fcntl
+
+        fcntl.fcntl(fd, 1031, 1 << 20)  # F_SETPIPE_SZ
+
+
+def _pack(out: bytes, n: int, variants: Variants) -> bytes:
+    state = orjson.dumps([n, variants])
+    return _LEN.pack(len(out), len(state)) + out + state
+
+
+class _Worker:
+    """A forked process linting the chunks it is sent, in the order sent."""
+
+    pid: int
+    to_w: int
+    from_r: int
+
+    def __init__(self, fd: int, linter: LogLinter, job: Job, siblings: list[_Worker]) -> None:
+        to_r, to_w = os.pipe()
+        from_r, from_w = os.pipe()
+        _grow_pipe(from_w)
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the child
+            code = 0
+            try:
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
+                os.close(to_w)
+                os.close(from_r)
+                for other in siblings:  # else a sibling never sees its end of input
+                    os.close(other.to_w)
+                    os.close(other.from_r)
+                while True:
+                    try:
+                        offset, length, first = _TASK.unpack(_read_exact(to_r, _TASK.size))
+                    except EOFError:
+                        break
+                    data = os.pread(fd, length, offset)
+                    if len(data) != length:
+                        raise EOFError  # the file changed under us: the parent redoes it
+                    out, n = job(linter, split_lines(data), first)
+                    _write_all(from_w, _pack(out, n, linter.take_variants()))
+            except BaseException:
+                code = 1
+            finally:
+                os._exit(code)
+        os.close(to_r)
+        os.close(from_w)
+        self.pid = pid
+        self.to_w = to_w
+        self.from_r = from_r
+
+    def send(self, offset: int, length: int, first: int) -> None:
+        _write_all(self.to_w, _TASK.pack(offset, length, first))
+
+    def receive(self) -> tuple[bytes, int, Variants]:
+        n_out, n_state = _LEN.unpack(_read_exact(self.from_r, _LEN.size))
+        out = _read_exact(self.from_r, n_out)
+        n, variants = orjson.loads(_read_exact(self.from_r, n_state))
+        return out, n, [(t, line, forms) for t, line, forms in variants]
+
+    def close(self) -> None:
+        for fd in (self.to_w, self.from_r):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        with contextlib.suppress(ChildProcessError, OSError):
+            os.waitpid(self.pid, 0)
+
+
+def lint_stream(read: Callable[[int], bytes], linter: LogLinter, job: Job,
+                write: Callable[[bytes, int], Any], chunk: int | None = None) -> int:
+    """``lint_fd`` in this process, over any input (stdin included)."""
+    total = 0
+    for _offset, data, first in chunks(read, chunk or CHUNK):
+        out, n = job(linter, split_lines(data), first)
+        write(out, n)
+        total += n
+    return total
+
+
+def lint_fd(fd: int, linter: LogLinter, job: Job, write: Callable[[bytes, int], Any],
+            *, jobs: int = 1, chunk: int | None = None,
+            read: Callable[[int], bytes] | None = None) -> int:
+    """Lint everything readable from the regular file ``fd`` with ``job``, passing its
+    outputs (and their numbers of findings) to ``write`` in input order, with ``jobs``
+    processes; returns the number of findings. The LS109 state is left in ``linter``.
+    ``read`` reads ``fd`` in the parent (default ``os.read``)."""
+    chunk = chunk or CHUNK
+    read = read or partial(os.read, fd)
+    total = 0
+    if jobs <= 1:
+        for _offset, data, first in chunks(read, chunk):
+            out, n = job(linter, split_lines(data), first)
+            write(out, n)
+            total += n
+        return total
+    workers: list[_Worker] = []
+    pending: deque[tuple[_Worker, int, bytes, int]] = deque()
+    failed = False
+
+    def settle() -> int:
+        nonlocal failed
+        worker, _offset, data, first = pending.popleft()
+        if not failed:
+            try:
+                out, n, variants = worker.receive()
+                linter.merge_variants(variants)
+                write(out, n)
+                return n
+            except (EOFError, OSError, struct.error, orjson.JSONDecodeError, ValueError):
+                failed = True
+        out, n = job(linter, split_lines(data), first)
+        write(out, n)
+        return n
+
+    try:
+        start = os.lseek(fd, 0, os.SEEK_CUR)  # stdin redirected from a file may not be at 0
+        for i, (offset, data, first) in enumerate(chunks(read, chunk, start)):
+            if failed:
+                while pending:
+                    total += settle()
+                out, n = job(linter, split_lines(data), first)
+                write(out, n)
+                total += n
+                continue
+            if not workers:
+                # the parent's state so far is empty: workers start from the same caches
+                for _ in range(jobs):
+                    workers.append(_Worker(fd, linter, job, workers))
+            worker = workers[i % jobs]
+            while len(pending) >= 2 * jobs:
+                total += settle()
+            try:
+                worker.send(offset, len(data), first)
+            except OSError:
+                failed = True
+            # the parent keeps the chunk to redo it should the worker fail
+            pending.append((worker, offset, data, first))
+        while pending:
+            total += settle()
+    finally:
+        for w in workers:
+            w.close()
+    return total
