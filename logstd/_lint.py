@@ -217,7 +217,8 @@ def _log_linter(path: str, dictionary: Dictionary, settings: LintSettings) -> Lo
 def _stream_log(path: str, linter: LogLinter, job: Job, write: Callable[[bytes, int], object],
                 jobs: int) -> int:
     """Run ``job`` over the log at ``path`` (``-``: stdin) chunk by chunk."""
-    from logstd._lint_stream import cpu_count, is_big_file, lint_fd, lint_stream
+    from logstd._forked import cpu_count
+    from logstd._lint_stream import is_big_file, lint_fd, lint_stream
 
     def reading(read: Callable[[int], bytes]) -> Callable[[int], bytes]:
         # a read error names the file; a write error (a closed pipe) is not this file's

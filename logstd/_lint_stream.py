@@ -16,10 +16,7 @@ counts for ``--statistics``.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
-import stat
 import struct
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -28,6 +25,8 @@ from typing import Any
 
 import orjson
 
+from logstd._forked import ForkedWorker, read_exact, write_all
+from logstd._forked import is_big_file as _is_big_file
 from logstd._lint_logs import LogLinter, Variants
 
 CHUNK = 4 << 20
@@ -37,14 +36,6 @@ _LEN = struct.Struct("<QQ")  # output bytes, state bytes
 
 # (linter, whole lines, first line number) -> (output, findings); called in the workers
 Job = Callable[[LogLinter, list[bytes], int], tuple[bytes, int]]
-
-
-def cpu_count() -> int:
-    """Cores this process may run on (not the machine's count under a CPU mask)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
 
 
 def split_lines(data: bytes) -> list[bytes]:
@@ -85,39 +76,10 @@ def chunks(read: Callable[[int], bytes], size: int = CHUNK,
 
 
 def is_big_file(fd: int) -> bool:
-    try:
-        st = os.fstat(fd)
-    except OSError:
-        return False
-    return stat.S_ISREG(st.st_mode) and st.st_size >= PARALLEL_MIN_BYTES
+    return _is_big_file(fd, PARALLEL_MIN_BYTES)
 
 
 # --- workers --------------------------------------------------------------------------------
-
-
-def _read_exact(fd: int, n: int) -> bytes:
-    parts = []
-    while n:
-        b = os.read(fd, min(n, 1 << 22))
-        if not b:
-            raise EOFError
-        parts.append(b)
-        n -= len(b)
-    return b"".join(parts)
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        n = os.write(fd, view)
-        view = view[n:]
-
-
-def _grow_pipe(fd: int) -> None:
-    with contextlib.suppress(OSError, AttributeError):
-        import fcntl
-
-        fcntl.fcntl(fd, 1031, 1 << 20)  # F_SETPIPE_SZ
 
 
 def _pack(out: bytes, n: int, variants: Variants) -> bytes:
@@ -125,62 +87,38 @@ def _pack(out: bytes, n: int, variants: Variants) -> bytes:
     return _LEN.pack(len(out), len(state)) + out + state
 
 
-class _Worker:
+def _serve(fd: int, linter: LogLinter, job: Job) -> Callable[[int, int], None]:
+    """A worker's loop: (offset, length, first line) in, the chunk's output and state out."""
+
+    def serve(requests: int, replies: int) -> None:  # pragma: no cover - in the child
+        while True:
+            try:
+                offset, length, first = _TASK.unpack(read_exact(requests, _TASK.size))
+            except EOFError:
+                return
+            data = os.pread(fd, length, offset)
+            if len(data) != length:
+                raise EOFError  # the file changed under us: the parent redoes it
+            out, n = job(linter, split_lines(data), first)
+            write_all(replies, _pack(out, n, linter.take_variants()))
+
+    return serve
+
+
+class _Worker(ForkedWorker):
     """A forked process linting the chunks it is sent, in the order sent."""
 
-    pid: int
-    to_w: int
-    from_r: int
-
     def __init__(self, fd: int, linter: LogLinter, job: Job, siblings: list[_Worker]) -> None:
-        to_r, to_w = os.pipe()
-        from_r, from_w = os.pipe()
-        _grow_pipe(from_w)
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - runs in the child
-            code = 0
-            try:
-                signal.signal(signal.SIGINT, signal.SIG_IGN)
-                os.close(to_w)
-                os.close(from_r)
-                for other in siblings:  # else a sibling never sees its end of input
-                    os.close(other.to_w)
-                    os.close(other.from_r)
-                while True:
-                    try:
-                        offset, length, first = _TASK.unpack(_read_exact(to_r, _TASK.size))
-                    except EOFError:
-                        break
-                    data = os.pread(fd, length, offset)
-                    if len(data) != length:
-                        raise EOFError  # the file changed under us: the parent redoes it
-                    out, n = job(linter, split_lines(data), first)
-                    _write_all(from_w, _pack(out, n, linter.take_variants()))
-            except BaseException:
-                code = 1
-            finally:
-                os._exit(code)
-        os.close(to_r)
-        os.close(from_w)
-        self.pid = pid
-        self.to_w = to_w
-        self.from_r = from_r
+        super().__init__(_serve(fd, linter, job), siblings)
 
     def send(self, offset: int, length: int, first: int) -> None:
-        _write_all(self.to_w, _TASK.pack(offset, length, first))
+        write_all(self.to_w, _TASK.pack(offset, length, first))
 
     def receive(self) -> tuple[bytes, int, Variants]:
-        n_out, n_state = _LEN.unpack(_read_exact(self.from_r, _LEN.size))
-        out = _read_exact(self.from_r, n_out)
-        n, variants = orjson.loads(_read_exact(self.from_r, n_state))
+        n_out, n_state = _LEN.unpack(read_exact(self.from_r, _LEN.size))
+        out = read_exact(self.from_r, n_out)
+        n, variants = orjson.loads(read_exact(self.from_r, n_state))
         return out, n, [(t, line, forms) for t, line, forms in variants]
-
-    def close(self) -> None:
-        for fd in (self.to_w, self.from_r):
-            with contextlib.suppress(OSError):
-                os.close(fd)
-        with contextlib.suppress(ChildProcessError, OSError):
-            os.waitpid(self.pid, 0)
 
 
 def lint_stream(read: Callable[[int], bytes], linter: LogLinter, job: Job,

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import stat
 import struct
 import time
@@ -23,6 +22,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
+from logstd._forked import ForkedWorker, cpu_count, grow_pipe, is_big_file, read_exact, write_all
 from logstd._pretty import MAX_RECORD_BYTES, Pretty, encode
 from logstd._render import DIM, RESET
 
@@ -33,13 +33,6 @@ FOLLOW_POLL_S = 0.02
 _LEN = struct.Struct("<Q")
 
 Write = Callable[[bytes], object]
-
-
-def cpu_count() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
 
 
 class _Item:
@@ -108,85 +101,33 @@ class Reader:
 # --- workers --------------------------------------------------------------------------------
 
 
-def _read_exact(fd: int, n: int) -> bytes:
-    parts = []
-    while n:
-        b = os.read(fd, min(n, 1 << 20))
-        if not b:
-            raise EOFError
-        parts.append(b)
-        n -= len(b)
-    return b"".join(parts)
+def _serve(pretty: Pretty) -> Callable[[int, int], None]:
+    """A worker's loop: length-framed chunks of whole lines in, their output out."""
 
-
-def _write_all(fd: int, data: bytes | memoryview) -> None:
-    view = memoryview(data)
-    while view:
-        n = os.write(fd, view)
-        view = view[n:]
-
-
-def _grow_pipe(fd: int) -> None:
-    with contextlib.suppress(OSError, AttributeError):
-        import fcntl
-
-        fcntl.fcntl(fd, 1031, CHUNK)  # F_SETPIPE_SZ
-
-
-class _Worker:
-    pid: int
-    to_w: int
-    from_r: int
-
-    def __init__(self, pretty: Pretty, siblings: list[_Worker]) -> None:
-        to_r, to_w = os.pipe()
-        from_r, from_w = os.pipe()
-        _grow_pipe(to_w)
-        _grow_pipe(from_w)
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - runs in the child
-            code = 0
+    def serve(requests: int, replies: int) -> None:  # pragma: no cover - in the child
+        while True:
             try:
-                signal.signal(signal.SIGINT, signal.SIG_IGN)
-                os.close(to_w)
-                os.close(from_r)
-                for other in siblings:  # else a sibling never sees its end of input
-                    os.close(other.to_w)
-                    os.close(other.from_r)
-                while True:
-                    try:
-                        n = _LEN.unpack(_read_exact(to_r, 8))[0]
-                        data = _read_exact(to_r, n)
-                    except EOFError:
-                        break
-                    out = pretty.format_chunk(data)
-                    _write_all(from_w, _LEN.pack(len(out)) + out)
-            except BaseException:
-                code = 1
-            finally:
-                os._exit(code)
-        os.close(to_r)
-        os.close(from_w)
-        self.pid = pid
-        self.to_w = to_w
-        self.from_r = from_r
+                n = _LEN.unpack(read_exact(requests, 8))[0]
+                data = read_exact(requests, n)
+            except EOFError:
+                return
+            out = pretty.format_chunk(data)
+            write_all(replies, _LEN.pack(len(out)) + out)
+
+    return serve
+
+
+class _Worker(ForkedWorker):
+    def __init__(self, pretty: Pretty, siblings: list[_Worker]) -> None:
+        super().__init__(_serve(pretty), siblings)
 
     def send(self, data: bytes) -> None:
-        _write_all(self.to_w, _LEN.pack(len(data)))
-        _write_all(self.to_w, data)
+        write_all(self.to_w, _LEN.pack(len(data)))
+        write_all(self.to_w, data)
 
     def receive(self) -> bytes:
-        n = _LEN.unpack(_read_exact(self.from_r, 8))[0]
-        return _read_exact(self.from_r, n)
-
-    def stop(self) -> None:
-        for fd in (self.to_w, self.from_r):
-            with contextlib.suppress(OSError):
-                os.close(fd)
-
-    def wait(self) -> None:
-        with contextlib.suppress(ChildProcessError, OSError):
-            os.waitpid(self.pid, 0)
+        n = _LEN.unpack(read_exact(self.from_r, 8))[0]
+        return read_exact(self.from_r, n)
 
 
 class Sink:
@@ -274,7 +215,7 @@ def stream_fd(fd: int, sink: Sink, reader: Reader) -> None:
     """
     pipe = not is_file(fd)
     if pipe:
-        _grow_pipe(fd)
+        grow_pipe(fd)
     eof = False
     while not eof:
         data = os.read(fd, CHUNK)
@@ -345,14 +286,6 @@ def follow_files(paths: list[str], sink: Sink, pretty: Pretty,
                 os.close(fd)
 
 
-def is_big_file(fd: int) -> bool:
-    try:
-        st = os.fstat(fd)
-    except OSError:
-        return False
-    return stat.S_ISREG(st.st_mode) and st.st_size >= PARALLEL_MIN_BYTES
-
-
 def pretty_stream(pretty: Pretty, inputs: list[str], out: BinaryIO, *, jobs: int = 0,
                   follow: bool = False) -> list[str]:
     """Format ``inputs`` (paths; "-" is stdin) to ``out``. Returns the paths not readable.
@@ -388,7 +321,8 @@ def pretty_stream(pretty: Pretty, inputs: list[str], out: BinaryIO, *, jobs: int
                 elif jobs == 1:
                     sink.jobs = 1
                 else:
-                    sink.jobs = cpu_count() if (is_big_file(fd) or not is_file(fd)) else 1
+                    parallel = is_big_file(fd, PARALLEL_MIN_BYTES) or not is_file(fd)
+                    sink.jobs = cpu_count() if parallel else 1
                 stream_fd(fd, sink, Reader(pretty))
                 sink.finish()
             except IsADirectoryError:
