@@ -122,18 +122,14 @@ def _sampler(cfg: TracingConfig) -> Any:
 
 
 def _otlp_exporter(cfg: TracingConfig) -> SpanExporter:
-    if cfg.protocol == "grpc":
-        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
-            OTLPSpanExporter as GrpcExporter,
-        )
-
-        return GrpcExporter(endpoint=cfg.endpoint, headers=cfg.headers or None, timeout=5)
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from tracing._otlp import otlp_exporter
 
     endpoint = cfg.endpoint
-    if endpoint and not os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
+    if cfg.protocol != "grpc" and endpoint and \
+            not os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
         endpoint = endpoint.rstrip("/") + "/v1/traces"  # the base endpoint gets the signal path
-    return OTLPSpanExporter(endpoint=endpoint, headers=cfg.headers or None, timeout=5)
+    exporter: SpanExporter = otlp_exporter(cfg.protocol, endpoint, cfg.headers)
+    return exporter
 
 
 def setup(
