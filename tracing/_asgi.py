@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from tracing import _setup
+
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -63,13 +65,11 @@ class TracingMiddleware:
         self.skip = skip_prefixes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        from tracing import _setup
-
         if scope["type"] != "http" or _setup._provider is None or \
                 scope.get("path", "").startswith(self.skip):
             await self.app(scope, receive, send)
             return
-        otel = _otel()
+        otel = _OTEL or _otel()
         headers = scope.get("headers", ())
         parent = None
         if any(k in (b"traceparent", b"baggage") for k, _ in headers):
