@@ -84,6 +84,13 @@ class TracingMiddleware:
             attrs["client.address"] = client[0]
         span = tracer.start_span(method, context=parent, kind=otel.SERVER, attributes=attrs)
         token = otel.context.attach(otel.trace.set_span_in_context(span, parent))
+        if not span.is_recording():
+            # unsampled: the context (ids for logs, traceparent downstream) is all there is
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                otel.context.detach(token)
+            return
 
         async def send_wrapper(message: Message) -> None:
             nonlocal status_code
@@ -98,16 +105,14 @@ class TracingMiddleware:
             span.set_status(otel.Status(otel.ERROR, type(e).__name__))
             raise
         finally:
-            if span.is_recording():
-                tmpl = route_template(scope)
-                if tmpl:
-                    span.update_name(f"{method} {tmpl}")
-                    span.set_attributes({"http.route": tmpl,
-                                         "http.response.status_code": status_code})
-                else:
-                    span.set_attribute("http.response.status_code", status_code)
-                if status_code >= 500:
-                    span.set_status(otel.Status(otel.ERROR))
+            tmpl = route_template(scope)
+            if tmpl:
+                span.update_name(f"{method} {tmpl}")
+                span.set_attributes({"http.route": tmpl, "http.response.status_code": status_code})
+            else:
+                span.set_attribute("http.response.status_code", status_code)
+            if status_code >= 500:
+                span.set_status(otel.Status(otel.ERROR))
             span.end()
             otel.context.detach(token)
 

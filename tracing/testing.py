@@ -115,6 +115,8 @@ class OtlpReceiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as a collector: no connect per batch
+
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(length)
@@ -122,6 +124,7 @@ class OtlpReceiver:
                     body = gzip.decompress(body)
                 if self.path.rstrip("/") != "/v1/traces":
                     self.send_response(404)
+                    self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
                 try:
