@@ -51,7 +51,8 @@ def _start(env: dict[str, str], port: int, db: Path,
         full["PYTHONPATH"] = str(tree)
     proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "orders.app:app", "--host",
                              "127.0.0.1", "--port", str(port), "--no-access-log"],
-                            cwd=(tree / "examples" / "orders") if tree else ORDERS, env=full, stdout=subprocess.DEVNULL,
+                            cwd=(tree / "examples" / "orders") if tree else ORDERS, env=full,
+                            stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     for _ in range(600):
         try:

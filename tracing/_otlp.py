@@ -40,12 +40,14 @@ class HttpExporter(_HttpExporter):
         try:
             data = encode_request(spans)
         except Exception as e:
-            log.error("trace batch not encoded: %s", e)
+            log.error("trace batch not encoded", extra={
+                "event": "tracing.encode_failed", "errorType": type(e).__name__,
+                "errorMessage": str(e), "count": len(spans)})
             return SpanExportResult.FAILURE
         limit = getattr(self, "_max_request_size", 0)
         if limit and limit > 0 and len(data) > limit:
-            log.warning("trace batch of %d bytes dropped: over max_request_size %d",
-                        len(data), limit)
+            log.warning("trace batch dropped: over the exporter's max_request_size", extra={
+                "event": "tracing.batch_too_large", "count": len(spans)})
             return SpanExportResult.FAILURE
         result = client.export(data)  # type: ignore[union-attr]
         return SpanExportResult.SUCCESS if result.success else SpanExportResult.FAILURE

@@ -95,7 +95,8 @@ def _attributes(tag: bytes, attrs: Mapping[str, Any] | None) -> list[bytes]:
             try:
                 kv = _field(tag, _key_value(k, v))
             except Exception as e:  # as the official encoder: log, skip the attribute
-                log.error("span attribute %s not exported: %s", k, e)
+                log.error("span attribute not exported", extra={
+                    "event": "tracing.attribute_dropped", "errorMessage": f"{k}: {e}"})
                 continue
             if ck is not None:
                 if len(_KV) >= _KV_MAX:

@@ -110,6 +110,8 @@ class OtlpReceiver:
         self.spans: list[dict[str, Any]] = []
         self.requests = 0
         self.received = 0
+        self.gzipped = 0
+        self.headers: list[dict[str, str]] = []
         self.decode = decode
         self._cond = threading.Condition()
         receiver = self
@@ -120,7 +122,8 @@ class OtlpReceiver:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(length)
-                if self.headers.get("Content-Encoding") == "gzip":
+                gzipped = self.headers.get("Content-Encoding") == "gzip"
+                if gzipped:
                     body = gzip.decompress(body)
                 if self.path.rstrip("/") != "/v1/traces":
                     self.send_response(404)
@@ -139,6 +142,8 @@ class OtlpReceiver:
                     receiver.spans.extend(spans)
                     receiver.received += count
                     receiver.requests += 1
+                    receiver.gzipped += gzipped
+                    receiver.headers.append({k.lower(): v for k, v in self.headers.items()})
                     receiver._cond.notify_all()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/x-protobuf")
