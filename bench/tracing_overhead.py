@@ -1,7 +1,7 @@
 """Bench: what tracing costs per request on the reference endpoint, against the same app untraced.
 
     .venv/bin/python bench/tracing_overhead.py [--seconds 4] [--connections 8] [--rounds 3]
-                                               [--baseline DIR]
+                                               [--baseline DIR] [--in-process N]
 
 Runs examples/orders under uvicorn on 127.0.0.1 three ways, interleaved: tracing off,
 tracing on at sample ratio 0.0, and on at 1.0 exporting over real OTLP/HTTP to a receiver
@@ -10,6 +10,10 @@ this script runs on loopback. Load: wrk on ``GET /orders/{id}`` (a seeded order;
 ``git archive main | tar -x -C DIR``), interleaved with this one: before and after in one run.
 The receiver checks every request is valid OTLP (protobuf parse) and counts spans, without
 flattening them into dicts: a real collector runs elsewhere, not on the cores under test.
+``--in-process N`` replaces server and wrk by calling the ASGI app directly, N requests per
+round in a process per case, and reports the least CPU per request of 5 rounds (all threads,
+the export thread included, queued spans flushed inside the round): far less noisy than req/s
+on shared cores, but without the server's own HTTP cost, so the percentages run higher.
 Prints a table; nothing is asserted.
 """
 
@@ -70,6 +74,82 @@ def _an_order(port: int) -> str:
         return str(orjson.loads(r.read())["orders"][0]["id"])
 
 
+def _child(n: int) -> None:
+    """--child N: one case in this process (env already set); prints {"cpu_us": best}."""
+    import asyncio
+    import io
+
+    sys.path.insert(0, os.getcwd())
+    sys.stdout = io.TextIOWrapper(io.BytesIO())  # the app's JSON logs: written, not shown
+    out = sys.__stdout__
+    from orders.app import app
+
+    async def run() -> float:
+        lifespan: dict[str, object] = {}
+        inbox: asyncio.Queue[dict[str, object]] = asyncio.Queue()
+        outbox: asyncio.Queue[dict[str, object]] = asyncio.Queue()
+        await inbox.put({"type": "lifespan.startup"})
+        task = asyncio.create_task(app({"type": "lifespan", "asgi": {"version": "3.0"},
+                                        "state": lifespan}, inbox.get, outbox.put))
+        started = await outbox.get()
+        if started["type"] != "lifespan.startup.complete":
+            raise SystemExit(f"bench: orders did not start: {started}")
+        bodies: list[bytes] = []
+
+        def scope(path: str, query: bytes = b"") -> dict[str, object]:
+            return {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+                    "method": "GET", "scheme": "http", "path": path,
+                    "raw_path": path.encode(), "query_string": query, "root_path": "",
+                    "client": ("127.0.0.1", 40000), "server": ("127.0.0.1", 8080),
+                    "headers": [(b"host", b"bench"), (b"user-agent", b"bench")],
+                    "state": dict(lifespan)}
+
+        async def receive() -> dict[str, object]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict[str, object]) -> None:
+            if message["type"] == "http.response.body":
+                bodies.append(message.get("body", b""))  # type: ignore[arg-type]
+
+        await app(scope("/orders", b"customerId=C-1001"), receive, send)
+        path = f"/orders/{orjson.loads(bodies[-1])['orders'][0]['id']}"
+        import tracing._setup
+
+        best = float("inf")
+        for r in range(6):  # the first round warms up
+            bodies.clear()
+            t = time.process_time()
+            for _ in range(n):
+                await app(scope(path), receive, send)
+            provider = tracing._setup._provider
+            if provider is not None:
+                provider.force_flush()
+            if r:
+                best = min(best, (time.process_time() - t) / n * 1e6)
+        if len(bodies) != n or b'"id"' not in bodies[-1]:
+            raise SystemExit("bench: GET /orders/{id} did not answer an order")
+        await inbox.put({"type": "lifespan.shutdown"})
+        await outbox.get()
+        await task
+        return best
+
+    print(orjson.dumps({"cpu_us": asyncio.run(run())}).decode(), file=out)
+
+
+def _in_process(env: dict[str, str], n: int, db: Path, tree: Path | None) -> dict[str, float]:
+    full = {**os.environ, **env, "LOGSTD_MODE": "json", "DATABASE_URL": f"sqlite:///{db}",
+            "PAYMENTS_URL": "http://127.0.0.1:9"}
+    if tree is not None:
+        full["PYTHONPATH"] = str(tree)
+    out = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", str(n)],
+                         cwd=(tree / "examples" / "orders") if tree else ORDERS, env=full,
+                         capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        raise SystemExit(f"bench: in-process case failed: {out.stderr.strip()[-500:]}")
+    cpu = float(orjson.loads(out.stdout.strip().splitlines()[-1])["cpu_us"])
+    return {"rps": 1e6 / cpu, "p50": float("nan"), "p99": float("nan"), "cpu_us": cpu}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=int, default=4)
@@ -77,13 +157,19 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--baseline", type=Path, metavar="DIR",
                     help="another source tree to run every case against too (before/after)")
+    ap.add_argument("--in-process", type=int, metavar="N", default=0,
+                    help="call the app directly, N requests a round (no server, no wrk)")
+    ap.add_argument("--child", type=int, help=argparse.SUPPRESS)
     ns = ap.parse_args()
+    if ns.child:
+        _child(ns.child)
+        return 0
     if ns.baseline is not None and not (ns.baseline / "examples" / "orders").is_dir():
         print(f"bench: {ns.baseline} has no examples/orders (a source tree of opsplane?)",
               file=sys.stderr)
         return 2
     wrk = shutil.which("wrk")
-    if wrk is None:
+    if wrk is None and not ns.in_process:
         print("bench: wrk is not installed (bash scripts/system-deps.sh)", file=sys.stderr)
         return 1
     from tracing.testing import OtlpReceiver
@@ -98,13 +184,19 @@ def main() -> int:
         for _ in range(ns.rounds):
             for name, env in CASES:
                 for prefix, tree in trees:
+                    if ns.in_process:
+                        runs[prefix + name].append(_in_process(
+                            {**env, "OTEL_EXPORTER_OTLP_ENDPOINT": rx.endpoint}, ns.in_process,
+                            Path(tmp) / f"orders-{len(load)}.db", tree))
+                        load.append(os.getloadavg()[0])
+                        continue
                     port = _free_port()
                     proc = _start({**env, "OTEL_EXPORTER_OTLP_ENDPOINT": rx.endpoint}, port,
                                   Path(tmp) / f"orders-{port}.db", tree)
                     try:
                         url = f"http://127.0.0.1:{port}/orders/{_an_order(port)}"
                         runs[prefix + name].append(
-                            _wrk(wrk, url, ns.seconds, ns.connections, proc.pid))
+                            _wrk(str(wrk), url, ns.seconds, ns.connections, proc.pid))
                     finally:
                         os.kill(proc.pid, signal.SIGTERM)
                         proc.wait(timeout=30)
@@ -113,18 +205,23 @@ def main() -> int:
     rows = [(name, {k: statistics.median(r[k] for r in runs[name]) for k in runs[name][0]})
             for name in names]
     base = rows[0][1]
+    how = (f"in process (no server), best of 5 rounds of {ns.in_process} requests (req/s = "
+           f"1e6 / CPU us)" if ns.in_process else
+           f"uvicorn, wrk -t1 -c{ns.connections} -d{ns.seconds}s")
     print(f"# bench/tracing_overhead.py  GET /orders/{{id}} on examples/orders (SQLite), "
-          f"uvicorn, wrk -t1 -c{ns.connections} -d{ns.seconds}s, median of {ns.rounds} "
-          f"interleaved rounds, {os.cpu_count()} cores shared with wrk; load average "
-          f"(1 min) {min(load):.1f}..{max(load):.1f}, median {statistics.median(load):.1f}")
+          f"{how}, median of {ns.rounds} "
+          f"interleaved rounds, {os.cpu_count()} cores"
+          f"{'' if ns.in_process else ' shared with wrk'}; load average (1 min) "
+          f"{min(load):.1f}..{max(load):.1f}, median {statistics.median(load):.1f}")
     w = max(len(n) for n in names)
     print(f"{'case':<{w}} {'req/s':>7} {'vs untraced':>12} {'p50 ms':>7} {'p99 ms':>7} "
           f"{'CPU us/req':>11} {'CPU vs untraced':>16}")
     for name, r in rows:
         if name.startswith("after: "):
             base = rows[len(CASES)][1]  # each tree against its own untraced run
-        print(f"{name:<{w}} {r['rps']:>7.0f} {r['rps'] / base['rps']:>12.0%} {r['p50']:>7.2f} "
-              f"{r['p99']:>7.2f} {r['cpu_us']:>11.0f} {r['cpu_us'] / base['cpu_us']:>16.0%}")
+        p50, p99 = (f"{r[k]:>7.2f}" if r[k] == r[k] else f"{'-':>7}" for k in ("p50", "p99"))
+        print(f"{name:<{w}} {r['rps']:>7.0f} {r['rps'] / base['rps']:>12.0%} {p50} {p99} "
+              f"{r['cpu_us']:>11.0f} {r['cpu_us'] / base['cpu_us']:>16.0%}")
     print(f"spans received over OTLP (valid ExportTraceServiceRequests): {spans}")
     return 0
 
