@@ -29,7 +29,8 @@ from opentelemetry.trace import (
 
 import tracing
 from logstd.testing import capture_logs
-from tracing._otlp import GrpcExporter, HttpExporter
+from tracing._otlp import HttpExporter
+from tracing._otlp_grpc import GrpcExporter
 from tracing._wire import encode_request
 from tracing.testing import OtlpReceiver, decode_traces
 

@@ -1,5 +1,7 @@
 """The official OTLP exporters (HTTP/protobuf, gRPC), fed by the fast wire encoder.
 
+The gRPC one lives in tracing._otlp_grpc, imported only when OTLP over gRPC is chosen.
+
 Everything but the encoding stays the official exporters': endpoint, headers, timeout,
 compression and TLS from the OTEL_EXPORTER_OTLP_* variables, retries with backoff, the
 request size limit. Only span -> protobuf is replaced (tracing._wire: the same bytes, a
@@ -17,9 +19,6 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
-    OTLPSpanExporter as _GrpcExporter,
-)
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
     OTLPSpanExporter as _HttpExporter,
 )
@@ -53,20 +52,11 @@ class HttpExporter(_HttpExporter):
         return SpanExportResult.SUCCESS if result.success else SpanExportResult.FAILURE
 
 
-class GrpcExporter(_GrpcExporter):
-    """OTLP/gRPC, encoding with tracing._wire (upb parses the bytes into the request)."""
-
-    def _translate_data(self, data: Sequence[Any]) -> Any:
-        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-            ExportTraceServiceRequest,
-        )
-
-        return ExportTraceServiceRequest.FromString(encode_request(data))
-
-
 def otlp_exporter(protocol: str, endpoint: str | None, headers: Mapping[str, str],
                   timeout_s: float = 5) -> Any:
     """The exporter for ``protocol`` (http/protobuf | grpc); None values mean OTEL_* defaults."""
     if protocol == "grpc":
+        from tracing._otlp_grpc import GrpcExporter  # grpc loads only when asked for
+
         return GrpcExporter(endpoint=endpoint, headers=dict(headers) or None, timeout=timeout_s)
     return HttpExporter(endpoint=endpoint, headers=dict(headers) or None, timeout=timeout_s)

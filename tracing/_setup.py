@@ -203,10 +203,10 @@ _tracers: dict[tuple[int, str], Any] = {}
 
 def tracer(name: str = "opsplane") -> Any:
     """The tracer ``name`` of the current provider (cached: get_tracer is costly per call)."""
-    from opentelemetry import trace
-
     p = _provider
     if p is None:
+        from opentelemetry import trace
+
         return trace.NoOpTracer()
     key = (id(p), name)
     t = _tracers.get(key)
