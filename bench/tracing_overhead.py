@@ -36,9 +36,7 @@ import orjson
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 ORDERS = ROOT / "examples" / "orders"
-sys.path.insert(0, str(ROOT))
-
-from service import _free_port, _wrk  # noqa: E402  (bench/service.py: the shared wrk harness)
+# nothing of opsplane is imported at module level: a --child imports the tree it measures
 
 CASES = (("untraced", {"OPSPLANE_TRACING": "false"}),
          ("traced, ratio 0.0", {"OPSPLANE_TRACING": "true", "OTEL_TRACES_SAMPLER_ARG": "0"}),
@@ -79,7 +77,7 @@ def _child(n: int) -> None:
     import asyncio
     import io
 
-    sys.path.insert(0, os.getcwd())
+    sys.path.insert(0, os.getcwd())  # examples/orders of the tree measured (PYTHONPATH: its root)
     sys.stdout = io.TextIOWrapper(io.BytesIO())  # the app's JSON logs: written, not shown
     out = sys.__stdout__
     from orders.app import app
@@ -133,7 +131,10 @@ def _child(n: int) -> None:
         await task
         return best
 
-    print(orjson.dumps({"cpu_us": asyncio.run(run())}).decode(), file=out)
+    import tracing
+
+    print(orjson.dumps({"cpu_us": asyncio.run(run()), "tracing": tracing.__file__}).decode(),
+          file=out)
 
 
 def _in_process(env: dict[str, str], n: int, db: Path, tree: Path | None) -> dict[str, float]:
@@ -146,7 +147,11 @@ def _in_process(env: dict[str, str], n: int, db: Path, tree: Path | None) -> dic
                          capture_output=True, text=True, check=False)
     if out.returncode != 0:
         raise SystemExit(f"bench: in-process case failed: {out.stderr.strip()[-500:]}")
-    cpu = float(orjson.loads(out.stdout.strip().splitlines()[-1])["cpu_us"])
+    answer = orjson.loads(out.stdout.strip().splitlines()[-1])
+    expected = (tree or ROOT).resolve() / "tracing"
+    if Path(answer["tracing"]).resolve().parent != expected:
+        raise SystemExit(f"bench: the case imported {answer['tracing']}, not {expected}")
+    cpu = float(answer["cpu_us"])
     return {"rps": 1e6 / cpu, "p50": float("nan"), "p99": float("nan"), "cpu_us": cpu}
 
 
@@ -164,6 +169,8 @@ def main() -> int:
     if ns.child:
         _child(ns.child)
         return 0
+    sys.path.insert(0, str(ROOT))
+    from service import _free_port, _wrk  # bench/service.py: the shared wrk harness
     if ns.baseline is not None and not (ns.baseline / "examples" / "orders").is_dir():
         print(f"bench: {ns.baseline} has no examples/orders (a source tree of opsplane?)",
               file=sys.stderr)

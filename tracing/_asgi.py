@@ -76,7 +76,7 @@ class TracingMiddleware:
             # a malformed traceparent yields an empty context: a new trace starts
             parent = otel.propagate.extract(scope, getter=_getter())
         method = scope.get("method", "GET")
-        tracer = _setup.tracer("opsplane.asgi")
+        tracer = _setup.starter("opsplane.asgi")
         status_code = 500
         attrs = {"http.request.method": method, "url.path": scope.get("path", "")}
         client = scope.get("client")

@@ -46,9 +46,8 @@ def span(name: str, **attributes: Any) -> Iterator[Any]:
         return
     attrs = {k: v for k, v in attributes.items() if isinstance(v, _SCALARS)}
     # start_span + attach rather than start_as_current_span: the same span and context,
-    # without two more generator-based context managers per span
-    s = _setup.tracer("opsplane").start_span(name, attributes=attrs, record_exception=False,
-                                             set_status_on_exception=False)
+    # without two more generator-based context managers per span (exceptions: below)
+    s = _setup.starter("opsplane").start_span(name, attributes=attrs)
     token = otel.attach(otel.in_context(s))
     try:
         yield s
