@@ -11,9 +11,9 @@ request pays. ``LeanSpan`` is the same thing with less around it, ~4x cheaper:
 - it *is* an SDK ``ReadableSpan`` (processors, exporters, tracing._wire and the official
   encoder read it as any other) and an API ``Span`` (current in the context, parent of
   the httpx instrumentation's SDK spans, ids in log records);
-- attribute values are the scalars and sequences the SDK accepts; the count limit and value
-  length limit come from ``SpanLimits()`` (OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT,
-  OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT ...); events and exceptions are SDK ``Event`` objects;
+- attribute values are the scalars and sequences the SDK accepts; the count and value length
+  limits are the provider's (OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT, OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT
+  ...); events and exceptions are SDK ``Event`` objects;
 - not kept: the per-span lock (a span belongs to one request task) and the SDK's internal
   self-metrics (OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED) for these spans.
 
@@ -147,7 +147,8 @@ class LeanTracer:
         self.processor = sdk_tracer.span_processor
         self.scope = getattr(sdk_tracer, "_instrumentation_scope", None) or \
             InstrumentationScope(name)
-        self.limits = SpanLimits()
+        # the provider's limits (given, or from OTEL_*_LIMIT variables)
+        self.limits = getattr(sdk_tracer, "_span_limits", None) or SpanLimits()
         random_ids = getattr(self.ids, "is_trace_id_random", lambda: False)()
         self._random = _RANDOM if random_ids else 0
 
