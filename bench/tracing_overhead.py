@@ -1,10 +1,19 @@
 """Bench: what tracing costs per request on the reference endpoint, against the same app untraced.
 
     .venv/bin/python bench/tracing_overhead.py [--seconds 4] [--connections 8] [--rounds 3]
+                                               [--baseline DIR] [--in-process N]
 
 Runs examples/orders under uvicorn on 127.0.0.1 three ways, interleaved: tracing off,
 tracing on at sample ratio 0.0, and on at 1.0 exporting over real OTLP/HTTP to a receiver
 this script runs on loopback. Load: wrk on ``GET /orders/{id}`` (a seeded order; SQLite).
+``--baseline DIR`` runs every case a second time against another source tree (e.g.
+``git archive main | tar -x -C DIR``), interleaved with this one: before and after in one run.
+The receiver checks every request is valid OTLP (protobuf parse) and counts spans, without
+flattening them into dicts: a real collector runs elsewhere, not on the cores under test.
+``--in-process N`` replaces server and wrk by calling the ASGI app directly, N requests per
+round in a process per case, and reports the least CPU per request of 5 rounds (all threads,
+the export thread included, queued spans flushed inside the round): far less noisy than req/s
+on shared cores, but without the server's own HTTP cost, so the percentages run higher.
 Prints a table; nothing is asserted.
 """
 
@@ -27,9 +36,7 @@ import orjson
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 ORDERS = ROOT / "examples" / "orders"
-sys.path.insert(0, str(ROOT))
-
-from service import _free_port, _wrk  # noqa: E402  (bench/service.py: the shared wrk harness)
+# nothing of opsplane is imported at module level: a --child imports the tree it measures
 
 CASES = (("untraced", {"OPSPLANE_TRACING": "false"}),
          ("traced, ratio 0.0", {"OPSPLANE_TRACING": "true", "OTEL_TRACES_SAMPLER_ARG": "0"}),
@@ -38,12 +45,16 @@ CASES = (("untraced", {"OPSPLANE_TRACING": "false"}),
                                    "OTEL_TRACES_EXPORTER": "none"}))
 
 
-def _start(env: dict[str, str], port: int, db: Path) -> subprocess.Popen[bytes]:
+def _start(env: dict[str, str], port: int, db: Path,
+           tree: Path | None = None) -> subprocess.Popen[bytes]:
     full = {**os.environ, **env, "LOGSTD_MODE": "json", "DATABASE_URL": f"sqlite:///{db}",
             "PAYMENTS_URL": "http://127.0.0.1:9"}
+    if tree is not None:  # the baseline tree's packages come first on the path
+        full["PYTHONPATH"] = str(tree)
     proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "orders.app:app", "--host",
                              "127.0.0.1", "--port", str(port), "--no-access-log"],
-                            cwd=ORDERS, env=full, stdout=subprocess.DEVNULL,
+                            cwd=(tree / "examples" / "orders") if tree else ORDERS, env=full,
+                            stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     for _ in range(600):
         try:
@@ -61,44 +72,164 @@ def _an_order(port: int) -> str:
         return str(orjson.loads(r.read())["orders"][0]["id"])
 
 
+def _child(n: int) -> None:
+    """--child N: one case in this process (env already set); prints {"cpu_us": best}."""
+    import asyncio
+    import io
+
+    sys.path.insert(0, os.getcwd())  # examples/orders of the tree measured (PYTHONPATH: its root)
+    sys.stdout = io.TextIOWrapper(io.BytesIO())  # the app's JSON logs: written, not shown
+    out = sys.__stdout__
+    from orders.app import app
+
+    async def run() -> float:
+        lifespan: dict[str, object] = {}
+        inbox: asyncio.Queue[dict[str, object]] = asyncio.Queue()
+        outbox: asyncio.Queue[dict[str, object]] = asyncio.Queue()
+        await inbox.put({"type": "lifespan.startup"})
+        task = asyncio.create_task(app({"type": "lifespan", "asgi": {"version": "3.0"},
+                                        "state": lifespan}, inbox.get, outbox.put))
+        started = await outbox.get()
+        if started["type"] != "lifespan.startup.complete":
+            raise SystemExit(f"bench: orders did not start: {started}")
+        bodies: list[bytes] = []
+
+        def scope(path: str, query: bytes = b"") -> dict[str, object]:
+            return {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+                    "method": "GET", "scheme": "http", "path": path,
+                    "raw_path": path.encode(), "query_string": query, "root_path": "",
+                    "client": ("127.0.0.1", 40000), "server": ("127.0.0.1", 8080),
+                    "headers": [(b"host", b"bench"), (b"user-agent", b"bench")],
+                    "state": dict(lifespan)}
+
+        async def receive() -> dict[str, object]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict[str, object]) -> None:
+            if message["type"] == "http.response.body":
+                bodies.append(message.get("body", b""))  # type: ignore[arg-type]
+
+        await app(scope("/orders", b"customerId=C-1001"), receive, send)
+        path = f"/orders/{orjson.loads(bodies[-1])['orders'][0]['id']}"
+        import tracing._setup
+
+        best = float("inf")
+        for r in range(6):  # the first round warms up
+            bodies.clear()
+            t = time.process_time()
+            for _ in range(n):
+                await app(scope(path), receive, send)
+            provider = tracing._setup._provider
+            if provider is not None:
+                provider.force_flush()
+            if r:
+                best = min(best, (time.process_time() - t) / n * 1e6)
+        if len(bodies) != n or b'"id"' not in bodies[-1]:
+            raise SystemExit("bench: GET /orders/{id} did not answer an order")
+        await inbox.put({"type": "lifespan.shutdown"})
+        await outbox.get()
+        await task
+        return best
+
+    import tracing
+
+    print(orjson.dumps({"cpu_us": asyncio.run(run()), "tracing": tracing.__file__}).decode(),
+          file=out)
+
+
+def _in_process(env: dict[str, str], n: int, db: Path, tree: Path | None) -> dict[str, float]:
+    full = {**os.environ, **env, "LOGSTD_MODE": "json", "DATABASE_URL": f"sqlite:///{db}",
+            "PAYMENTS_URL": "http://127.0.0.1:9"}
+    if tree is not None:
+        full["PYTHONPATH"] = str(tree)
+    out = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", str(n)],
+                         cwd=(tree / "examples" / "orders") if tree else ORDERS, env=full,
+                         capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        raise SystemExit(f"bench: in-process case failed: {out.stderr.strip()[-500:]}")
+    answer = orjson.loads(out.stdout.strip().splitlines()[-1])
+    expected = (tree or ROOT).resolve() / "tracing"
+    if Path(answer["tracing"]).resolve().parent != expected:
+        raise SystemExit(f"bench: the case imported {answer['tracing']}, not {expected}")
+    cpu = float(answer["cpu_us"])
+    return {"rps": 1e6 / cpu, "p50": float("nan"), "p99": float("nan"), "cpu_us": cpu}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=int, default=4)
     ap.add_argument("--connections", type=int, default=8)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--baseline", type=Path, metavar="DIR",
+                    help="another source tree to run every case against too (before/after)")
+    ap.add_argument("--in-process", type=int, metavar="N", default=0,
+                    help="call the app directly, N requests a round (no server, no wrk)")
+    ap.add_argument("--child", type=int, help=argparse.SUPPRESS)
     ns = ap.parse_args()
+    if ns.child:
+        _child(ns.child)
+        return 0
+    sys.path.insert(0, str(ROOT))
+    from service import _free_port, _wrk  # bench/service.py: the shared wrk harness
+    if ns.baseline is not None and not (ns.baseline / "examples" / "orders").is_dir():
+        print(f"bench: {ns.baseline} has no examples/orders (a source tree of opsplane?)",
+              file=sys.stderr)
+        return 2
     wrk = shutil.which("wrk")
-    if wrk is None:
+    if wrk is None and not ns.in_process:
         print("bench: wrk is not installed (bash scripts/system-deps.sh)", file=sys.stderr)
         return 1
     from tracing.testing import OtlpReceiver
 
-    runs: dict[str, list[dict[str, float]]] = {name: [] for name, _ in CASES}
-    with OtlpReceiver() as rx, tempfile.TemporaryDirectory() as tmp:
+    trees: list[tuple[str, Path | None]] = [("", None)]
+    if ns.baseline is not None:
+        trees = [("before: ", ns.baseline.resolve()), ("after: ", None)]
+    names = [prefix + name for prefix, _ in trees for name, _ in CASES]
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name in names}
+    load = []
+    with OtlpReceiver(decode=False) as rx, tempfile.TemporaryDirectory() as tmp:
         for _ in range(ns.rounds):
             for name, env in CASES:
-                port = _free_port()
-                proc = _start({**env, "OTEL_EXPORTER_OTLP_ENDPOINT": rx.endpoint}, port,
-                              Path(tmp) / f"orders-{port}.db")
-                try:
-                    url = f"http://127.0.0.1:{port}/orders/{_an_order(port)}"
-                    runs[name].append(_wrk(wrk, url, ns.seconds, ns.connections, proc.pid))
-                finally:
-                    os.kill(proc.pid, signal.SIGTERM)
-                    proc.wait(timeout=30)
-        spans = len(rx.spans)
+                for prefix, tree in trees:
+                    if ns.in_process:
+                        runs[prefix + name].append(_in_process(
+                            {**env, "OTEL_EXPORTER_OTLP_ENDPOINT": rx.endpoint}, ns.in_process,
+                            Path(tmp) / f"orders-{len(load)}.db", tree))
+                        load.append(os.getloadavg()[0])
+                        continue
+                    port = _free_port()
+                    proc = _start({**env, "OTEL_EXPORTER_OTLP_ENDPOINT": rx.endpoint}, port,
+                                  Path(tmp) / f"orders-{port}.db", tree)
+                    try:
+                        url = f"http://127.0.0.1:{port}/orders/{_an_order(port)}"
+                        runs[prefix + name].append(
+                            _wrk(str(wrk), url, ns.seconds, ns.connections, proc.pid))
+                    finally:
+                        os.kill(proc.pid, signal.SIGTERM)
+                        proc.wait(timeout=30)
+                    load.append(os.getloadavg()[0])
+        spans = rx.received
     rows = [(name, {k: statistics.median(r[k] for r in runs[name]) for k in runs[name][0]})
-            for name, _ in CASES]
+            for name in names]
     base = rows[0][1]
+    how = (f"in process (no server), best of 5 rounds of {ns.in_process} requests (req/s = "
+           f"1e6 / CPU us)" if ns.in_process else
+           f"uvicorn, wrk -t1 -c{ns.connections} -d{ns.seconds}s")
     print(f"# bench/tracing_overhead.py  GET /orders/{{id}} on examples/orders (SQLite), "
-          f"uvicorn, wrk -t1 -c{ns.connections} -d{ns.seconds}s, median of {ns.rounds} "
-          f"interleaved rounds, {os.cpu_count()} cores shared with wrk")
-    print(f"{'case':<20} {'req/s':>7} {'vs untraced':>12} {'p50 ms':>7} {'p99 ms':>7} "
+          f"{how}, median of {ns.rounds} "
+          f"interleaved rounds, {os.cpu_count()} cores"
+          f"{'' if ns.in_process else ' shared with wrk'}; load average (1 min) "
+          f"{min(load):.1f}..{max(load):.1f}, median {statistics.median(load):.1f}")
+    w = max(len(n) for n in names)
+    print(f"{'case':<{w}} {'req/s':>7} {'vs untraced':>12} {'p50 ms':>7} {'p99 ms':>7} "
           f"{'CPU us/req':>11} {'CPU vs untraced':>16}")
     for name, r in rows:
-        print(f"{name:<20} {r['rps']:>7.0f} {r['rps'] / base['rps']:>12.0%} {r['p50']:>7.2f} "
-              f"{r['p99']:>7.2f} {r['cpu_us']:>11.0f} {r['cpu_us'] / base['cpu_us']:>16.0%}")
-    print(f"spans received over OTLP: {spans}")
+        if name.startswith("after: "):
+            base = rows[len(CASES)][1]  # each tree against its own untraced run
+        p50, p99 = (f"{r[k]:>7.2f}" if r[k] == r[k] else f"{'-':>7}" for k in ("p50", "p99"))
+        print(f"{name:<{w}} {r['rps']:>7.0f} {r['rps'] / base['rps']:>12.0%} {p50} {p99} "
+              f"{r['cpu_us']:>11.0f} {r['cpu_us'] / base['cpu_us']:>16.0%}")
+    print(f"spans received over OTLP (valid ExportTraceServiceRequests): {spans}")
     return 0
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from tracing import _setup
+
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -63,20 +65,18 @@ class TracingMiddleware:
         self.skip = skip_prefixes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        from tracing import _setup
-
         if scope["type"] != "http" or _setup._provider is None or \
                 scope.get("path", "").startswith(self.skip):
             await self.app(scope, receive, send)
             return
-        otel = _otel()
+        otel = _OTEL or _otel()
         headers = scope.get("headers", ())
         parent = None
         if any(k in (b"traceparent", b"baggage") for k, _ in headers):
             # a malformed traceparent yields an empty context: a new trace starts
             parent = otel.propagate.extract(scope, getter=_getter())
         method = scope.get("method", "GET")
-        tracer = _setup.tracer("opsplane.asgi")
+        tracer = _setup.starter("opsplane.asgi")
         status_code = 500
         attrs = {"http.request.method": method, "url.path": scope.get("path", "")}
         client = scope.get("client")
@@ -84,6 +84,13 @@ class TracingMiddleware:
             attrs["client.address"] = client[0]
         span = tracer.start_span(method, context=parent, kind=otel.SERVER, attributes=attrs)
         token = otel.context.attach(otel.trace.set_span_in_context(span, parent))
+        if not span.is_recording():
+            # unsampled: the context (ids for logs, traceparent downstream) is all there is
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                otel.context.detach(token)
+            return
 
         async def send_wrapper(message: Message) -> None:
             nonlocal status_code
@@ -98,16 +105,14 @@ class TracingMiddleware:
             span.set_status(otel.Status(otel.ERROR, type(e).__name__))
             raise
         finally:
-            if span.is_recording():
-                tmpl = route_template(scope)
-                if tmpl:
-                    span.update_name(f"{method} {tmpl}")
-                    span.set_attributes({"http.route": tmpl,
-                                         "http.response.status_code": status_code})
-                else:
-                    span.set_attribute("http.response.status_code", status_code)
-                if status_code >= 500:
-                    span.set_status(otel.Status(otel.ERROR))
+            tmpl = route_template(scope)
+            if tmpl:
+                span.update_name(f"{method} {tmpl}")
+                span.set_attributes({"http.route": tmpl, "http.response.status_code": status_code})
+            else:
+                span.set_attribute("http.response.status_code", status_code)
+            if status_code >= 500:
+                span.set_status(otel.Status(otel.ERROR))
             span.end()
             otel.context.detach(token)
 

@@ -5,15 +5,22 @@ from __future__ import annotations
 from typing import Any
 
 _get_current_span: Any = None
+# the span context last formatted, with its ids: a request's records share one span mostly
+_last: tuple[Any, str, str] = (None, "", "")
 
 
 def trace_ids() -> dict[str, str] | None:
-    global _get_current_span
+    global _get_current_span, _last
     if _get_current_span is None:
         from opentelemetry.trace import get_current_span
 
         _get_current_span = get_current_span
     ctx = _get_current_span().get_span_context()
+    last = _last  # one read: another thread may replace it
+    if ctx is last[0]:
+        return {"traceId": last[1], "spanId": last[2]}
     if not ctx.is_valid:
         return None
-    return {"traceId": format(ctx.trace_id, "032x"), "spanId": format(ctx.span_id, "016x")}
+    trace_id, span_id = format(ctx.trace_id, "032x"), format(ctx.span_id, "016x")
+    _last = (ctx, trace_id, span_id)
+    return {"traceId": trace_id, "spanId": span_id}

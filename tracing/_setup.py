@@ -122,18 +122,14 @@ def _sampler(cfg: TracingConfig) -> Any:
 
 
 def _otlp_exporter(cfg: TracingConfig) -> SpanExporter:
-    if cfg.protocol == "grpc":
-        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
-            OTLPSpanExporter as GrpcExporter,
-        )
-
-        return GrpcExporter(endpoint=cfg.endpoint, headers=cfg.headers or None, timeout=5)
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from tracing._otlp import otlp_exporter
 
     endpoint = cfg.endpoint
-    if endpoint and not os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
+    if cfg.protocol != "grpc" and endpoint and \
+            not os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
         endpoint = endpoint.rstrip("/") + "/v1/traces"  # the base endpoint gets the signal path
-    return OTLPSpanExporter(endpoint=endpoint, headers=cfg.headers or None, timeout=5)
+    exporter: SpanExporter = otlp_exporter(cfg.protocol, endpoint, cfg.headers)
+    return exporter
 
 
 def setup(
@@ -202,23 +198,48 @@ def _set_global_provider(provider: TracerProvider) -> None:
         _providers_registered = True
 
 
-_tracers: dict[tuple[int, str], Any] = {}
+# (provider, name) -> (provider, SDK tracer, what starts spans); the provider is kept and
+# compared so that a new provider at a freed one's address never gets its old tracers
+_tracers: dict[tuple[int, str], tuple[Any, Any, Any]] = {}
+
+
+def _tracer_entry(name: str) -> tuple[Any, Any, Any] | None:
+    p = _provider
+    if p is None:
+        return None
+    key = (id(p), name)
+    hit = _tracers.get(key)
+    if hit is None or hit[0] is not p:
+        from tracing._lean import lean_tracer
+
+        t = p.get_tracer(name)
+        if len(_tracers) > 64:
+            _tracers.clear()
+        hit = _tracers[key] = (p, t, lean_tracer(t, name) or t)
+    return hit
 
 
 def tracer(name: str = "opsplane") -> Any:
-    """The tracer ``name`` of the current provider (cached: get_tracer is costly per call)."""
-    from opentelemetry import trace
+    """The SDK tracer ``name`` of the current provider (cached: get_tracer is costly per call)."""
+    hit = _tracer_entry(name)
+    if hit is None:
+        from opentelemetry import trace
 
-    p = _provider
-    if p is None:
         return trace.NoOpTracer()
-    key = (id(p), name)
-    t = _tracers.get(key)
-    if t is None:
-        if len(_tracers) > 64:
-            _tracers.clear()
-        t = _tracers[key] = p.get_tracer(name)
-    return t
+    return hit[1]
+
+
+def starter(name: str = "opsplane") -> Any:
+    """What starts tracing's own spans: a LeanTracer on the SDK's provider, else the tracer.
+
+    Its ``start_span(name, context=, kind=, attributes=)`` is the Tracer method's subset.
+    """
+    hit = _tracer_entry(name)
+    if hit is None:
+        from opentelemetry import trace
+
+        return trace.NoOpTracer()
+    return hit[2]
 
 
 def is_enabled() -> bool:

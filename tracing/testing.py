@@ -85,6 +85,15 @@ def decode_traces(body: bytes) -> list[dict[str, Any]]:
     return out
 
 
+def _count_spans(body: bytes) -> int:
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
+
+    req = ExportTraceServiceRequest.FromString(body)
+    return sum(len(ss.spans) for rs in req.resource_spans for ss in rs.scope_spans)
+
+
 class OtlpReceiver:
     """An OTLP/HTTP (protobuf) trace receiver on 127.0.0.1; ``endpoint`` for OTEL_* variables.
 
@@ -92,28 +101,49 @@ class OtlpReceiver:
             env["OTEL_EXPORTER_OTLP_ENDPOINT"] = rx.endpoint
             ...
             spans = rx.wait_for(lambda s: len(s) >= 4)
+
+    ``decode=False`` (benchmarks): each request is still parsed as an ExportTraceServiceRequest
+    (a 400 if it is not one) and its spans counted in ``received``, but not kept as dicts.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, decode: bool = True) -> None:
         self.spans: list[dict[str, Any]] = []
         self.requests = 0
+        self.received = 0
+        self.gzipped = 0
+        self.headers: list[dict[str, str]] = []
+        self.decode = decode
         self._cond = threading.Condition()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as a collector: no connect per batch
+
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(length)
-                if self.headers.get("Content-Encoding") == "gzip":
+                gzipped = self.headers.get("Content-Encoding") == "gzip"
+                if gzipped:
                     body = gzip.decompress(body)
                 if self.path.rstrip("/") != "/v1/traces":
                     self.send_response(404)
+                    self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
-                spans = decode_traces(body)
+                try:
+                    spans = decode_traces(body) if receiver.decode else []
+                    count = len(spans) if receiver.decode else _count_spans(body)
+                except Exception:  # not protobuf, or not this message
+                    self.send_response(400)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 with receiver._cond:
                     receiver.spans.extend(spans)
+                    receiver.received += count
                     receiver.requests += 1
+                    receiver.gzipped += gzipped
+                    receiver.headers.append({k.lower(): v for k, v in self.headers.items()})
                     receiver._cond.notify_all()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/x-protobuf")

@@ -1,0 +1,142 @@
+"""tracing._lean: the spans tracing makes itself, against SDK spans made the same way."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import pytest
+from opentelemetry.context import Context
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import SpanLimits, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
+from opentelemetry.trace import Link, NonRecordingSpan, SpanKind, Status, StatusCode, TraceState
+
+import tracing
+from tracing import _setup
+from tracing._lean import LeanSpan, lean_tracer
+from tracing._wire import encode_request
+
+
+@pytest.fixture(autouse=True)
+def _reset_tracing() -> Iterator[None]:
+    tracing.reset()
+    yield
+    tracing.reset()
+
+
+def _setup_with(**provider: Any) -> InMemorySpanExporter:
+    exporter = InMemorySpanExporter()
+    p = TracerProvider(resource=Resource({"service.name": "lean"}), **provider)
+    p.add_span_processor(SimpleSpanProcessor(exporter))
+    tracing.setup("lean", provider=p, log_ids=False)
+    return exporter
+
+
+def _exercise(span: Any) -> None:
+    span.set_attribute("http.route", "/orders/{id}")
+    span.set_attributes({"http.response.status_code": 503, "retry": True, "tags": ["a", "b"]})
+    span.update_name("GET /orders/{id}")
+    span.add_event("cache.miss", {"key": "O-1"}, timestamp=1_700_000_000_000_000_000)
+    span.add_link(span.get_span_context(), {"why": "self"})
+    try:
+        raise KeyError("O-1")
+    except KeyError as e:
+        span.record_exception(e, timestamp=1_700_000_000_000_000_001)
+    span.set_status(Status(StatusCode.ERROR, "unavailable"))
+    span.set_status(StatusCode.UNSET)  # ignored, as the SDK does
+    span.end(end_time=1_700_000_000_000_000_002)
+    span.set_attribute("after.end", 1)  # ignored once ended
+
+
+def _plain(spans: Sequence[Any]) -> list[dict[str, Any]]:
+    """Decoded spans without what differs between two spans (ids, start time, the stack)."""
+    req = ExportTraceServiceRequest.FromString(encode_request(spans))
+    out = []
+    for rs in req.resource_spans:
+        for ss in rs.scope_spans:
+            for sp in ss.spans:
+                for field in ("trace_id", "span_id", "start_time_unix_nano"):
+                    sp.ClearField(field)  # type: ignore[arg-type]
+                for link in sp.links:
+                    link.ClearField("trace_id")
+                    link.ClearField("span_id")
+                for e in sp.events:
+                    for kv in e.attributes:
+                        if kv.key == "exception.stacktrace":
+                            kv.value.string_value = kv.value.string_value.splitlines()[-1]
+                out.append({"resource": str(rs.resource), "scope": ss.scope.name,
+                            "span": str(sp)})
+    return out
+
+
+def test_lean_span_exports_what_the_sdk_span_exports() -> None:
+    exporter = _setup_with()
+    attrs = {"http.request.method": "GET", "url.path": "/orders/O-1"}
+    lean = _setup.starter("opsplane.asgi").start_span("GET", kind=SpanKind.SERVER,
+                                                     attributes=attrs)
+    sdk = _setup.tracer("opsplane.asgi").start_span("GET", kind=SpanKind.SERVER,
+                                                   attributes=attrs)
+    assert type(lean) is LeanSpan
+    assert type(sdk) is not LeanSpan
+    _exercise(lean)
+    _exercise(sdk)
+    done = exporter.get_finished_spans()
+    assert [type(s) is LeanSpan for s in done] == [True, False]
+    lean_out, sdk_out = _plain(done[:1]), _plain(done[1:])
+    assert lean_out == sdk_out
+    assert "unavailable" in lean_out[0]["span"]
+    # and the official encoder reads a LeanSpan as it reads any SDK span
+    assert encode_request(done) == encode_spans(done).SerializeToString()
+
+
+class _RecordOnly(Sampler):
+    """Records without sampling, adds an attribute and a tracestate entry."""
+
+    def should_sample(  # noqa: PLR0917 (the Sampler interface)
+            self, parent_context: Context | None, trace_id: int, name: str,
+                      kind: SpanKind | None = None, attributes: Any = None,
+                      links: Sequence[Link] | None = None,
+                      trace_state: TraceState | None = None) -> SamplingResult:
+        if name == "drop me":
+            return SamplingResult(Decision.DROP)
+        return SamplingResult(Decision.RECORD_ONLY, {**(attributes or {}), "sampler": "mine"},
+                              TraceState([("vendor", "v1")]))
+
+    def get_description(self) -> str:
+        return "record only"
+
+
+def test_lean_span_follows_the_providers_sampler() -> None:
+    exporter = _setup_with(sampler=_RecordOnly())
+    with tracing.span("kept", orderId="O-1") as s:
+        assert type(s) is LeanSpan
+        assert s.is_recording()
+        assert not s.get_span_context().trace_flags.sampled
+        assert s.get_span_context().trace_state.get("vendor") == "v1"
+        assert dict(s.attributes) == {"orderId": "O-1", "sampler": "mine"}
+    with tracing.span("drop me") as d:
+        assert type(d) is NonRecordingSpan
+        assert d.get_span_context().is_valid  # ids for the logs all the same
+    assert exporter.get_finished_spans() == ()  # recorded, not sampled: not exported
+
+
+def test_lean_span_applies_the_providers_limits() -> None:
+    exporter = _setup_with(span_limits=SpanLimits(max_span_attributes=2,
+                                                  max_span_attribute_length=3))
+    with tracing.span("limited", a="abcdef", b=1, c=2):
+        pass
+    (span,) = exporter.get_finished_spans()
+    assert dict(span.attributes) == {"a": "abc", "b": 1}
+    req = ExportTraceServiceRequest.FromString(encode_request([span]))
+    assert req.resource_spans[0].scope_spans[0].spans[0].dropped_attributes_count == 1
+
+
+def test_a_tracer_that_is_not_the_sdks_gets_no_lean_path() -> None:
+    from opentelemetry.trace import NoOpTracer
+
+    assert lean_tracer(NoOpTracer(), "x") is None
