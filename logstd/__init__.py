@@ -7,11 +7,15 @@
     log.info("order created", extra={"orderId": "O-1", "durationMs": 12.5})
 """
 
+from __future__ import annotations
+
 # Names are imported on first use (PEP 562), so that `import logstd._pretty` -- what the
 # streaming CLIs need -- does not pay for logging, python-json-logger and the formatters.
-from typing import TYPE_CHECKING, Any
-
+# typing is not imported at run time (start-up of the streaming CLIs)
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from logstd import keys
     from logstd._configure import configure, current_plan, reset
     from logstd._context import (

@@ -8,9 +8,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any
 
 from logstd.errors import LogstdError, UsageError
+
+# typing is not imported at run time (start-up of the streaming CLIs)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 EPILOG = """\
 examples:

@@ -5,9 +5,13 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 from logstd.errors import ConfigError
+
+# typing is not imported at run time (start-up of the streaming CLIs)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def find_pyproject(start: Path | None = None) -> Path | None:

@@ -14,11 +14,15 @@ import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 import orjson
 
 from logstd.errors import DictionaryError
+
+# typing is not imported at run time (start-up of the streaming CLIs)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 BASE_PATH = Path(__file__).with_name("keys.yaml")
 TYPES = ("string", "integer", "number", "boolean", "object", "array")

@@ -8,7 +8,12 @@ Compiled on first use: ``echo '{}' | logstd pretty`` never needs it.
 from __future__ import annotations
 
 import re
-from typing import Any
+
+# typing is not imported at run time (start-up of the streaming CLIs)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 
 PREFIX_SRC = (
     rb"(?:\[([^\]\s]{1,253})\] )?"

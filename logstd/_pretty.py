@@ -20,7 +20,6 @@ from __future__ import annotations
 import re
 import time as _time
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -35,7 +34,11 @@ from logstd._render import (
     level_label,
 )
 
+# typing is not imported at run time (start-up of the streaming CLIs)
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from logstd._prettyc import Fast
 
 OUTPUTS = ("short", "long", "compact", "json")

@@ -20,11 +20,15 @@ import struct
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from typing import BinaryIO
 
 from logstd._forked import ForkedWorker, cpu_count, grow_pipe, is_big_file, read_exact, write_all
 from logstd._pretty import MAX_RECORD_BYTES, Pretty, encode
 from logstd._render import DIM, RESET
+
+# typing is not imported at run time (start-up of the streaming CLIs)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import BinaryIO
 
 CHUNK = 1 << 20
 # regular files this large are formatted by several processes

@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
-from typing import IO, Any
 
 import orjson
+
+# typing is not imported at run time (start-up of the streaming CLIs)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import IO, Any
 
 RESET = "\x1b[0m"
 DIM = "\x1b[2m"
