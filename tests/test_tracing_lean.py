@@ -6,11 +6,13 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from opentelemetry.context import Context
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import SpanLimits, TracerProvider
+from opentelemetry.sdk.trace import SpanLimits, TracerProvider, sampling
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
@@ -140,3 +142,50 @@ def test_a_tracer_that_is_not_the_sdks_gets_no_lean_path() -> None:
     from opentelemetry.trace import NoOpTracer
 
     assert lean_tracer(NoOpTracer(), "x") is None
+
+
+_STANDARD = [sampling.ALWAYS_ON, sampling.ALWAYS_OFF, sampling.TraceIdRatioBased(0.25),
+             sampling.TraceIdRatioBased(1.0), sampling.ParentBased(sampling.ALWAYS_ON),
+             sampling.ParentBased(sampling.TraceIdRatioBased(0.5)),
+             sampling.ParentBased(sampling.ALWAYS_OFF,
+                                  remote_parent_not_sampled=sampling.ALWAYS_ON)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(which=st.integers(0, len(_STANDARD) - 1), trace_id=st.integers(1, 2**128 - 1),
+       parent=st.none() | st.tuples(st.booleans(), st.booleans()))
+def test_standard_samplers_are_decided_as_the_sdk_decides(
+        which: int, trace_id: int, parent: tuple[bool, bool] | None) -> None:
+    """The lean path decides OTEL_TRACES_SAMPLER's samplers itself; same answer as asking."""
+    from opentelemetry import trace as api
+    from opentelemetry.trace import SpanContext, TraceFlags
+
+    from tracing._lean import _standard_decider
+
+    sampler = _STANDARD[which]
+    decide = _standard_decider(sampler)
+    assert decide is not None
+    ctx = None
+    parent_ctx = None
+    if parent is not None:
+        remote, sampled = parent
+        parent_ctx = SpanContext(trace_id, 0xABC, is_remote=remote,
+                                 trace_flags=TraceFlags(1 if sampled else 0),
+                                 trace_state=TraceState([("k", "v")]))
+        ctx = api.set_span_in_context(NonRecordingSpan(parent_ctx))
+    result = sampler.should_sample(ctx, trace_id, "x", SpanKind.SERVER, {"a": 1}, ())
+    assert decide(parent_ctx, trace_id) is (result.decision is Decision.RECORD_AND_SAMPLE)
+
+
+def test_other_samplers_are_asked() -> None:
+    class Custom(Sampler):
+        def should_sample(self, *args: Any, **kwargs: Any) -> SamplingResult:
+            return SamplingResult(Decision.DROP)
+
+        def get_description(self) -> str:
+            return "custom"
+
+    from tracing._lean import _standard_decider
+
+    assert _standard_decider(Custom()) is None
+    assert _standard_decider(sampling.ParentBased(Custom())) is None

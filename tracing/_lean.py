@@ -28,7 +28,7 @@ from time import time_ns
 from typing import Any
 
 from opentelemetry import trace as api
-from opentelemetry.sdk.trace import Event, ReadableSpan, SpanLimits
+from opentelemetry.sdk.trace import Event, ReadableSpan, SpanLimits, sampling
 from opentelemetry.sdk.trace import Span as SdkSpan
 from opentelemetry.sdk.trace.sampling import Decision
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
@@ -137,6 +137,46 @@ class LeanSpan(api.Span, ReadableSpan):
         return f"LeanSpan(name={self._name!r}, context={self._context!r})"
 
 
+def _standard_decider(sampler: Any) -> Any:
+    """For the SDK's standard samplers (what OTEL_TRACES_SAMPLER names: always_on/off,
+    traceidratio and their parentbased_ forms, default children), a function
+    ``(parent SpanContext or None, trace_id) -> sampled`` giving the sampler's own decision
+    without its result objects; None for any other sampler (it is then asked as usual).
+    """
+    on, off = sampling.ALWAYS_ON, sampling.ALWAYS_OFF
+
+    def plain(s: Any) -> Any:
+        if s is on:
+            return lambda trace_id: True
+        if s is off:
+            return lambda trace_id: False
+        if type(s) is sampling.TraceIdRatioBased:
+            limit, bound = s.TRACE_ID_LIMIT, s.bound
+            return lambda trace_id: trace_id & limit < bound
+        return None
+
+    root = plain(sampler)
+    if root is not None:
+        return lambda parent, trace_id: root(trace_id)
+    if type(sampler) is not sampling.ParentBased:
+        return None
+    root = plain(sampler._root)
+    children = (sampler._remote_parent_sampled, sampler._remote_parent_not_sampled,
+                sampler._local_parent_sampled, sampler._local_parent_not_sampled)
+    if root is None or any(c is not on and c is not off for c in children):
+        return None
+    remote_yes, remote_no, local_yes, local_no = (c is on for c in children)
+
+    def decide(parent: SpanContext | None, trace_id: int) -> bool:
+        if parent is None:
+            return bool(root(trace_id))
+        if parent.trace_flags.sampled:
+            return remote_yes if parent.is_remote else local_yes
+        return remote_no if parent.is_remote else local_no
+
+    return decide
+
+
 class LeanTracer:
     """start_span for one SDK tracer (same sampler, ids, resource, processors)."""
 
@@ -151,6 +191,7 @@ class LeanTracer:
         self.limits = getattr(sdk_tracer, "_span_limits", None) or SpanLimits()
         random_ids = getattr(self.ids, "is_trace_id_random", lambda: False)()
         self._random = _RANDOM if random_ids else 0
+        self._decide = _standard_decider(self.sampler)
 
     def start_span(self, name: str, context: Any = None, kind: SpanKind = SpanKind.INTERNAL,
                    attributes: Mapping[str, Any] | None = None) -> Any:
@@ -161,18 +202,24 @@ class LeanTracer:
             trace_id, flags_extra = current.trace_id, current.trace_flags & _RANDOM
         else:
             parent, trace_id, flags_extra = None, self.ids.generate_trace_id(), self._random
-        result = self.sampler.should_sample(context, trace_id, name, kind, attributes, ())
-        decision = result.decision
+        if self._decide is not None:  # a standard sampler: its decision, decided here
+            sampled = self._decide(parent, trace_id)
+            decision = Decision.RECORD_AND_SAMPLE if sampled else Decision.DROP
+            trace_state = None if parent is None else parent.trace_state
+            extra = attributes if sampled else None
+        else:
+            result = self.sampler.should_sample(context, trace_id, name, kind, attributes, ())
+            decision, trace_state, extra = result.decision, result.trace_state, result.attributes
         flags = TraceFlags((TraceFlags.SAMPLED if decision is Decision.RECORD_AND_SAMPLE
                             else TraceFlags.DEFAULT) | flags_extra)
         ctx = SpanContext(trace_id, self.ids.generate_span_id(), is_remote=False,
-                          trace_flags=flags, trace_state=result.trace_state)
+                          trace_flags=flags, trace_state=trace_state)
         if decision is Decision.DROP:
             return api.NonRecordingSpan(ctx)
         attrs = _Attributes()
         span = LeanSpan(name, ctx, parent, kind=kind, attributes=attrs, factory=self)
-        if result.attributes:
-            span.set_attributes(result.attributes)
+        if extra:
+            span.set_attributes(extra)
         self.processor.on_start(span, parent_context=context)
         return span
 
