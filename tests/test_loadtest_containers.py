@@ -174,7 +174,9 @@ def test_run_sampled_through_kubectl_keeps_samples_when_the_pod_goes(
         while not done.is_set():
             calls = len(_calls(standins)) if (standins / "calls.log").exists() else 0
             if calls >= 30:  # the pod goes away after 30 reads, mid-run
-                shutil.rmtree(box)
+                gone = box.with_name(box.name + ".gone")
+                box.rename(gone)  # at once: a read never sees a half-removed pod
+                shutil.rmtree(gone)
                 return
             step += 1
             usage += 25_000

@@ -44,6 +44,9 @@ def main(tool: str, argv: list[str]) -> int:
         return 1
     cmd = [a.replace("/sys/fs/cgroup", str(box)) for a in cmd]
     p = subprocess.run(cmd, check=False, capture_output=True, text=True)
+    if not box.is_dir():  # went away during the exec: the server says so, as for a new one
+        sys.stderr.write(missing + "\n")
+        return 1
     # inside the container the files are at /sys/fs/cgroup: so say the outputs
     sys.stdout.write(p.stdout.replace(str(box), "/sys/fs/cgroup"))
     sys.stderr.write(p.stderr.replace(str(box), "/sys/fs/cgroup"))
