@@ -18,9 +18,8 @@ from typing import Any
 
 import orjson
 
-from logstd._lineprefix import json_start
 from logstd._lint import Finding
-from logstd._lint_logs import LogLinter
+from logstd._lint_logs import LogLinter, _Plan
 
 # group -> [count, line, col, code, message]
 Groups = dict[tuple[str, str], list[Any]]
@@ -30,11 +29,9 @@ def group_lines(linter: LogLinter, lines: Iterable[bytes], path: str,
                 first: int = 1) -> tuple[Groups, int]:
     """Groups of the findings of ``lines`` (numbered from ``first``) and how many findings;
     message variability (LS109) stays in ``linter`` as with ``render_text``."""
-    shapes = linter._shapes
     not_json = "LS110" in linter.codes
-    loads = orjson.loads
     groups: Groups = {}
-    per_shape: Counter[tuple[str, ...]] = Counter()
+    per_shape: Counter[_Plan] = Counter()
     total = 0
 
     def see(group: tuple[str, str], n: int, col: int, code: str, message: str) -> None:
@@ -44,35 +41,23 @@ def group_lines(linter: LogLinter, lines: Iterable[bytes], path: str,
         else:
             entry[0] += 1
 
-    for n, line in enumerate(lines, first):
-        off = 0 if line[:1] == b"{" else json_start(line)
-        if off < 0:
-            if not_json and line.strip():
+    for n, line, off, rec, plan in linter.records(lines, first):
+        if plan is None:
+            if not_json and off >= 0:
+                see(("LS110", "not JSON"), n, off + 1, "LS110", "line is not valid JSON")
+                total += 1
+            elif not_json and line.strip():
                 see(("LS110", "not a record"), n, 1, "LS110", "line is not a JSON record")
                 total += 1
             continue
-        try:
-            rec = loads(line[off:] if off else line)
-        except orjson.JSONDecodeError:
-            if not_json:
-                see(("LS110", "not JSON"), n, off + 1, "LS110", "line is not valid JSON")
-                total += 1
-            continue
-        if type(rec) is not dict:
-            continue
-        shape = tuple(rec)
-        plan = shapes.get(shape)
-        if plan is None:
-            plan = linter._shape(shape)
-            shapes[shape] = plan
         if plan.static:
-            if shape not in per_shape:  # the first line of this shape: where its groups start
+            if plan not in per_shape:  # the first line of this shape: where its groups start
                 for code, key, msg, needle in plan.static:
                     group = (code, key if key is not None else msg)
                     if group not in groups:
                         col = line.find(needle, off) + 1 if needle else off + 1
                         groups[group] = [0, n, col, code, msg]
-            per_shape[shape] += 1
+            per_shape[plan] += 1
         problems = linter._problems(rec, plan, n)
         if problems is not None:
             for _i, key, code, problem, needle in problems:
@@ -83,8 +68,8 @@ def group_lines(linter: LogLinter, lines: Iterable[bytes], path: str,
                 else:
                     groups[group][0] += 1
             total += len(problems)
-    for shape, times in per_shape.items():
-        for code, key, msg, _needle in shapes[shape].static:
+    for plan, times in per_shape.items():
+        for code, key, msg, _needle in plan.static:
             groups[(code, key if key is not None else msg)][0] += times
             total += times
     return groups, total

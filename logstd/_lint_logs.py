@@ -64,6 +64,10 @@ _Problem = tuple[int, str, str, str, bytes]
 _INF = float("inf")
 
 
+_NOT_RECORD = "line is not a JSON record"
+_NOT_JSON = "line is not valid JSON"
+
+
 class _Plan:
     """What lines of one shape (key tuple) need: findings decided once for the shape, and
     the checks per line, grouped by how cheaply they pass."""
@@ -264,6 +268,34 @@ class LogLinter:
         return None
 
     # --- per line ----------------------------------------------------------------------
+    def records(self, lines: Iterable[bytes], first: int = 1,
+                ) -> Iterator[tuple[int, bytes, int, Any, _Plan | None]]:
+        """Each line as (number, line, offset of its JSON, record, plan); record and plan
+        are None for a line that is not a record: offset -1 when it holds no JSON object,
+        else where its invalid JSON starts. A JSON value that is not an object is skipped.
+        The one front of every way of linting (findings, text, counts, groups)."""
+        shapes = self._shapes
+        loads = orjson.loads
+        for n, line in enumerate(lines, first):
+            off = 0 if line[:1] == b"{" else json_start(line)
+            if off < 0:
+                yield n, line, off, None, None
+                continue
+            try:
+                rec = loads(line[off:] if off else line)
+            except orjson.JSONDecodeError:
+                yield n, line, off, None, None
+                continue
+            if type(rec) is not dict:
+                continue
+            shape = tuple(rec)
+            plan = shapes.get(shape)
+            if plan is None:
+                plan = self._shape(shape)
+                if len(shapes) < _SHAPE_CACHE_LIMIT:
+                    shapes[shape] = plan
+            yield n, line, off, rec, plan
+
     def lint_lines(self, lines: Iterable[bytes], path: str, first: int = 1,
                    final: bool = True) -> Iterator[Finding]:
         """Findings of every line, in line order and, within a line, in column order.
@@ -277,34 +309,15 @@ class LogLinter:
                  final: bool = True) -> Iterator[list[Finding]]:
         """One list of findings per line that has any (a generator step per line, not per
         finding: the hot loop's biggest saving on logs full of findings)."""
-        shapes = self._shapes
         codes = self.codes
         not_json = "LS110" in codes
         variable = "LS109" in codes
-        loads = orjson.loads
-        for n, line in enumerate(lines, first):
-            if line[:1] == b"{":
-                off = 0
-            else:
-                off = json_start(line)
-                if off < 0:
-                    if not_json and line.strip():
-                        yield [Finding(path, n, 1, "LS110", "line is not a JSON record")]
-                    continue
-            try:
-                rec = loads(line[off:] if off else line)
-            except orjson.JSONDecodeError:
-                if not_json:
-                    yield [Finding(path, n, off + 1, "LS110", "line is not valid JSON")]
-                continue
-            if type(rec) is not dict:
-                continue
-            shape = tuple(rec)
-            plan = shapes.get(shape)
+        for n, line, off, rec, plan in self.records(lines, first):
             if plan is None:
-                plan = self._shape(shape)
-                if len(shapes) < _SHAPE_CACHE_LIMIT:
-                    shapes[shape] = plan
+                if not_json and (off >= 0 or line.strip()):
+                    yield [Finding(path, n, off + 1 if off >= 0 else 1, "LS110",
+                                   _NOT_JSON if off >= 0 else _NOT_RECORD)]
+                continue
             found = [_new(Finding, (path, n, line.find(needle, off) + 1 if needle else
                                     off + 1, code, msg, key))
                      for code, key, msg, needle in plan.static]
@@ -325,35 +338,16 @@ class LogLinter:
         """``lint_lines(lines, path, first, final=False)`` as text output: the lines
         ``path:line:col: CODE message`` and how many. Same findings in the same order; the
         per-shape part of each is rendered once per shape, not once per line."""
-        shapes = self._shapes
         codes = self.codes
         not_json = "LS110" in codes
-        loads = orjson.loads
         out: list[str] = []
         append = out.append
-        for n, line in enumerate(lines, first):
-            if line[:1] == b"{":
-                off = 0
-            else:
-                off = json_start(line)
-                if off < 0:
-                    if not_json and line.strip():
-                        append(f"{path}:{n}:1: LS110 line is not a JSON record\n")
-                    continue
-            try:
-                rec = loads(line[off:] if off else line)
-            except orjson.JSONDecodeError:
-                if not_json:
-                    append(f"{path}:{n}:{off + 1}: LS110 line is not valid JSON\n")
-                continue
-            if type(rec) is not dict:
-                continue
-            shape = tuple(rec)
-            plan = shapes.get(shape)
+        for n, line, off, rec, plan in self.records(lines, first):
             if plan is None:
-                plan = self._shape(shape)
-                if len(shapes) < _SHAPE_CACHE_LIMIT:
-                    shapes[shape] = plan
+                if not_json and (off >= 0 or line.strip()):
+                    append(f"{path}:{n}:{off + 1}: LS110 {_NOT_JSON}\n" if off >= 0 else
+                           f"{path}:{n}:1: LS110 {_NOT_RECORD}\n")
+                continue
             problems = self._problems(rec, plan, n)
             text = plan.text
             if problems is None:
@@ -382,44 +376,25 @@ class LogLinter:
         parse, a lookup and the value checks. Returns the number of findings; ``final``
         counts the message-variability findings too, else they stay in the state.
         """
-        shapes = self._shapes
-        seen: Counter[tuple[str, ...]] = Counter()
+        seen: Counter[_Plan] = Counter()
         variable = "LS109" in self.codes
         not_json = "LS110" in self.codes
-        loads = orjson.loads
         total = 0
-        for line in lines:
-            off = 0 if line[:1] == b"{" else json_start(line)
-            if off < 0:
-                if not_json and line.strip():
-                    by_rule["LS110"] += 1
-                    total += 1
-                continue
-            try:
-                rec = loads(line[off:] if off else line)
-            except orjson.JSONDecodeError:
-                if not_json:
-                    by_rule["LS110"] += 1
-                    total += 1
-                continue
-            if type(rec) is not dict:
-                continue
-            shape = tuple(rec)
-            plan = shapes.get(shape)
+        for _n, line, off, rec, plan in self.records(lines):
             if plan is None:
-                plan = self._shape(shape)
-                if len(shapes) < _SHAPE_CACHE_LIMIT:
-                    shapes[shape] = plan
+                if not_json and (off >= 0 or line.strip()):
+                    by_rule["LS110"] += 1
+                    total += 1
+                continue
             if plan.static:
-                seen[shape] += 1
-            problems = self._problems(rec, plan, 0)
+                seen[plan] += 1
+            problems = self._problems(rec, plan, 0)  # (no line numbers in counts)
             if problems is not None:
                 for _i, key, code, _problem, _needle in problems:
                     by_rule[code] += 1
                     by_key[key] += 1
                 total += len(problems)
-        for shape, n in seen.items():
-            plan = shapes.get(shape) or self._shape(shape)
+        for plan, n in seen.items():
             for scode, skey, _msg, _needle in plan.static:
                 by_rule[scode] += n
                 if skey is not None:
