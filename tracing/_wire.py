@@ -136,6 +136,15 @@ def _link(link: Any) -> bytes:
     return b"".join(parts)
 
 
+def _repeated(tag: bytes, items: Any, encode: Any, dropped_tag: bytes) -> list[bytes]:
+    """Events or links: one field each, then how many the SDK's bounded list dropped."""
+    out = [_field(tag, encode(x)) for x in items]
+    dropped = getattr(items, "dropped", 0)
+    if dropped:
+        out.append(dropped_tag + _varint(dropped))
+    return out
+
+
 def encode_span(s: Any) -> bytes:
     """One Span message (opentelemetry.proto.trace.v1.Span) from an SDK ReadableSpan."""
     ctx = s._context  # the SDK's own fields: its properties copy or wrap them per access
@@ -161,20 +170,10 @@ def encode_span(s: Any) -> bytes:
         dropped = getattr(attrs, "dropped", 0)  # a bounded collection of the SDK, or not
         if dropped:
             parts.append(b"\x50" + _varint(dropped))
-    events = s._events
-    if events:
-        for e in events:
-            parts.append(_field(b"\x5a", _event(e)))
-        dropped = getattr(events, "dropped", 0)
-        if dropped:
-            parts.append(b"\x60" + _varint(dropped))
-    links = s._links
-    if links:
-        for link in links:
-            parts.append(_field(b"\x6a", _link(link)))
-        dropped = getattr(links, "dropped", 0)
-        if dropped:
-            parts.append(b"\x70" + _varint(dropped))
+    if s._events:
+        parts += _repeated(b"\x5a", s._events, _event, b"\x60")
+    if s._links:
+        parts += _repeated(b"\x6a", s._links, _link, b"\x70")
     status = s._status
     if status is not None:
         code = status.status_code.value
