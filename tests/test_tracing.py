@@ -144,6 +144,45 @@ async def test_unreachable_collector_never_fails_requests() -> None:
     assert len(warnings) == 1
 
 
+def test_a_full_span_queue_is_counted_and_said_once() -> None:
+    """A collector slower than the service: the bounded queue drops spans; every span is
+    either exported or counted in tracing_spans_dropped_total{reason="queue_full"}."""
+    import threading
+    from collections.abc import Sequence
+
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+    from tracing._export import CountingBatchProcessor, CountingExporter, dropped_counter
+
+    release = threading.Event()
+    exported: list[Any] = []
+
+    class Stalled(SpanExporter):
+        def export(self, spans: Sequence[Any]) -> SpanExportResult:
+            release.wait(30)
+            exported.extend(spans)
+            return SpanExportResult.SUCCESS
+
+    counting = CountingExporter(Stalled())
+    provider = TracerProvider()
+    provider.add_span_processor(CountingBatchProcessor(
+        counting, max_queue_size=4, max_export_batch_size=2, schedule_delay_millis=60_000))
+    tracer = provider.get_tracer("queue")
+    before = dropped_counter().labels(reason="queue_full")._value.get()
+    with capture_logs() as logs:
+        for i in range(40):
+            tracer.start_span(f"s{i}").end()
+        release.set()
+        provider.shutdown()
+    after = dropped_counter().labels(reason="queue_full")._value.get()
+    assert counting.dropped == after - before > 0
+    assert len(exported) + counting.dropped == 40  # none lost without being counted
+    said = [x for x in logs if x.get("event") == "tracing.queue_full"]
+    assert len(said) == 1
+    assert not [x for x in logs if str(x.get("message", "")).startswith("Queue full")]
+
+
 def _start(service: str, port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     full = {**os.environ, **env, "SERVICE_NAME": service, "PYTHONPATH": str(ROOT)}
     with log.open("wb") as out:  # the child keeps its own copy of the descriptor

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
 log = logging.getLogger("tracing")
 _COUNTER: Any = None
@@ -32,20 +32,29 @@ def dropped_counter() -> Any:
     return _COUNTER
 
 
+_SAID = {
+    "export_failed": ("trace export failed; spans are dropped until the collector answers",
+                      "tracing.export_failed"),
+    "queue_full": ("span queue full (the collector is slower than the service); spans are "
+                   "dropped until it catches up", "tracing.queue_full"),
+}
+
+
 class CountingExporter(SpanExporter):
     def __init__(self, inner: SpanExporter) -> None:
         self.inner = inner
         self.dropped = 0
-        self._reported = False
+        self._reported: set[str] = set()
 
     def _count(self, n: int, reason: str) -> None:
+        """Count ``n`` dropped spans; the first drop of each reason is said in the log."""
         self.dropped += n
         with contextlib.suppress(Exception):  # metrics are best effort here
             dropped_counter().labels(reason=reason).inc(n)
-        if not self._reported:
-            self._reported = True
-            log.warning("trace export failed; spans are dropped until the collector answers",
-                        extra={"event": "tracing.export_failed", "count": n})
+        if reason not in self._reported:
+            self._reported.add(reason)
+            message, event = _SAID[reason]
+            log.warning(message, extra={"event": event, "count": n})
 
     def export(self, spans: Sequence[Any]) -> SpanExportResult:
         try:
@@ -62,3 +71,31 @@ class CountingExporter(SpanExporter):
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         flush = getattr(self.inner, "force_flush", None)
         return bool(flush(timeout_millis)) if flush else True
+
+
+class _QueueFullOnce(logging.Filter):
+    """The SDK warns once per span dropped from a full queue: CountingBatchProcessor counts
+    them and says it once instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Queue full")
+
+
+class CountingBatchProcessor(BatchSpanProcessor):
+    """The SDK's batch processor (bounded queue, export off the request path) whose
+    queue-full drops are counted too (``reason="queue_full"``), not only failed exports."""
+
+    def __init__(self, exporter: CountingExporter, **kwargs: Any) -> None:
+        super().__init__(exporter, **kwargs)
+        self.counting = exporter
+        sdk_log = logging.getLogger("opentelemetry.sdk._shared_internal")
+        if not any(isinstance(f, _QueueFullOnce) for f in sdk_log.filters):
+            sdk_log.addFilter(_QueueFullOnce())
+
+    def on_end(self, span: Any) -> None:
+        batch = getattr(self, "_batch_processor", None)  # the SDK's queue (1.3x and later)
+        queue = getattr(batch, "_queue", None)
+        if queue is not None and span.context.trace_flags.sampled and \
+                len(queue) >= batch._max_queue_size:  # type: ignore[union-attr]
+            self.counting._count(1, "queue_full")
+        super().on_end(span)

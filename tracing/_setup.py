@@ -155,17 +155,16 @@ def setup(
     from opentelemetry.propagators.composite import CompositePropagator
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor
     from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-    from tracing._export import CountingExporter
+    from tracing._export import CountingBatchProcessor, CountingExporter
 
     cfg = resolve_config(service, version, environment, ratio)
     if provider is None:
         provider = TracerProvider(resource=Resource.create(cfg.resource), sampler=_sampler(cfg))
         chosen = exporter or (_otlp_exporter(cfg) if cfg.exporter == "otlp" else None)
         if chosen is not None:
-            provider.add_span_processor(BatchSpanProcessor(
+            provider.add_span_processor(CountingBatchProcessor(
                 CountingExporter(chosen), max_queue_size=2048, max_export_batch_size=512,
                 schedule_delay_millis=500, export_timeout_millis=5000))
         for p in processors:
