@@ -56,6 +56,23 @@ def wait_http(url: str, timeout: float = 30.0, proc: subprocess.Popen[Any] | Non
     raise OpsplaneError(f"{url}: not ready after {timeout:g}s (last: {last})")
 
 
+def stop_process(proc: subprocess.Popen[Any], timeout: float = 10.0, *,
+                 group: bool = False) -> int:
+    """SIGTERM, wait up to ``timeout``, then SIGKILL (the whole process group with
+    ``group``, for a process started in its own session); its exit code."""
+    if proc.poll() is None:
+        try:
+            proc.send_signal(signal.SIGTERM)
+            return proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                if group:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                else:
+                    proc.kill()
+    return proc.wait()
+
+
 class ProcessGroup:
     """Starts subprocesses and stops every one of them, by pid, when the block ends."""
 
@@ -74,14 +91,7 @@ class ProcessGroup:
 
     def stop(self, proc: subprocess.Popen[Any], timeout: float = 30.0) -> int:
         """SIGTERM, wait, then SIGKILL the process (and its group) if it lingers."""
-        if proc.poll() is None:
-            try:
-                proc.send_signal(signal.SIGTERM)
-                return proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-        return proc.wait()
+        return stop_process(proc, timeout, group=True)
 
     def __enter__(self) -> ProcessGroup:
         return self

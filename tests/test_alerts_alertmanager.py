@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _sample_spec import SAMPLE
 
 from alerts import render
 from opsplane.procs import free_port as _free_port
+from opsplane.procs import stop_process
 from opsplane.spec import load_spec
 from tests.conftest import require_tool
-
-SAMPLE = Path(__file__).parent / "data" / "dash-sample.yaml"
 
 
 def _call(url: str, body: Any = None) -> Any:
@@ -55,11 +55,7 @@ def alertmanager(tmp_path: Path) -> Iterator[str]:
             pytest.fail("alertmanager did not start")
         yield base
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc)
         log.close()
 
 

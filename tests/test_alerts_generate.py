@@ -10,14 +10,13 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
+from _sample_spec import SAMPLE
+from _sample_spec import sample_raw as _raw
 
 from alerts import Links, alertmanager, prometheus_rule, render, rules, write_alerts
 from opsplane._cli import main
 from opsplane.spec import ServiceSpec, load_spec, parse_spec
 from tests.conftest import require_tool
-
-DATA = Path(__file__).parent / "data"
-SAMPLE = DATA / "dash-sample.yaml"
 
 
 def _run(cmd: list[str], **kw: Any) -> subprocess.CompletedProcess[str]:
@@ -27,12 +26,6 @@ def _run(cmd: list[str], **kw: Any) -> subprocess.CompletedProcess[str]:
 @pytest.fixture
 def spec() -> ServiceSpec:
     return load_spec(SAMPLE)
-
-
-def _raw(**over: Any) -> dict[str, Any]:
-    data: dict[str, Any] = yaml.safe_load(SAMPLE.read_text())
-    data.update(over)
-    return data
 
 
 @pytest.fixture

@@ -12,6 +12,8 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
+from _sample_spec import SAMPLE
+from _sample_spec import sample_raw as _raw
 
 from dashboards import overview_dashboard, render, service_dashboard, write_dashboards
 from opsplane._cli import main
@@ -20,19 +22,10 @@ from opsplane.metricdict import metrics
 from opsplane.slo import KUBERNETES_METRICS
 from opsplane.spec import ServiceSpec, load_spec, parse_spec
 
-DATA = Path(__file__).parent / "data"
-SAMPLE = DATA / "dash-sample.yaml"
-
 
 @pytest.fixture
 def spec() -> ServiceSpec:
     return load_spec(SAMPLE)
-
-
-def _raw(**over: Any) -> dict[str, Any]:
-    data: dict[str, Any] = yaml.safe_load(SAMPLE.read_text())
-    data.update(over)
-    return data
 
 
 def _panels(board: dict[str, Any]) -> list[dict[str, Any]]:

@@ -20,15 +20,16 @@ from typing import Any
 
 import pytest
 import yaml
+from _sample_spec import SAMPLE
 
 from alerts import render as render_alerts
 from dashboards import overview_dashboard, service_dashboard
 from opsplane.metricdict import metrics
 from opsplane.procs import free_port as _free_port
+from opsplane.procs import stop_process
 from opsplane.spec import ServiceSpec, load_spec
 from tests.conftest import require_tool
 
-SAMPLE = Path(__file__).parent / "data" / "dash-sample.yaml"
 VARS = {"$__rate_interval": "15s", "$cluster": "local", "$namespace": "default"}
 
 
@@ -150,11 +151,7 @@ def prom(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Servic
         yield base, spec
     finally:
         exporter.stop.set()
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc)
         server.shutdown()
         server.server_close()
         log.close()

@@ -24,6 +24,7 @@ import pytest
 
 from loadtest._cli import main
 from opsplane.procs import free_port as _free_port
+from opsplane.procs import stop_process
 from tests.conftest import ROOT, require_tool
 
 APPS = Path(__file__).resolve().parent / "apps"
@@ -50,12 +51,7 @@ def app() -> Iterator[tuple[str, int]]:
             pytest.fail("uvicorn did not start")
         yield url, proc.pid
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
