@@ -694,10 +694,10 @@ class Pretty:
                         out.append(rec)
         return out
 
-    def _format_export(self, line: bytes) -> str | None:
-        """An OTLP/JSON export line: one output line per kept log record."""
-        decoded = _decode(line)
-        recs = None if decoded is None else self.records_of_export(*decoded)
+    def _format_export(self, line: bytes,
+                       decoded: tuple[dict[str, Any], str, str | None]) -> str | None:
+        """An OTLP/JSON export line (decoded): one output line per kept log record."""
+        recs = self.records_of_export(*decoded)
         if recs is None:
             return None
         shown = [self.render_json(r) if self.json else self.render(r)
@@ -952,8 +952,8 @@ class Pretty:
             out = self._fast(*decoded)
             if out is not None:
                 return out
-        if b'"resourceLogs"' in line[:64]:
-            exported = self._format_export(line)
+        if decoded is not None and "resourceLogs" in decoded[0]:
+            exported = self._format_export(line, decoded)
             if exported is not None or self.filtering:
                 return exported
         rec = None if decoded is None else self.record(*decoded)
