@@ -40,6 +40,15 @@ class State:
         return hook
 
     async def run_hooks(self, timeout: float = 5.0) -> None:
+        """Run the hooks, last registered first: each within ``timeout``, and all of them
+        too (what is still running then is left, and said in the log)."""
+        try:
+            await asyncio.wait_for(self._run_hooks(timeout), timeout)
+        except TimeoutError:
+            log.error("shutdown hooks did not finish within the hooks timeout",
+                      extra={"event": "shutdown.hooks_timeout"})
+
+    async def _run_hooks(self, timeout: float) -> None:
         for hook in reversed(self.hooks):
             name = getattr(hook, "__qualname__", repr(hook))
             try:

@@ -201,12 +201,7 @@ class Worker:
         except TimeoutError:
             log.error("broker close did not finish within the hooks timeout",
                       extra={"event": "shutdown.hooks_timeout"})
-        try:
-            await asyncio.wait_for(self.state.run_hooks(timeout=self.hooks_timeout),
-                                   self.hooks_timeout)
-        except TimeoutError:
-            log.error("shutdown hooks did not finish within the hooks timeout",
-                      extra={"event": "shutdown.hooks_timeout"})
+        await self.state.run_hooks(timeout=self.hooks_timeout)
         duration = 0.0 if self.t_signal is None else (time.monotonic() - self.t_signal) * 1000
         log.info("shutdown completed",
                  extra={"event": "shutdown.completed", "durationMs": round(duration, 1),
