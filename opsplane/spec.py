@@ -166,13 +166,6 @@ class ServiceSpec(_Model):
         return v
 
 
-def _path(loc: tuple[int | str, ...]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "(top)"
-
-
 def parse_spec(data: Any, source: str = "service.yaml") -> ServiceSpec:
     """Validate a loaded mapping; errors name the source and the field path."""
     if not isinstance(data, dict):
@@ -188,7 +181,9 @@ def parse_spec(data: Any, source: str = "service.yaml") -> ServiceSpec:
         elif err.get("type") == "missing":
             msg = "field required"
         more = f" (and {len(e.errors()) - 1} more)" if len(e.errors()) > 1 else ""
-        raise SpecError(f"{source}: {_path(loc)}: {msg}{more}") from e
+        from opsplane.blackbox._yaml import field_path
+
+        raise SpecError(f"{source}: {field_path(loc)}: {msg}{more}") from e
 
 
 def load_spec(path: str | Path) -> ServiceSpec:
