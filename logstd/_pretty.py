@@ -21,8 +21,7 @@ import re
 import time as _time
 from collections.abc import Iterable, Sequence
 
-import orjson
-
+from logstd import _json
 from logstd._lineprefix import prefix_regex
 from logstd._render import (
     DIM,
@@ -428,8 +427,8 @@ def _decode(line: bytes) -> tuple[dict[str, Any], str, str | None] | None:
     if len(body) > MAX_RECORD_BYTES:
         return None
     try:
-        obj = orjson.loads(body)
-    except orjson.JSONDecodeError:
+        obj = _json.loads(body)
+    except _json.JSONDecodeError:
         return None
     if type(obj) is not dict:
         return None
@@ -710,8 +709,8 @@ class Pretty:
         inner = log.rstrip("\n")
         if inner[:1] == "{":
             try:
-                o2 = orjson.loads(inner)
-            except orjson.JSONDecodeError:
+                o2 = _json.loads(inner)
+            except _json.JSONDecodeError:
                 o2 = None
             if type(o2) is dict:
                 t = obj.get("time")
@@ -797,7 +796,7 @@ class Pretty:
                    if canon.get(k, k) not in hide and k not in hide
                    and (keys is None or canon.get(k, k) in keys or k in keys
                         or self.roles.get(k, (99,))[0] <= SOURCE)}
-        return orjson.dumps(raw).decode()
+        return _json.dumps(raw).decode()
 
     def plain(self, line: bytes) -> str:
         text = line.decode("utf-8", "surrogateescape")
@@ -942,7 +941,7 @@ class Pretty:
                     prefixes=rend.prefixes, prefix=rend.prefix,
                     trace_pre=rend.prefix("traceId"), span_pre=rend.prefix("spanId"),
                     service_pre=rend.prefix("service"),
-                    loads=orjson.loads, general=self._format_line_safe,
+                    loads=_json.loads, general=self._format_line_safe,
                     max_record=MAX_RECORD_BYTES)
 
     def format_line(self, line: bytes) -> str | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 
-import orjson
+from logstd import _json
 
 # typing is not imported at run time (start-up of the streaming CLIs)
 TYPE_CHECKING = False
@@ -77,7 +77,7 @@ def format_value(value: Any) -> str:
     """A value as it appears after ``key=``: bare when unambiguous, JSON-quoted otherwise."""
     t = type(value)
     if t is str:
-        return orjson.dumps(value).decode() if _needs_quotes(value) else value
+        return _json.dumps(value).decode() if _needs_quotes(value) else value
     if t is bool:
         return "true" if value else "false"
     if value is None:
@@ -85,7 +85,7 @@ def format_value(value: Any) -> str:
     if t is int or t is float:
         return repr(value)
     try:
-        return orjson.dumps(value, default=repr).decode()
+        return _json.dumps(value, default=repr).decode()
     except TypeError:
         return repr(value)
 
@@ -147,7 +147,7 @@ class Renderer:
         """A one-line string value as shown after ``key=``, memoised."""
         val = self.values.get(v)
         if val is None:
-            val = orjson.dumps(v).decode() if _needs_quotes(v) else v
+            val = _json.dumps(v).decode() if _needs_quotes(v) else v
             if len(self.values) < _CACHE_LIMIT:
                 self.values[v] = val
         return val
