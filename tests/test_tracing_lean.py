@@ -189,3 +189,28 @@ def test_other_samplers_are_asked() -> None:
 
     assert _standard_decider(Custom()) is None
     assert _standard_decider(sampling.ParentBased(Custom())) is None
+
+
+def test_ended_spans_reach_the_batch_queue_directly_and_a_processor_added_later_too() -> None:
+    """With setup's usual provider (one CountingBatchProcessor) a LeanSpan goes straight to
+    its queue; a processor added afterwards still receives every span ended after it."""
+    from tracing._export import CountingBatchProcessor
+
+    exported = InMemorySpanExporter()
+    tracing.setup("lean", exporter=exported, log_ids=False)
+    with tracing.span("first"):
+        pass
+    provider = _setup._provider
+    assert provider is not None
+    (batch,) = provider._active_span_processor._span_processors
+    assert type(batch) is CountingBatchProcessor
+    provider.force_flush()
+    assert [s.name for s in exported.get_finished_spans()] == ["first"]
+
+    later = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(later))
+    with tracing.span("second"):
+        pass
+    provider.force_flush()
+    assert [s.name for s in exported.get_finished_spans()] == ["first", "second"]
+    assert [s.name for s in later.get_finished_spans()] == ["second"]

@@ -93,9 +93,18 @@ class CountingBatchProcessor(BatchSpanProcessor):
             sdk_log.addFilter(_QueueFullOnce())
 
     def on_end(self, span: Any) -> None:
+        if not span.context.trace_flags.sampled:
+            return
+        self.emit(span)
+
+    def emit(self, span: Any) -> None:
+        """Queue a sampled, ended span (LeanSpan.end comes here directly when this is the
+        provider's only processor): a full queue drops the oldest span, counted."""
         batch = getattr(self, "_batch_processor", None)  # the SDK's queue (1.3x and later)
         queue = getattr(batch, "_queue", None)
-        if queue is not None and span.context.trace_flags.sampled and \
-                len(queue) >= batch._max_queue_size:  # type: ignore[union-attr]
+        if queue is None:
+            super().on_end(span)
+            return
+        if len(queue) >= batch._max_queue_size:  # type: ignore[union-attr]
             self.counting._count(1, "queue_full")
-        super().on_end(span)
+        batch.emit(span)  # type: ignore[union-attr]

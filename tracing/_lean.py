@@ -131,7 +131,12 @@ class LeanSpan(api.Span, ReadableSpan):
         if self._end_time is not None:
             return
         self._end_time = end_time if end_time is not None else time_ns()
-        self._factory.processor.on_end(self)
+        fac = self._factory
+        # the provider's processors as when the route was chosen (one may be added later)
+        if fac.processor._span_processors is fac.routed:
+            fac.on_end(self)
+        else:
+            fac.route_ends()(self)
 
     def __repr__(self) -> str:
         return f"LeanSpan(name={self._name!r}, context={self._context!r})"
@@ -192,6 +197,22 @@ class LeanTracer:
         random_ids = getattr(self.ids, "is_trace_id_random", lambda: False)()
         self._random = _RANDOM if random_ids else 0
         self._decide = _standard_decider(self.sampler)
+        self.route_ends()
+
+    def route_ends(self) -> Any:
+        """Choose what an ended LeanSpan is handed to: the provider's processors, or
+        straight the one CountingBatchProcessor when it is the only one (tracing.setup's
+        usual provider: two dispatch layers and a sampled check fewer per span; a LeanSpan
+        is sampled). Chosen again when the provider's processors change."""
+        from tracing._export import CountingBatchProcessor
+
+        inner = self.processor._span_processors
+        self.routed = inner
+        if len(inner) == 1 and type(inner[0]) is CountingBatchProcessor:
+            self.on_end = inner[0].emit
+        else:
+            self.on_end = self.processor.on_end
+        return self.on_end
 
     def start_span(self, name: str, context: Any = None, kind: SpanKind = SpanKind.INTERNAL,
                    attributes: Mapping[str, Any] | None = None) -> Any:
@@ -228,7 +249,8 @@ def lean_tracer(sdk_tracer: Any, name: str) -> LeanTracer | None:
     """A LeanTracer for an SDK tracer; None when it is not the SDK's or is disabled."""
     from opentelemetry.sdk.trace import Tracer
 
-    if type(sdk_tracer) is not Tracer:
+    if type(sdk_tracer) is not Tracer or \
+            not hasattr(sdk_tracer.span_processor, "_span_processors"):
         return None
     enabled = getattr(sdk_tracer, "_is_enabled", None)  # tracer configurator (newer SDKs)
     if enabled is not None and not enabled():
