@@ -523,7 +523,7 @@ decode(const char *data, Py_ssize_t n)
 }
 
 static PyObject *
-jsonc_loads(PyObject *module, PyObject *arg)
+jsonc_loads(PyObject *Py_UNUSED(module), PyObject *arg)
 {
     if (PyBytes_Check(arg))
         return decode(PyBytes_AS_STRING(arg), PyBytes_GET_SIZE(arg));
@@ -560,7 +560,7 @@ static PyMethodDef jsonc_methods[] = {
 static struct PyModuleDef jsonc_module = {
     PyModuleDef_HEAD_INIT, "logstd._jsonc",
     "A JSON decoder that accepts what orjson.loads accepts, without orjson's import cost.",
-    -1, jsonc_methods,
+    -1, jsonc_methods, NULL, NULL, NULL, NULL,
 };
 
 PyMODINIT_FUNC

@@ -18,6 +18,11 @@ from typing import Any
 
 log = logging.getLogger("tracing")
 
+try:  # the common span shapes in C (an optional extension); the same bytes
+    from tracing._wirec import span_field as _span_field
+except ImportError:
+    _span_field = None  # type: ignore[assignment]
+
 _fixed64 = struct.Struct("<Q").pack
 _fixed32 = struct.Struct("<I").pack
 _double = struct.Struct("<d").pack
@@ -240,13 +245,14 @@ def encode_request(spans: Sequence[Any]) -> bytes:
         hit = group[1].get(id(sc))
         if hit is None:
             hit = group[1][id(sc)] = (sc, [])
-        hit[1].append(encode_span(s))
+        enc = _span_field(s) if _span_field is not None else None
+        hit[1].append(enc if enc is not None else _field(b"\x12", encode_span(s)))
     out = []
     for resource, scopes in groups.values():
         rs = [_field(b"\x0a", _resource(resource))]
         for sc, encoded in scopes.values():
             ss = [_field(b"\x0a", _scope(sc))]
-            ss += [_field(b"\x12", e) for e in encoded]
+            ss += encoded
             if sc is not None and sc.schema_url:
                 ss.append(_field(b"\x1a", sc.schema_url.encode()))
             rs.append(_field(b"\x12", b"".join(ss)))

@@ -1,0 +1,143 @@
+"""tracing._wirec writes the bytes tracing._wire writes, or leaves the span to it.
+
+The export path encodes the common span shapes in C (``tracing._wirec.span_field``) and
+every other one in Python (``tracing._wire.encode_span``). These tests build random spans,
+LeanSpans and SDK spans alike (names, kinds, scalar and odd attribute values, statuses,
+remote and local parents, events, links, trace states, dropped attributes), and hold the
+C bytes to the Python bytes, and the whole request to the official encoder's.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from opentelemetry import trace as api
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import SpanLimits, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags, TraceState
+
+import tracing
+from tracing import _setup, _wire
+
+
+def _module() -> Any:
+    try:
+        return importlib.import_module("tracing._wirec")
+    except ImportError:
+        if os.environ.get("CI") == "true":
+            pytest.fail("tracing._wirec is not built (a C compiler and Python headers are "
+                        "needed: scripts/system-deps.sh installs them)")
+        pytest.skip("tracing._wirec is not built: spans are encoded in Python")
+
+
+@pytest.fixture(scope="module")
+def exporter() -> Iterator[InMemorySpanExporter]:
+    _module()
+    exp = InMemorySpanExporter()
+    p = TracerProvider(resource=Resource({"service.name": "wirec"}),
+                       span_limits=SpanLimits(max_span_attributes=6))
+    p.add_span_processor(SimpleSpanProcessor(exp))
+    tracing.reset()
+    tracing.setup("wirec", provider=p, log_ids=False)
+    yield exp
+    tracing.reset()
+
+
+scalars = (st.text() | st.booleans() | st.floats()
+           | st.integers(min_value=-(2**64), max_value=2**64))
+values = scalars | st.lists(st.text(max_size=3) | st.integers(-5, 5), max_size=3)
+keys = st.text(min_size=1, max_size=12)
+span_shapes = st.fixed_dictionaries({
+    "lean": st.booleans(),
+    "name": st.text(max_size=20),
+    "kind": st.sampled_from(list(SpanKind)),
+    "attributes": st.dictionaries(keys, values, max_size=8),
+    "status": st.none() | st.tuples(st.sampled_from([StatusCode.OK, StatusCode.ERROR]),
+                                    st.none() | st.text(max_size=10)),
+    "parent": st.none() | st.tuples(st.booleans(), st.booleans()),
+    "event": st.booleans(),
+    "link": st.booleans(),
+})
+
+
+def _make(shape: dict[str, Any]) -> None:
+    """Start and end one span of this shape through tracing (lean) or the SDK tracer."""
+    context = None
+    if shape["parent"] is not None:
+        remote, with_state = shape["parent"]
+        parent = SpanContext(0x1234, 0x5678, is_remote=remote,
+                             trace_flags=TraceFlags(TraceFlags.SAMPLED),
+                             trace_state=TraceState([("k", "v")]) if with_state else None)
+        context = api.set_span_in_context(api.NonRecordingSpan(parent))
+    starter = _setup.starter("wirec") if shape["lean"] else _setup.tracer("wirec")
+    span = starter.start_span(shape["name"], context=context, kind=shape["kind"])
+    for k, v in shape["attributes"].items():
+        span.set_attribute(k, v)
+    if shape["event"]:
+        span.add_event("e", {"n": 1}, timestamp=5)
+    if shape["link"]:
+        span.add_link(SpanContext(0x99, 0x98, is_remote=True), {"why": "x"})
+    if shape["status"] is not None:
+        span.set_status(Status(*shape["status"]))
+    span.end()
+
+
+@settings(max_examples=300, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(span_shapes, min_size=1, max_size=4))
+def test_c_bytes_are_the_python_bytes(exporter: InMemorySpanExporter,
+                                      shapes: list[dict[str, Any]]) -> None:
+    wirec = _module()
+    exporter.clear()
+    for shape in shapes:
+        _make(shape)
+    spans = list(exporter.get_finished_spans())
+    assert len(spans) == len(shapes)
+    for s in spans:
+        got = wirec.span_field(s)
+        if got is not None:
+            assert got == _wire._field(b"\x12", _wire.encode_span(s)), s
+    with_c = _wire.encode_request(spans)
+    saved, _wire._span_field = _wire._span_field, None
+    try:
+        without_c = _wire.encode_request(spans)
+    finally:
+        _wire._span_field = saved
+    assert with_c == without_c
+
+
+def test_the_common_request_span_is_encoded_in_c(exporter: InMemorySpanExporter) -> None:
+    wirec = _module()
+    assert _wire._span_field is wirec.span_field
+    exporter.clear()
+    with tracing.span("GET /orders/{id}", **{"http.route": "/orders/{id}",
+                                             "http.response.status_code": 200,
+                                             "ratio": 0.5, "retry": False}) as span:
+        span.set_status(Status(StatusCode.ERROR, "down"))
+    (s,) = exporter.get_finished_spans()
+    got = wirec.span_field(s)
+    assert got is not None  # not left to Python
+    assert _wire.encode_request([s]) == encode_spans([s]).SerializeToString()
+
+
+def test_shapes_left_to_python_say_so(exporter: InMemorySpanExporter) -> None:
+    wirec = _module()
+    exporter.clear()
+    with tracing.span("event") as span:
+        span.add_event("cache.miss")
+    with tracing.span("big int") as span:
+        span.set_attribute("n", 2**63)
+    with tracing.span("sequence") as span:
+        span.set_attribute("tags", ["a", "b"])
+    assert [wirec.span_field(s) for s in exporter.get_finished_spans()] == [None] * 3
+    with pytest.raises(AttributeError):
+        wirec.span_field(object())

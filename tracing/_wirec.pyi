@@ -1,0 +1,3 @@
+from typing import Any
+
+def span_field(span: Any, /) -> bytes | None: ...
