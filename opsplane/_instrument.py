@@ -113,6 +113,9 @@ class Instrumented:
             tracing = {"1": True, "true": True, "yes": True, "0": False, "false": False,
                        "no": False}.get(env, spec.tracing)
         self.tracing = tracing
+        # OPSPLANE_GC_FREEZE=false keeps what startup made in the collector's generations
+        self.gc_freeze = os.environ.get("OPSPLANE_GC_FREEZE", "").strip().lower() not in (
+            "0", "false", "no")
         self._handle: Callable[[Scope, Receive, Send], Awaitable[None]] = self._request
         if self.tracing:
             from tracing import TracingMiddleware
@@ -298,6 +301,19 @@ class Instrumented:
 
             tracing.shutdown()
 
+    def _started(self) -> None:
+        """Startup is complete: ready, and what startup made (modules, classes, caches,
+        pools) is moved out of the collector's generations (``gc.freeze``), so the full
+        collections that requests' surviving objects trigger -- queued spans, pooled
+        connections -- scan what requests made, not the whole process. Garbage left by
+        startup is collected first."""
+        self.state.mark_started()
+        if self.gc_freeze:
+            import gc
+
+            gc.collect()
+            gc.freeze()
+
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         first = await receive()
         if first["type"] != "lifespan.startup":  # pragma: no cover - protocol violation
@@ -320,7 +336,7 @@ class Instrumented:
             kind = message["type"]
             sent.append(kind)
             if kind == "lifespan.startup.complete":
-                self.state.mark_started()
+                self._started()
             elif kind == "lifespan.startup.failed":
                 self.state.startup_error = str(message.get("message") or "startup failed")
             elif kind in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
@@ -333,7 +349,7 @@ class Instrumented:
             if sent:
                 raise
             # the app does not speak lifespan: the kit finishes the protocol itself
-            self.state.mark_started()
+            self._started()
             await send({"type": "lifespan.startup.complete"})
             while (await receive())["type"] != "lifespan.shutdown":
                 pass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +26,9 @@ def _reset_logging() -> Iterator[None]:
     logstd.reset()
     yield
     logstd.reset()
+    # an app started in this process froze the heap (opsplane's gc.freeze at startup):
+    # give the next test a collector that sees everything again
+    gc.unfreeze()
 
 
 @pytest.fixture

@@ -157,6 +157,56 @@ def test_plain_asgi_app_errors_and_lifespan() -> None:
     assert state.started
 
 
+def _start_and_stop(app: Any) -> None:
+    async def lifespan() -> None:
+        inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        await inbox.put({"type": "lifespan.startup"})
+        await inbox.put({"type": "lifespan.shutdown"})
+
+        async def send(message: dict[str, Any]) -> None:
+            pass
+
+        await app({"type": "lifespan"}, inbox.get, send)
+
+    asyncio.run(lifespan())
+
+
+@pytest.mark.parametrize(("env", "frozen"), [(None, True), ("false", False)])
+def test_startup_freezes_what_it_made_out_of_the_collectors_way(
+        monkeypatch: pytest.MonkeyPatch, env: str | None, frozen: bool) -> None:
+    """After startup the process's objects sit in the permanent generation (a full
+    collection then scans what requests made); OPSPLANE_GC_FREEZE=false leaves them."""
+    import gc
+
+    if env is None:
+        monkeypatch.delenv("OPSPLANE_GC_FREEZE", raising=False)
+    else:
+        monkeypatch.setenv("OPSPLANE_GC_FREEZE", env)
+    gc.unfreeze()
+    gc.disable()  # only the kit's own collection may free the startup garbage
+    cycle: list[Any] = []
+    cycle.append(cycle)  # startup garbage: collected before the freeze, not frozen
+    ref = __import__("weakref").ref(_Box(cycle))
+    del cycle
+    app = opsplane.instrument(_raw_app, SPEC, State(), registry=CollectorRegistry(),
+                              configure_logging=False)
+    try:
+        _start_and_stop(app)
+    finally:
+        gc.enable()
+    assert (gc.get_freeze_count() > 0) is frozen
+    if frozen:
+        assert ref() is None
+
+
+class _Box:
+    """A collectable object kept alive only by a reference cycle."""
+
+    def __init__(self, cycle: list[Any]) -> None:
+        self.me = self
+        self.cycle = cycle
+
+
 def test_orders_spec_checks(tmp_path: Path) -> None:
     from opsplane._cli import main
 
