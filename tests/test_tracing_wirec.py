@@ -78,7 +78,8 @@ def _make(shape: dict[str, Any]) -> None:
                              trace_flags=TraceFlags(TraceFlags.SAMPLED),
                              trace_state=TraceState([("k", "v")]) if with_state else None)
         context = api.set_span_in_context(api.NonRecordingSpan(parent))
-    starter = _setup.starter("wirec") if shape["lean"] else _setup.tracer("wirec")
+    scope = shape.get("scope", "wirec")
+    starter = _setup.starter(scope) if shape["lean"] else _setup.tracer(scope)
     span = starter.start_span(shape["name"], context=context, kind=shape["kind"])
     for k, v in shape["attributes"].items():
         span.set_attribute(k, v)
@@ -141,3 +142,50 @@ def test_shapes_left_to_python_say_so(exporter: InMemorySpanExporter) -> None:
     assert [wirec.span_field(s) for s in exporter.get_finished_spans()] == [None] * 3
     with pytest.raises(AttributeError):
         wirec.span_field(object())
+
+
+@settings(max_examples=100, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(span_shapes, min_size=1, max_size=6))
+def test_a_queue_of_spans_encoded_as_they_ended_makes_the_same_request(
+        exporter: InMemorySpanExporter, shapes: list[dict[str, Any]]) -> None:
+    """The batch queue holds bytes for the spans encoded as they ended and spans for the
+    rest; the request built from that mix is the request built from the spans."""
+    _module()
+    exporter.clear()
+    for i, shape in enumerate(shapes):
+        _make({**shape, "scope": f"scope-{i % 2}"})
+    spans = list(exporter.get_finished_spans())
+    items = [_wire.preencode(s) or s for s in spans]
+    assert [type(x) is bytes for x in items] == [_wire._span_field(s) is not None
+                                                for s in spans]
+    assert _wire.encode_request(items) == _wire.encode_request(spans)
+
+
+def test_the_batch_queue_holds_bytes_for_tracings_own_exporter() -> None:
+    """setup with the OTLP/HTTP exporter: a request span is queued as bytes, and the
+    receiver decodes it as the span it was."""
+    from tracing.testing import OtlpReceiver
+
+    _module()
+    tracing.reset()
+    try:
+        with OtlpReceiver() as rx:
+            os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"] = rx.endpoint
+            try:
+                tracing.setup("wirec")
+            finally:
+                del os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"]
+            with tracing.span("GET /orders/{id}", **{"http.route": "/orders/{id}"}):
+                pass
+            provider = _setup._provider
+            assert provider is not None
+            (batch,) = provider._active_span_processor._span_processors
+            queued = list(batch._batch_processor._queue)
+            assert [type(x) for x in queued] == [bytes]
+            provider.force_flush()
+            (got,) = rx.wait_for(lambda spans: len(spans) >= 1)
+            assert got["name"] == "GET /orders/{id}"
+            assert got["attributes"]["http.route"] == "/orders/{id}"
+    finally:
+        tracing.reset()

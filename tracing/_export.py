@@ -14,6 +14,8 @@ from typing import Any
 
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
+from tracing._wire import preencode as _preencode
+
 log = logging.getLogger("tracing")
 _COUNTER: Any = None
 
@@ -88,6 +90,8 @@ class CountingBatchProcessor(BatchSpanProcessor):
     def __init__(self, exporter: CountingExporter, **kwargs: Any) -> None:
         super().__init__(exporter, **kwargs)
         self.counting = exporter
+        # tracing's own OTLP exporters read spans encoded as they end (tracing._wire)
+        self.preencode = getattr(exporter.inner, "reads_preencoded", False)
         sdk_log = logging.getLogger("opentelemetry.sdk._shared_internal")
         if not any(isinstance(f, _QueueFullOnce) for f in sdk_log.filters):
             sdk_log.addFilter(_QueueFullOnce())
@@ -107,4 +111,5 @@ class CountingBatchProcessor(BatchSpanProcessor):
             return
         if len(queue) >= batch._max_queue_size:  # type: ignore[union-attr]
             self.counting._count(1, "queue_full")
-        batch.emit(span)  # type: ignore[union-attr]
+        item = _preencode(span) if self.preencode else None
+        batch.emit(span if item is None else item)  # type: ignore[union-attr]

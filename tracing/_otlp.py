@@ -30,7 +30,14 @@ log = logging.getLogger("tracing")
 
 
 class HttpExporter(_HttpExporter):
-    """OTLP/HTTP (protobuf), encoding with tracing._wire."""
+    """OTLP/HTTP (protobuf), encoding with tracing._wire; reads spans encoded as they ended
+    (tracing._wire.preencode) as well as spans."""
+
+    @property
+    def reads_preencoded(self) -> bool:
+        """Sent through the official client's ``export(bytes)``; without it (an older
+        exporter) the official path encodes, and it reads spans only."""
+        return hasattr(getattr(self, "_client", None), "export")
 
     def export(self, spans: Sequence[Any]) -> SpanExportResult:
         client = getattr(self, "_client", None)

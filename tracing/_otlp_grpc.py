@@ -13,7 +13,10 @@ from tracing._wire import encode_request
 
 
 class GrpcExporter(_GrpcExporter):
-    """OTLP/gRPC, encoding with tracing._wire (upb parses the bytes into the request)."""
+    """OTLP/gRPC, encoding with tracing._wire (upb parses the bytes into the request);
+    reads spans encoded as they ended as well as spans."""
+
+    reads_preencoded = True
 
     def _translate_data(self, data: Sequence[Any]) -> Any:
         from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
