@@ -118,6 +118,40 @@ async def test_ratio_zero_records_nothing_but_serves() -> None:
     assert len(next(x for x in logs if x["message"] == "item loaded")["traceId"]) == 32
 
 
+def test_span_helper_records_exceptions_and_decorates() -> None:
+    from opentelemetry.trace import StatusCode
+
+    @tracing.span("decorated", orderId="O-2")
+    def work(fail: bool) -> str:
+        if fail:
+            raise KeyError("O-2")
+        return "done"
+
+    with capture_spans() as spans:
+        assert work(False) == "done"
+        with pytest.raises(KeyError):
+            work(True)
+
+        def block() -> None:
+            with tracing.span("block") as s:
+                s.set_attribute("step", 1)
+                raise ValueError("bad")
+
+        with pytest.raises(ValueError, match="bad"):
+            block()
+    ok, failed, blocked = spans.spans
+    assert [x.name for x in (ok, failed, blocked)] == ["decorated", "decorated", "block"]
+    assert ok.status.status_code == StatusCode.UNSET
+    assert ok.attributes["orderId"] == "O-2"
+    assert failed.status.status_code == StatusCode.ERROR
+    assert failed.status.description == "KeyError"
+    assert [e.attributes["exception.type"] for e in failed.events] == ["KeyError"]
+    assert blocked.attributes["step"] == 1
+    assert blocked.status.description == "ValueError"
+    assert ok.context.span_id != failed.context.span_id  # a fresh span per call
+    assert tracing.current_ids() is None  # every context detached
+
+
 def test_span_helper_without_setup_is_a_noop() -> None:
     with tracing.span("work", orderId="O-1") as s:
         assert s is None

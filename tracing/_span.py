@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from types import TracebackType
 from typing import Any
 
 from tracing import _setup
@@ -28,33 +28,50 @@ def _names() -> Any:
     return _otel
 
 
-@contextlib.contextmanager
-def span(name: str, **attributes: Any) -> Iterator[Any]:
-    """A child span of the current one (a no-op span when tracing is not set up).
+class span(contextlib.ContextDecorator):
+    """``with tracing.span("name", **attributes) as s:`` a child span of the current one
+    (None when tracing is not set up; the current span inside an unsampled trace).
 
     An exception escaping the block is recorded on the span, whose status becomes ERROR.
+    A class rather than a generator-based context manager: about two microseconds less
+    per span on the request path. Usable as a decorator too.
     """
-    if _setup._provider is None:
-        yield None
-        return
-    otel = _otel or _names()
-    current = otel.current()
-    if not current.is_recording() and current.get_span_context().is_valid:
-        # inside an unsampled trace a child would be dropped too: skip making one (this is
-        # what keeps sampling ratio 0 nearly free); logs keep the parent's ids
-        yield current
-        return
-    attrs = {k: v for k, v in attributes.items() if isinstance(v, _SCALARS)}
-    # start_span + attach rather than start_as_current_span: the same span and context,
-    # without two more generator-based context managers per span (exceptions: below)
-    s = _setup.starter("opsplane").start_span(name, attributes=attrs)
-    token = otel.attach(otel.in_context(s))
-    try:
-        yield s
-    except BaseException as e:
-        s.record_exception(e)
-        s.set_status(otel.Status(otel.ERROR, type(e).__name__))
-        raise
-    finally:
-        s.end()
-        otel.detach(token)
+
+    def __init__(self, name: str, **attributes: Any) -> None:
+        self._name = name
+        self._attributes = attributes
+        self._span: Any = None
+        self._token: Any = None
+
+    def _recreate_cm(self) -> span:  # a decorated function gets a fresh one per call
+        return span(self._name, **self._attributes)
+
+    def __enter__(self) -> Any:
+        if _setup._provider is None:
+            return None
+        otel = _otel or _names()
+        current = otel.current()
+        if not current.is_recording() and current.get_span_context().is_valid:
+            # inside an unsampled trace a child would be dropped too: skip making one (this
+            # is what keeps sampling ratio 0 nearly free); logs keep the parent's ids
+            return current
+        attrs = {k: v for k, v in self._attributes.items() if isinstance(v, _SCALARS)}
+        # start_span + attach rather than start_as_current_span: the same span and context,
+        # without two more generator-based context managers per span
+        s = self._span = _setup.starter("opsplane").start_span(self._name, attributes=attrs)
+        self._token = otel.attach(otel.in_context(s))
+        return s
+
+    def __exit__(self, typ: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        s = self._span
+        if s is None:
+            return
+        self._span = None
+        try:
+            if exc is not None:
+                s.record_exception(exc)
+                s.set_status(_otel.Status(_otel.ERROR, type(exc).__name__))
+        finally:
+            s.end()
+            _otel.detach(self._token)
