@@ -70,11 +70,12 @@ class TracingMiddleware:
             await self.app(scope, receive, send)
             return
         otel = _OTEL or _otel()
-        headers = scope.get("headers", ())
         parent = None
-        if any(k in (b"traceparent", b"baggage") for k, _ in headers):
-            # a malformed traceparent yields an empty context: a new trace starts
-            parent = otel.propagate.extract(scope, getter=_getter())
+        for k, _ in scope.get("headers", ()):
+            if k == b"traceparent" or k == b"baggage":
+                # a malformed traceparent yields an empty context: a new trace starts
+                parent = otel.propagate.extract(scope, getter=_getter())
+                break
         method = scope.get("method", "GET")
         tracer = _setup.starter("opsplane.asgi")
         status_code = 500
@@ -108,9 +109,8 @@ class TracingMiddleware:
             tmpl = route_template(scope)
             if tmpl:
                 span.update_name(f"{method} {tmpl}")
-                span.set_attributes({"http.route": tmpl, "http.response.status_code": status_code})
-            else:
-                span.set_attribute("http.response.status_code", status_code)
+                span.set_attribute("http.route", tmpl)
+            span.set_attribute("http.response.status_code", status_code)
             if status_code >= 500:
                 span.set_status(otel.Status(otel.ERROR))
             span.end()
