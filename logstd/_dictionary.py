@@ -154,11 +154,25 @@ def _format_problem(fmt: str, value: str) -> str | None:
     return None
 
 
+def _shown(value: Any) -> str:
+    """The value after its type in a message: a string quoted, a scalar as JSON writes it
+    (``true``, ``2.5``), nothing for an object or array."""
+    if isinstance(value, str):
+        return f" {value!r}"
+    if value is None or isinstance(value, bool):
+        return f" {_JSON_SCALARS[value]}"
+    if isinstance(value, int | float):
+        return f" {value!r}"
+    return ""
+
+
+_JSON_SCALARS = {None: "null", True: "true", False: "false"}
+
+
 def check_value(spec: KeySpec, value: Any) -> str | None:
     """Why ``value`` does not fit ``spec``, or None. Shared by the loader and the linter."""
     if not _TYPE_CHECKS[spec.type](value):
-        shown = repr(value) if isinstance(value, str) else json_type(value)
-        return f"expected {spec.type}, got {json_type(value)} {shown}".rstrip()
+        return f"expected {spec.type}, got {json_type(value)}{_shown(value)}"
     if spec.allowed is not None and value not in spec.allowed:
         return f"{value!r} is not one of {', '.join(map(str, spec.allowed))}"
     if isinstance(value, str):

@@ -64,7 +64,7 @@ def test_check_value_messages() -> None:
     assert d.check("durationMs", -1) == "-1 is below the minimum 0"
     assert d.check("traceId", "xyz") == "'xyz' is not a valid hex"
     assert d.check("outcome", "maybe") == "'maybe' is not one of success, failure, unknown"
-    assert d.check("httpStatus", True) == "expected integer, got boolean boolean"
+    assert d.check("httpStatus", True) == "expected integer, got boolean true"
     assert d.check("unknownKey", 1) is None
 
 
@@ -145,7 +145,7 @@ def test_alias_that_is_another_keys_name(tmp_path: Path) -> None:
     ("keys:\n  cartId:\n    type: strin\n    description: x\n    examples: [x]\n",
      "{p}:3: key 'cartId': field 'type': Input should be "),
     ("keys:\n  cartId:\n    type: string\n    description: x\n    examples: [1]\n",
-     "{p}:5: key 'cartId': example expected string, got integer integer"),
+     "{p}:5: key 'cartId': example expected string, got integer 1"),
     ("keys:\n  cartId:\n    type: string\n    description: x\n    examples: [x]\n    colour: red\n",
      "{p}:6: key 'cartId': field 'colour': unknown field"),
     ("keys:\n  cart_id:\n    type: string\n    description: x\n    examples: [x]\n",

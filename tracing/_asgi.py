@@ -19,6 +19,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _SKIP = ("/healthz/", "/metrics")
+_PROPAGATION = frozenset((b"traceparent", b"baggage"))
 
 
 def route_template(scope: Scope) -> str | None:
@@ -72,7 +73,7 @@ class TracingMiddleware:
         otel = _OTEL or _otel()
         parent = None
         for k, _ in scope.get("headers", ()):
-            if k == b"traceparent" or k == b"baggage":
+            if k in _PROPAGATION:
                 # a malformed traceparent yields an empty context: a new trace starts
                 parent = otel.propagate.extract(scope, getter=_getter())
                 break
