@@ -88,9 +88,7 @@ def discover(paths: Sequence[str], settings: LintSettings) -> Iterator[str]:
             yield p
             continue
         path = Path(p)
-        if path.is_file():
-            yield p
-        elif path.is_dir():
+        if path.is_dir():
             for folder, dirs, files in os.walk(path):
                 dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.startswith("."))
                 for name in sorted(files):
@@ -98,6 +96,8 @@ def discover(paths: Sequence[str], settings: LintSettings) -> Iterator[str]:
                     if (name.endswith(".py") or name.endswith(LOG_SUFFIXES)) and \
                             not settings.excluded(full):
                         yield full
+        elif path.exists():  # a file, or a pipe (mkfifo, <(kubectl logs ...)) read as a log
+            yield p
         else:
             raise UsageError(f"{p}: no such file or directory")
 

@@ -47,6 +47,28 @@ def test_exit_codes(proj, capsys) -> None:  # type: ignore[no-untyped-def]
     assert "error: --select: unknown rule code 'LS9'" in capsys.readouterr().err
 
 
+def test_a_named_pipe_is_read_as_a_log(proj, capsys) -> None:  # type: ignore[no-untyped-def]
+    """`logstd lint <(kubectl logs ...)` or a mkfifo: read as a log, not "no such file"."""
+    import os
+    import threading
+
+    fifo = proj / "live.log.pipe"
+    os.mkfifo(fifo)
+
+    def feed() -> None:
+        with open(fifo, "w") as f:
+            f.write('{"level":"info","msg":"x"}\n')
+
+    writer = threading.Thread(target=feed)
+    writer.start()
+    try:
+        assert main(["lint", str(fifo)]) == 1
+    finally:
+        writer.join(timeout=10)
+    out = capsys.readouterr().out
+    assert f"{fifo}:1:17: LS102 key 'msg' is an alias: write 'message'" in out
+
+
 def test_text_output_and_directory_walk(proj, capsys) -> None:  # type: ignore[no-untyped-def]
     assert main(["lint", "."]) == 1
     out = capsys.readouterr().out
