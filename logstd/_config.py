@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from logstd import _cache
 from logstd.errors import ConfigError
 
 # typing is not imported at run time (start-up of the streaming CLIs)
@@ -34,6 +35,17 @@ def tool_section(pyproject: Path | None, tool: str = "logstd") -> dict[str, Any]
         raise ConfigError(f"{pyproject}: cannot read: {e.strerror or e}") from e
     if tool not in text:
         return {}  # (start-up: most projects' files need no TOML parser here)
+    raw = text.encode("utf-8")
+    entry = _cache.cache_dir() / f"tool-{tool}-{_cache.checksum(raw)}.json"
+    if _cache.enabled():
+        try:
+            from logstd import _json
+
+            cached = _json.loads(entry.read_bytes())
+            if isinstance(cached, dict):
+                return cached  # this exact file's section, parsed before
+        except (OSError, ValueError):
+            pass
     import tomllib
 
     try:
@@ -44,7 +56,20 @@ def tool_section(pyproject: Path | None, tool: str = "logstd") -> dict[str, Any]
     section = data.get("tool", {}).get(tool, {})
     if not isinstance(section, dict):
         raise ConfigError(f"{pyproject}: [tool.{tool}] must be a table")
+    if _cache.enabled() and _json_native(section):
+        from logstd import _json
+
+        _cache.store(entry, _json.dumps(section))
     return section
+
+
+def _json_native(value: Any) -> bool:
+    """Round-trips through JSON unchanged (TOML dates and times do not)."""
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _json_native(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_json_native(v) for v in value)
+    return value is None or isinstance(value, str | bool | int | float)
 
 
 def overlay_paths(

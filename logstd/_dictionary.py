@@ -8,13 +8,11 @@ mtimes, so that streaming tools start without importing pydantic.
 
 from __future__ import annotations
 
-import os
 import re
-import zlib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from logstd import _json
+from logstd import _cache, _json
 from logstd.errors import DictionaryError
 
 # typing is not imported at run time (start-up of the streaming CLIs)
@@ -263,19 +261,13 @@ class Dictionary:
 # --- loading ------------------------------------------------------------------------------
 
 
-def _cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "logstd"
-
-
 def _cache_key(paths: Sequence[Path]) -> str:
     """Which files, as of which size and time: two 32-bit checksums (hashlib costs start-up)."""
     text = f"v{_CACHE_FORMAT}\0"
     for p in (Path(__file__), *paths):
         st = p.stat()
         text += f"{p.resolve()}\0{st.st_size}\0{st.st_mtime_ns}\0"
-    data = text.encode()
-    return f"{zlib.crc32(data):08x}{zlib.adler32(data):08x}"
+    return _cache.checksum(text.encode())
 
 
 def load_dictionary(overlays: Sequence[str | Path] = (), *, cache: bool = True) -> Dictionary:
@@ -288,9 +280,9 @@ def load_dictionary(overlays: Sequence[str | Path] = (), *, cache: bool = True) 
         if not p.is_file():
             raise DictionaryError(f"{p}: dictionary file not found")
     cache_file = None
-    if cache and not os.environ.get("LOGSTD_NO_CACHE"):
+    if cache and _cache.enabled():
         try:
-            cache_file = _cache_dir() / f"dict-{_cache_key(paths)}.json"
+            cache_file = _cache.cache_dir() / f"dict-{_cache_key(paths)}.json"
             raw = _json.loads(cache_file.read_bytes())
             return _from_cache(raw, paths)
         except (OSError, ValueError, TypeError, KeyError):
@@ -312,13 +304,7 @@ def _from_cache(raw: dict[str, Any], paths: Sequence[Path]) -> Dictionary:
 
 
 def _write_cache(cache_file: Path, specs: Sequence[KeySpec]) -> None:
-    try:
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache_file.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_bytes(_json.dumps({"keys": [s.as_dict() for s in specs]}))
-        os.replace(tmp, cache_file)
-    except OSError:
-        pass  # a read-only home only costs start-up time
+    _cache.store(cache_file, _json.dumps({"keys": [s.as_dict() for s in specs]}))
 
 
 def _load_and_merge(paths: Sequence[Path]) -> list[KeySpec]:

@@ -226,3 +226,26 @@ def test_json_schema_validates_records(capsys: pytest.CaptureFixture[str]) -> No
     bad = {**good, "httpStatus": "200"}
     assert [e.path[0] for e in v.iter_errors(bad)] == ["httpStatus"]
     assert {e.validator for e in v.iter_errors({"level": "info"})} == {"required"}
+
+
+def test_pyproject_section_is_parsed_once_per_content(tmp_path: Path) -> None:
+    """[tool.logstd] is kept in the cache by the file's checksum: the next run reads JSON
+    instead of importing a TOML parser; an edited file is parsed again; a damaged entry is
+    ignored; a section with TOML dates is not cached (JSON would change them)."""
+    from logstd._config import tool_section
+
+    py = write(tmp_path, "pyproject.toml",
+               '[tool.logstd]\ndictionary = ["keys.yaml"]\n[tool.logstd.lint]\nselect = ["LS1"]\n')
+    first = tool_section(py)
+    assert first == {"dictionary": ["keys.yaml"], "lint": {"select": ["LS1"]}}
+    (entry,) = (tmp_path / "cache" / "logstd").glob("tool-logstd-*.json")
+    entry.write_text('{"dictionary": ["from-the-cache.yaml"]}')  # proves the cache is read
+    assert tool_section(py) == {"dictionary": ["from-the-cache.yaml"]}
+    entry.write_bytes(b"\xff not json")
+    assert tool_section(py) == first
+    py.write_text('[tool.logstd]\ndictionary = ["other.yaml"]\n')
+    assert tool_section(py) == {"dictionary": ["other.yaml"]}
+    dated = write(tmp_path, "dated.toml", "[tool.logstd]\nsince = 2026-01-01\n")
+    before = set((tmp_path / "cache" / "logstd").glob("tool-logstd-*.json"))
+    assert str(tool_section(dated)["since"]) == "2026-01-01"
+    assert set((tmp_path / "cache" / "logstd").glob("tool-logstd-*.json")) == before
