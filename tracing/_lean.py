@@ -32,10 +32,36 @@ from opentelemetry.sdk.trace import Event, ReadableSpan, SpanLimits, sampling
 from opentelemetry.sdk.trace import Span as SdkSpan
 from opentelemetry.sdk.trace.sampling import Decision
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
+from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags, TraceState
+from opentelemetry.trace.span import DEFAULT_TRACE_STATE
 
 log = logging.getLogger("tracing")
 _UNSET = Status(StatusCode.UNSET)
+_FLAGS = [TraceFlags(f) for f in range(256)]  # one object per flag byte, made once
+_MAX_TRACE_ID, _MAX_SPAN_ID = 2**128 - 1, 2**64 - 1
+
+
+def _context_in_one_step(trace_id: int, span_id: int, flags: TraceFlags,
+                         state: TraceState | None) -> SpanContext:
+    """A local SpanContext as SpanContext() makes it (a tuple of its six fields), without
+    its keyword handling: what each span pays."""
+    return _new_tuple(SpanContext, (
+        trace_id, span_id, False, flags, DEFAULT_TRACE_STATE if state is None else state,
+        0 < trace_id <= _MAX_TRACE_ID and 0 < span_id <= _MAX_SPAN_ID))
+
+
+def _context_by_the_api(trace_id: int, span_id: int, flags: TraceFlags,
+                        state: TraceState | None) -> SpanContext:
+    return SpanContext(trace_id, span_id, is_remote=False, trace_flags=flags, trace_state=state)
+
+
+_new_tuple = tuple.__new__
+# the one-step form only where it makes what the API makes (its layout is not public)
+_context = _context_in_one_step if all(
+    _context_in_one_step(*a) == _context_by_the_api(*a) and
+    type(_context_in_one_step(*a)) is SpanContext
+    for a in ((1, 2, _FLAGS[1], None), (0, 2, _FLAGS[0], TraceState([("k", "v")])),
+              (2**128, 0, _FLAGS[1], None))) else _context_by_the_api
 _VALID = (bool, int, float, bytes)  # str is cut to the length limit first
 _RANDOM = getattr(TraceFlags, "RANDOM_TRACE_ID", 0)  # W3C level 2 flag (newer SDKs set it)
 
@@ -231,10 +257,9 @@ class LeanTracer:
         else:
             result = self.sampler.should_sample(context, trace_id, name, kind, attributes, ())
             decision, trace_state, extra = result.decision, result.trace_state, result.attributes
-        flags = TraceFlags((TraceFlags.SAMPLED if decision is Decision.RECORD_AND_SAMPLE
-                            else TraceFlags.DEFAULT) | flags_extra)
-        ctx = SpanContext(trace_id, self.ids.generate_span_id(), is_remote=False,
-                          trace_flags=flags, trace_state=trace_state)
+        flags = _FLAGS[(TraceFlags.SAMPLED if decision is Decision.RECORD_AND_SAMPLE
+                        else TraceFlags.DEFAULT) | flags_extra]
+        ctx = _context(trace_id, self.ids.generate_span_id(), flags, trace_state)
         if decision is Decision.DROP:
             return api.NonRecordingSpan(ctx)
         attrs = _Attributes()
