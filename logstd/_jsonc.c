@@ -403,6 +403,30 @@ parse_literal(Parser *ps, const char *word, size_t n, PyObject *value)
     return Py_NewRef(value);
 }
 
+/* after a member or element: 0 when a comma says another follows, 1 when ``close`` ends the
+   container (its depth given back), -1 on an error */
+static int
+after_item(Parser *ps, char close)
+{
+    skip_ws(ps);
+    if (ps->p >= ps->end) {
+        fail(ps, "unexpected end of data");
+        return -1;
+    }
+    if (*ps->p == ',') {
+        ps->p++;
+        skip_ws(ps);
+        return 0;
+    }
+    if (*ps->p == (unsigned char)close) {
+        ps->p++;
+        ps->depth--;
+        return 1;
+    }
+    fail(ps, close == '}' ? "expected ',' or '}'" : "expected ',' or ']'");
+    return -1;
+}
+
 static PyObject *
 parse_object(Parser *ps)
 {
@@ -448,23 +472,11 @@ parse_object(Parser *ps)
         Py_DECREF(v);
         if (rc < 0)
             goto error;
-        skip_ws(ps);
-        if (ps->p >= ps->end) {
-            fail(ps, "unexpected end of data");
+        int next = after_item(ps, '}');
+        if (next < 0)
             goto error;
-        }
-        if (*ps->p == ',') {
-            ps->p++;
-            skip_ws(ps);
-            continue;
-        }
-        if (*ps->p == '}') {
-            ps->p++;
-            ps->depth--;
+        if (next == 1)
             return d;
-        }
-        fail(ps, "expected ',' or '}'");
-        goto error;
     }
 error:
     Py_DECREF(d);
@@ -494,23 +506,11 @@ parse_array(Parser *ps)
         Py_DECREF(v);
         if (rc < 0)
             goto error;
-        skip_ws(ps);
-        if (ps->p >= ps->end) {
-            fail(ps, "unexpected end of data");
+        int next = after_item(ps, ']');
+        if (next < 0)
             goto error;
-        }
-        if (*ps->p == ',') {
-            ps->p++;
-            skip_ws(ps);
-            continue;
-        }
-        if (*ps->p == ']') {
-            ps->p++;
-            ps->depth--;
+        if (next == 1)
             return l;
-        }
-        fail(ps, "expected ',' or ']'");
-        goto error;
     }
 error:
     Py_DECREF(l);

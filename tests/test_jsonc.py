@@ -8,13 +8,12 @@ bytes and on documents with bytes flipped.
 
 from __future__ import annotations
 
-import importlib
 import math
-import os
 from typing import Any
 
 import orjson
 import pytest
+from _compiled import compiled
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -22,13 +21,7 @@ from logstd import _json
 
 
 def _module() -> Any:
-    try:
-        return importlib.import_module("logstd._jsonc")
-    except ImportError:
-        if os.environ.get("CI") == "true":
-            pytest.fail("logstd._jsonc is not built (a C compiler and Python headers are "
-                        "needed: scripts/system-deps.sh installs them)")
-        pytest.skip("logstd._jsonc is not built: the CLIs decode with orjson")
+    return compiled("logstd._jsonc", "the CLIs decode with orjson")
 
 
 def _same(a: Any, b: Any) -> bool:

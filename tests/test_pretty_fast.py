@@ -10,13 +10,12 @@ multi-line strings, odd levels).
 
 from __future__ import annotations
 
-import importlib
-import os
 import string
 from typing import Any
 
 import orjson
 import pytest
+from _compiled import compiled
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pretty_samples import SAMPLES
@@ -31,13 +30,7 @@ RECORDS = [orjson.loads(line) for lines, _ in SAMPLES.values() for line in lines
 
 
 def _compiled_module() -> Any:
-    try:
-        return importlib.import_module("logstd._prettyc")
-    except ImportError:
-        if os.environ.get("CI") == "true":
-            pytest.fail("logstd._prettyc is not built (a C compiler and Python headers are "
-                        "needed: scripts/system-deps.sh installs them)")
-        pytest.skip("logstd._prettyc is not built: pretty uses its Python path")
+    return compiled("logstd._prettyc", "pretty uses its Python path")
 
 
 @pytest.fixture(scope="module")

@@ -9,12 +9,12 @@ C bytes to the Python bytes, and the whole request to the official encoder's.
 
 from __future__ import annotations
 
-import importlib
 import os
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from _compiled import compiled
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from opentelemetry import trace as api
@@ -30,13 +30,7 @@ from tracing import _setup, _wire
 
 
 def _module() -> Any:
-    try:
-        return importlib.import_module("tracing._wirec")
-    except ImportError:
-        if os.environ.get("CI") == "true":
-            pytest.fail("tracing._wirec is not built (a C compiler and Python headers are "
-                        "needed: scripts/system-deps.sh installs them)")
-        pytest.skip("tracing._wirec is not built: spans are encoded in Python")
+    return compiled("tracing._wirec", "spans are encoded in Python")
 
 
 @pytest.fixture(scope="module")

@@ -78,22 +78,14 @@ put_varint(Buf *b, uint64_t v)
     return put(b, tmp, n);
 }
 
+/* a fixed64 or fixed32 field value: little-endian */
 static int
-put_fixed64(Buf *b, uint64_t v)
+put_fixed(Buf *b, uint64_t v, int nbytes)
 {
     unsigned char tmp[8];
-    for (int i = 0; i < 8; i++)
+    for (int i = 0; i < nbytes; i++)
         tmp[i] = (unsigned char)(v >> (8 * i));
-    return put(b, tmp, 8);
-}
-
-static int
-put_fixed32(Buf *b, uint32_t v)
-{
-    unsigned char tmp[4];
-    for (int i = 0; i < 4; i++)
-        tmp[i] = (unsigned char)(v >> (8 * i));
-    return put(b, tmp, 4);
+    return put(b, tmp, nbytes);
 }
 
 static int
@@ -166,7 +158,7 @@ any_value(Buf *v, PyObject *x)
         memcpy(&bits, &d, 8);
         if (put_byte(v, 0x21) < 0)
             return -1;
-        return put_fixed64(v, bits);
+        return put_fixed(v, bits, 8);
     }
     return LEAVE;
 }
@@ -262,7 +254,7 @@ time_field(Buf *b, PyObject *span, PyObject *name, unsigned char tag)
                 PyErr_Clear();
                 rc = LEAVE;
             } else if (ns) {
-                if (put_byte(b, tag) < 0 || put_fixed64(b, ns) < 0)
+                if (put_byte(b, tag) < 0 || put_fixed(b, ns, 8) < 0)
                     rc = -1;
             }
         }
@@ -442,7 +434,7 @@ encode_span(Buf *b, PyObject *s)
     TRY(status_field(b, status));
 
     TRY(put(b, "\x85\x01", 2));
-    TRY(put_fixed32(b, remote ? 0x300 : 0x100));
+    TRY(put_fixed(b, remote ? 0x300 : 0x100, 4));
 done:
     Py_XDECREF(ctx);
     Py_XDECREF(parent);
