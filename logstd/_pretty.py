@@ -996,7 +996,10 @@ class Pretty:
         out = self.format_lines(lines)
         if not out:
             return b""
-        return encode("\n".join(out) + "\n", out)
+        out.append("")  # the join ends with the last newline: no second copy of the text
+        text = "\n".join(out)
+        out.pop()
+        return encode(text, out)
 
 
 def encode(text: str, parts: Sequence[str] = ()) -> bytes:
