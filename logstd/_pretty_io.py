@@ -298,6 +298,7 @@ def pretty_stream(pretty: Pretty, inputs: list[str], out: BinaryIO, *, jobs: int
     process otherwise); N > 1 forks N workers once a read comes back full.
     """
     failed: list[str] = []
+    _keep_freed_memory()
     sink = Sink(pretty, out.write, out.flush)
     try:
         if follow and any(p != "-" for p in inputs):
@@ -337,6 +338,16 @@ def pretty_stream(pretty: Pretty, inputs: list[str], out: BinaryIO, *, jobs: int
     finally:
         sink.close()
     return failed
+
+
+def _keep_freed_memory() -> None:
+    """Megabyte chunks come and go all the time: the C library keeps them for reuse instead of
+    handing them back to the kernel and faulting them in again (logstd._prettyc, glibc)."""
+    try:
+        from logstd._prettyc import keep_freed_memory
+    except ImportError:
+        return
+    keep_freed_memory()
 
 
 def is_file(fd: int) -> bool:

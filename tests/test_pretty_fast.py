@@ -116,3 +116,10 @@ def test_the_compiled_path_is_used_only_where_it_applies() -> None:
     for kwargs in ({"level": "warn"}, {"output": "long"}, {"output": "json"},
                    {"keys": ["a"]}, {"local_time": True}, {"where": ["a=b"]}):
         assert Pretty(DICTIONARY, **kwargs)._compiled is None, kwargs
+
+
+def test_freed_chunks_stay_in_the_heap_where_glibc_is_the_c_library() -> None:
+    import platform
+
+    prettyc = _compiled_module()
+    assert prettyc.keep_freed_memory() is (platform.libc_ver()[0] == "glibc")
