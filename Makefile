@@ -6,7 +6,7 @@ STAMP   := $(VENV)/.installed
 
 .PHONY: demo test lint typecheck bench bench-limits system-deps clean docs
 
-$(STAMP): pyproject.toml logstd/_prettyc.c
+$(STAMP): pyproject.toml logstd/_prettyc.c logstd/_lintc.c
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]' --config-settings editable_mode=compat

@@ -261,8 +261,7 @@ def _render_job(fmt: str, path: str) -> Job:
     """What a chunk of log lines becomes in ``fmt`` (run in the workers)."""
     if fmt == "text":
         def text(linter: LogLinter, lines: list[bytes], first: int) -> tuple[bytes, int]:
-            out, n = linter.render_text(lines, path, first)
-            return out.encode(), n
+            return linter.text(lines, path, first)
         return text
     from logstd._lint_output import render
 

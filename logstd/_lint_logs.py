@@ -21,13 +21,16 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from itertools import chain
 from operator import itemgetter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from logstd._dictionary import MASK, Dictionary, KeySpec, check_value, normalize
 from logstd._lineprefix import json_start
 from logstd._lint import Finding
+
+if TYPE_CHECKING:
+    from logstd._lintc import Lint
 
 # a token carrying data: anything with a digit in it (ids, numbers, durations, hex)
 _VARIABLE = re.compile(r"\S*\d\S*")
@@ -114,6 +117,38 @@ class LogLinter:
         self._templates: dict[str, str | None] = {}
         # template -> (first line, distinct messages seen so far, capped)
         self._variants: dict[str, tuple[int, set[str]]] = {}
+        self._compiled = self.compiled()
+
+    def compiled(self) -> Lint | None:
+        """``render_text`` in C (logstd._lintc) on this linter's plans, checks and state, or
+        None where the extension is not built."""
+        try:
+            from logstd._lintc import Lint
+        except ImportError:
+            return None
+        codes = self.codes
+        return Lint(plan_of=self._plan, loads=orjson.loads, decode_error=orjson.JSONDecodeError,
+                    json_start=json_start, templates=self._templates,
+                    see_message=self._see_message, not_json=_NOT_JSON, not_record=_NOT_RECORD,
+                    ls108="LS108" in codes, ls109="LS109" in codes, ls110="LS110" in codes,
+                    shape_limit=_SHAPE_CACHE_LIMIT, memo_limit=_VALUE_CACHE_LIMIT)
+
+    def text(self, lines: Iterable[bytes], path: str, first: int = 1) -> tuple[bytes, int]:
+        """``render_text`` encoded (UTF-8): by the C path where it is built."""
+        if self._compiled is not None:
+            return self._compiled.text(lines if type(lines) is list else list(lines), path,
+                                       first)
+        out, n = self.render_text(lines, path, first)
+        return out.encode(), n
+
+    def _plan(self, shape: tuple[str, ...]) -> _Plan:
+        """The plan of lines of this shape (cached)."""
+        plan = self._shapes.get(shape)
+        if plan is None:
+            plan = self._shape(shape)
+            if len(self._shapes) < _SHAPE_CACHE_LIMIT:
+                self._shapes[shape] = plan
+        return plan
 
     # --- per shape ---------------------------------------------------------------------
     def _shape(self, keys: tuple[str, ...]) -> _Plan:
@@ -291,9 +326,7 @@ class LogLinter:
             shape = tuple(rec)
             plan = shapes.get(shape)
             if plan is None:
-                plan = self._shape(shape)
-                if len(shapes) < _SHAPE_CACHE_LIMIT:
-                    shapes[shape] = plan
+                plan = self._plan(shape)
             yield n, line, off, rec, plan
 
     def lint_lines(self, lines: Iterable[bytes], path: str, first: int = 1,
