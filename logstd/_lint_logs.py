@@ -64,6 +64,9 @@ _Check = tuple[int, str, str, frozenset[type] | None, dict[Any, str | None] | No
 _Range = tuple[int, str, frozenset[type], float, float, str, Callable[[Any], str | None], bytes]
 # a value that fails a check: (the check's order, key, code, problem, needle)
 _Problem = tuple[int, str, str, str, bytes]
+# how a text value passes a check without calling it (see LogLinter._quick)
+_Quick = tuple[frozenset[str] | None, Callable[[str], object] | None,
+               Callable[[str], object] | None]
 _INF = float("inf")
 
 
@@ -111,9 +114,13 @@ class LogLinter:
         # numeric keys without a closed list: value types that pass, low and high bounds
         self._ranges: dict[str, tuple[frozenset[type], float, float]] = {}
         self._nested: dict[str, str | None] = {}
+        self._keys: dict[str, tuple[str | None, _Static | None, Any]] = {}  # see _key
         self._unknown: dict[str, str] = {}
         # per key: text values already checked -> the problem (levels, services, routes repeat)
         self._memos: dict[str, dict[Any, str | None]] = {}
+        # check -> how a text value passes it without the call: (allowed values, pattern
+        # search, converter raising ValueError), each None or met; for the C path
+        self._quick: dict[Callable[[Any], str | None], _Quick] = {}
         self._templates: dict[str, str | None] = {}
         # template -> (first line, distinct messages seen so far, capped)
         self._variants: dict[str, tuple[int, set[str]]] = {}
@@ -131,7 +138,8 @@ class LogLinter:
                     json_start=json_start, templates=self._templates,
                     see_message=self._see_message, not_json=_NOT_JSON, not_record=_NOT_RECORD,
                     ls108="LS108" in codes, ls109="LS109" in codes, ls110="LS110" in codes,
-                    shape_limit=_SHAPE_CACHE_LIMIT, memo_limit=_VALUE_CACHE_LIMIT)
+                    quick=self._quick, shape_limit=_SHAPE_CACHE_LIMIT,
+                    memo_limit=_VALUE_CACHE_LIMIT)
 
     def text(self, lines: Iterable[bytes], path: str, first: int = 1) -> tuple[bytes, int]:
         """``render_text`` encoded (UTF-8): by the C path where it is built."""
@@ -158,29 +166,61 @@ class LogLinter:
                            Callable[[Any], str | None], bytes]] = []
         present: set[str] = set()
         for k in keys:
-            needle = _needle(k)
-            canon = d.lookup.get(k)
-            if canon is None:
-                sens = d.sensitive_spellings.get(normalize(k))
-                if sens is not None:
-                    checks.append((k, "LS105", None, None, self._sensitive_check(k, sens),
-                                   needle))
-                    continue
+            parts = self._keys.get(k)
+            if parts is None:
+                parts = self._key(k)
+                if len(self._keys) < _VALUE_CACHE_LIMIT:
+                    self._keys[k] = parts
+            canon, key_static, check = parts
+            if canon is not None:
+                present.add(canon)
+            if key_static is not None:
+                static.append(key_static)
+            if check is not None:
+                checks.append(check)
+        if "message" not in present and "message" in d.keys and "LS108" in codes:
+            static.append(("LS108", None, "record has no message", b""))
+        if "LS104" in codes:
+            for req in d.required:
+                if req not in present and req != "message":
+                    static.append(("LS104", req, f"missing required key {req!r}", b""))
+        numbered = [(i, *c) for i, c in enumerate(checks)]
+        # in the order of the line: missing keys first (at the record's start), then by key
+        position = {k: i for i, k in enumerate(keys)}
+        static.sort(key=lambda s: (1, position[s[1]], s[0]) if s[3] and s[1] is not None
+                    else (0, 0, s[0]))
+        return _Plan(tuple(static), numbered, self._ranges)
+
+    def _key(self, k: str) -> tuple[str | None, _Static | None,
+                                    tuple[str, str, frozenset[type] | None,
+                                          dict[Any, str | None] | None,
+                                          Callable[[Any], str | None], bytes] | None]:
+        """What a key brings to the plan of any shape holding it: its canonical name (None
+        when unknown), the finding decided by the key alone, and its check per line (None
+        when the rules that would run it are off)."""
+        d, codes = self.d, self.codes
+        needle = _needle(k)
+        canon = d.lookup.get(k)
+        static: _Static | None = None
+        check: tuple[str, str, frozenset[type] | None, dict[Any, str | None] | None,
+                     Callable[[Any], str | None], bytes]
+        if canon is None:
+            sens = d.sensitive_spellings.get(normalize(k))
+            if sens is not None:
+                check = (k, "LS105", None, None, self._sensitive_check(k, sens), needle)
+            else:
                 if "LS101" in codes:
-                    static.append(("LS101", k, self._unknown_message(k), needle))
-                checks.append((k, "LS105", _SCALAR_TYPES, None, self._nested_only,
-                               needle))
-                continue
-            present.add(canon)
+                    static = ("LS101", k, self._unknown_message(k), needle)
+                check = (k, "LS105", _SCALAR_TYPES, None, self._nested_only, needle)
+        else:
             if canon != k and "LS102" in codes:
-                static.append(("LS102", k, f"key {k!r} is an alias: write {canon!r}",
-                               needle))
+                static = ("LS102", k, f"key {k!r} is an alias: write {canon!r}", needle)
             spec = d.keys[canon]
             if spec.sensitive:
-                checks.append((k, "LS105", None, None,
-                               self._sensitive_check(k, spec.sensitive), needle))
+                check = (k, "LS105", None, None, self._sensitive_check(k, spec.sensitive),
+                         needle)
             elif canon == "message":
-                checks.append((k, "LS108", None, None, _message_check, needle))
+                check = (k, "LS108", None, None, _message_check, needle)
             else:
                 code = {"timestamp": "LS106", "level": "LS107"}.get(canon, "LS103")
                 plain = spec.type == "string" and spec.allowed is None and spec.pattern is None \
@@ -190,25 +230,11 @@ class LogLinter:
                 repeats = spec.allowed is not None or (spec.pattern is not None and
                                                        spec.format not in _CHECKED_FORMATS)
                 memo = self._memos.setdefault(k, {}) if repeats and not plain else None
-                checks.append((k, code, _STR if plain else None, memo,
-                               self._value_check(spec, k), needle))
-        if "message" not in present and "message" in d.keys and "LS108" in codes:
-            static.append(("LS108", None, "record has no message", b""))
-        if "LS104" in codes:
-            for req in d.required:
-                if req not in present and req != "message":
-                    static.append(("LS104", req, f"missing required key {req!r}", b""))
-        checks = [c for c in checks if c[1] in codes or c[1] in ("LS105", "LS108")]
-        if "LS105" not in codes:
-            checks = [c for c in checks if c[1] != "LS105"]
-        if "LS108" not in codes and "LS109" not in codes:
-            checks = [c for c in checks if c[1] != "LS108"]
-        numbered = [(i, *c) for i, c in enumerate(checks)]
-        # in the order of the line: missing keys first (at the record's start), then by key
-        position = {k: i for i, k in enumerate(keys)}
-        static.sort(key=lambda s: (1, position[s[1]], s[0]) if s[3] and s[1] is not None
-                    else (0, 0, s[0]))
-        return _Plan(tuple(static), numbered, self._ranges)
+                check = (k, code, _STR if plain else None, memo, self._value_check(spec, k),
+                         needle)
+        # a message check also feeds message variability (LS109)
+        keep = check[1] in codes or (check[1] == "LS108" and "LS109" in codes)
+        return canon, static, check if keep else None
 
     def _unknown_message(self, key: str) -> str:
         msg = self._unknown.get(key)
@@ -234,6 +260,7 @@ class LogLinter:
                     except ValueError:
                         pass
                 return f"{prefix}{v!r} is not an RFC 3339 timestamp"
+            self._quick[check] = (None, None, datetime.fromisoformat)
         elif spec.type in ("integer", "number") and spec.allowed is None:
             ok = (int,) if spec.type == "integer" else (int, float)
             lo, hi = spec.minimum, spec.maximum
@@ -250,7 +277,8 @@ class LogLinter:
             rx = re.compile(spec.pattern) if spec.pattern else None
             allowed = frozenset(a for a in spec.allowed if isinstance(a, str)) \
                 if spec.allowed is not None else None
-            fmt_ok = _format_ok(spec.format) if spec.format in _CHECKED_FORMATS else None
+            conv = _format_conv(spec.format) if spec.format in _CHECKED_FORMATS else None
+            fmt_ok = _passes(conv) if conv is not None else None
 
             def check(v: Any) -> str | None:
                 if type(v) is str and (allowed is None or v in allowed) and \
@@ -258,6 +286,7 @@ class LogLinter:
                     return None
                 problem = check_value(spec, v)
                 return prefix + problem if problem else None
+            self._quick[check] = (allowed, rx.search if rx is not None else None, conv)
         else:
             def check(v: Any) -> str | None:
                 problem = check_value(spec, v)
@@ -542,26 +571,31 @@ class LogLinter:
         self._variants.clear()
 
 
-def _format_ok(fmt: str | None) -> Callable[[str], bool]:
-    """Whether a text value has ``fmt`` (what ``_dictionary._format_problem`` accepts),
-    without its per-call imports."""
-    conv: Callable[[str], object]
+def _format_conv(fmt: str | None) -> Callable[[str], object]:
+    """What raises ValueError for a text value without ``fmt`` (what
+    ``_dictionary._format_problem`` rejects), without its per-call imports."""
     if fmt == "iso8601":
-        conv = datetime.fromisoformat
-    elif fmt == "uuid":
+        return datetime.fromisoformat
+    if fmt == "uuid":
         import uuid
 
-        conv = uuid.UUID
-    elif fmt == "ip":
+        return uuid.UUID
+    if fmt == "ip":
         import ipaddress
 
-        conv = ipaddress.ip_address
-    elif fmt == "hex":
-        def conv(v: str) -> object:
-            return int(v, 16)
-    else:  # uri
-        return lambda v: "://" in v
+        return ipaddress.ip_address
+    if fmt == "hex":
+        return functools.partial(int, base=16)
+    return _has_scheme  # uri
 
+
+def _has_scheme(v: str) -> None:
+    if "://" not in v:
+        raise ValueError(v)
+
+
+def _passes(conv: Callable[[str], object]) -> Callable[[str], bool]:
+    """Whether ``conv`` takes a text value without a ValueError."""
     def ok(v: str) -> bool:
         try:
             conv(v)

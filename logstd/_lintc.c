@@ -14,6 +14,7 @@
 #define PY_SSIZE_T_CLEAN
 #define _GNU_SOURCE
 #include <Python.h>
+#include <stdint.h>
 #include <string.h>
 
 /* value types as bits: the types a check passes without a call, or a range accepts */
@@ -23,10 +24,17 @@
 #define T_BOOL 8u
 #define T_NONE 16u
 #define T_OTHER 32u /* the set holds another type too: ask the set */
+#define T_DICT 64u  /* scanned values only (in no mask: dict and list are T_OTHER there) */
+#define T_LIST 128u
 
 #define CHECK_TYPED 0 /* passes by type (plan.typed) */
 #define CHECK_RANGE 1 /* a number within bounds (plan.ranges) */
 #define CHECK_REST 2  /* every value is looked at (plan.rest) */
+
+typedef struct {
+    char *p;
+    size_t len, cap;
+} Buf;
 
 /* a finding decided once per shape: plan.text */
 typedef struct {
@@ -46,6 +54,12 @@ typedef struct {
     int kind;
     int bounded; /* range: the bounds are exact as doubles, compare inline */
     int message; /* code is LS108: the message branch of LogLinter._run */
+    Py_ssize_t pos; /* where its key is in the shape (scanned lines) */
+    /* how a str passes the check without the call (LogLinter._quick), each may be NULL:
+       in the allowed set, found by the pattern's search, taken by the converter */
+    int quick;
+    PyObject *allowed, *search, *conv;
+    PyObject *spans; /* scanned dict and list values as written -> problem (a dict) */
     double lo, hi;
 } Check;
 
@@ -70,9 +84,23 @@ typedef struct {
     PyObject *not_json;     /* ": LS110 line is not valid JSON\n" (bytes) */
     PyObject *not_record;   /* ": LS110 line is not a JSON record\n" (bytes) */
     PyObject *plans;        /* dict: shape -> PlanObject */
+    PyObject *quick;        /* LogLinter._quick: check -> (allowed, search, converter) */
+    PyObject *span_memos;   /* check -> {dict or list value as written -> problem} */
     int ls108, ls109, ls110;
     Py_ssize_t shape_limit, memo_limit;
+    struct Sig *sigs; /* scanned lines: their keys as written -> PlanObject or None */
+    Py_ssize_t sig_cap, sig_used;
+    Buf out;   /* kept from chunk to chunk: its pages are not faulted in again */
+    int busy;  /* text() is running (a callback calling it again is refused) */
 } LintObject;
+
+/* the keys of a scanned line as written, each followed by '"' (which no such key holds) */
+typedef struct Sig {
+    uint64_t hash;
+    char *keys;
+    Py_ssize_t len;
+    PyObject *plan; /* PlanObject, or None: duplicate keys, left to orjson */
+} Sig;
 
 static PyTypeObject PlanType;
 
@@ -249,7 +277,9 @@ static int range_from(Check *c, PyObject *t) {
     return bytes_field(PyTuple_GET_ITEM(t, 7), &c->needle, &c->nlen);
 }
 
-static PlanObject *plan_new(PyObject *pyplan) {
+static int check_extras(LintObject *self, PlanObject *p, Check *c);
+
+static PlanObject *plan_new(LintObject *self, PyObject *pyplan, PyObject *shape) {
     PlanObject *p = PyObject_GC_New(PlanObject, &PlanType);
     if (p == NULL)
         return NULL;
@@ -318,9 +348,23 @@ static PlanObject *plan_new(PyObject *pyplan) {
         }
     }
     for (Py_ssize_t i = 0; i < k; i++) {
-        int eq = PyUnicode_Check(p->checks[i].code) ?
-                 PyUnicode_CompareWithASCIIString(p->checks[i].code, "LS108") == 0 : 0;
-        p->checks[i].message = eq;
+        Check *c = &p->checks[i];
+        c->message = PyUnicode_Check(c->code) &&
+                     PyUnicode_CompareWithASCIIString(c->code, "LS108") == 0;
+        c->pos = -1;
+        for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(shape) && c->pos < 0; j++) {
+            int eq = PyObject_RichCompareBool(PyTuple_GET_ITEM(shape, j), c->key, Py_EQ);
+            if (eq < 0)
+                goto fail;
+            if (eq)
+                c->pos = j;
+        }
+        if (c->pos < 0) {
+            PyErr_SetString(PyExc_KeyError, "plan: a check's key is not in the shape");
+            goto fail;
+        }
+        if (check_extras(self, p, c) < 0)
+            goto fail;
     }
     p->nchecks = k;
     Py_DECREF(text);
@@ -337,12 +381,47 @@ fail:
     return NULL;
 }
 
-/* --- output buffer ------------------------------------------------------------------ */
+/* the quick pass and the memo of written values of a check (kept by the plan) */
+static int check_extras(LintObject *self, PlanObject *p, Check *c) {
+    c->quick = 0;
+    c->allowed = c->search = c->conv = NULL;
+    PyObject *q = PyDict_GetItemWithError(self->quick, c->check);
+    if (q == NULL && PyErr_Occurred())
+        return -1;
+    if (q != NULL) {
+        if (!PyTuple_CheckExact(q) || PyTuple_GET_SIZE(q) != 3) {
+            PyErr_SetString(PyExc_TypeError, "quick: not a 3-tuple");
+            return -1;
+        }
+        if (PyList_Append(p->owned, q) < 0)
+            return -1;
+        PyObject *a = PyTuple_GET_ITEM(q, 0), *sr = PyTuple_GET_ITEM(q, 1),
+                 *cv = PyTuple_GET_ITEM(q, 2);
+        if (a != Py_None && !PyAnySet_Check(a)) {
+            PyErr_SetString(PyExc_TypeError, "quick: allowed values are not a set");
+            return -1;
+        }
+        c->quick = 1;
+        c->allowed = a == Py_None ? NULL : a;
+        c->search = sr == Py_None ? NULL : sr;
+        c->conv = cv == Py_None ? NULL : cv;
+    }
+    PyObject *memo = PyDict_GetItemWithError(self->span_memos, c->check);
+    if (memo == NULL) {
+        if (PyErr_Occurred() || (memo = PyDict_New()) == NULL)
+            return -1;
+        int r = PyDict_SetItem(self->span_memos, c->check, memo);
+        Py_DECREF(memo);
+        if (r < 0)
+            return -1;
+    }
+    if (PyList_Append(p->owned, memo) < 0)
+        return -1;
+    c->spans = memo;
+    return 0;
+}
 
-typedef struct {
-    char *p;
-    size_t len, cap;
-} Buf;
+/* --- output buffer ------------------------------------------------------------------ */
 
 static int buf_grow(Buf *b, size_t more) {
     if (b->len + more <= b->cap)
@@ -391,6 +470,372 @@ static inline int buf_head(Buf *b, const char *head, size_t hlen, Py_ssize_t col
     b->len += hlen;
     put_num(b, col);
     return 0;
+}
+
+/* --- scanning a line ----------------------------------------------------------------
+ *
+ * Most records are a flat object of plain keys and values. ``scan`` reads such a line
+ * without making a dict: each key and where its value is, and the value's type, so a
+ * check that passes by type costs no object. It accepts only a strict subset of JSON
+ * (text without escapes or non-ASCII, integers of up to 18 digits, finite numbers,
+ * nesting up to MAX_DEPTH) that orjson reads the same way, and leaves every other line
+ * to orjson and the dict path (0): it never says a line is not JSON.
+ */
+
+#define MAX_FIELDS 64
+#define MAX_DEPTH 32
+
+typedef struct {
+    const char *k, *v; /* the key (inside its quotes) and the value as written */
+    Py_ssize_t klen, vlen;
+    unsigned type;
+    long long ival; /* T_INT, T_BOOL */
+    double dval;    /* T_FLOAT */
+} Field;
+
+static inline const char *skip_ws(const char *p, const char *end) {
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+        p++;
+    return p;
+}
+
+/* past a string of plain ASCII at p (its quote), or NULL */
+static inline const char *plain_string(const char *p, const char *end) {
+    for (p++; p < end; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c == '"')
+            return p + 1;
+        if (c < 0x20 || c == '\\' || c >= 0x80)
+            return NULL;
+    }
+    return NULL;
+}
+
+static inline int is_digit(char c) { return c >= '0' && c <= '9'; }
+
+/* past a number at p by the JSON grammar, its value in f; NULL if none or not taken */
+static const char *number(const char *p, const char *end, Field *f) {
+    const char *s = p;
+    int neg = p < end && *p == '-';
+    p += neg;
+    if (p >= end)
+        return NULL;
+    if (*p == '0')
+        p++;
+    else if (*p >= '1' && *p <= '9')
+        while (p < end && is_digit(*p))
+            p++;
+    else
+        return NULL;
+    const char *int_end = p;
+    int is_float = 0;
+    if (p < end && *p == '.') {
+        const char *d = ++p;
+        while (p < end && is_digit(*p))
+            p++;
+        if (p == d)
+            return NULL;
+        is_float = 1;
+    }
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        p++;
+        if (p < end && (*p == '+' || *p == '-'))
+            p++;
+        const char *d = p;
+        while (p < end && is_digit(*p))
+            p++;
+        if (p == d)
+            return NULL;
+        is_float = 1;
+    }
+    if (!is_float) {
+        if (int_end - (s + neg) > 18) /* orjson makes bigger ones floats: left to it */
+            return NULL;
+        long long v = 0;
+        for (const char *q = s + neg; q < int_end; q++)
+            v = v * 10 + (*q - '0');
+        f->ival = neg ? -v : v;
+        f->type = T_INT;
+        return p;
+    }
+    /* the grammar ends before p, at a delimiter: strtod stops there too */
+    char buf[64];
+    if (p - s >= (Py_ssize_t)sizeof(buf))
+        return NULL;
+    memcpy(buf, s, p - s);
+    buf[p - s] = '\0';
+    char *stop;
+    double d = PyOS_string_to_double(buf, &stop, NULL);
+    if (d == -1.0 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return NULL;
+    }
+    if (stop != buf + (p - s) || Py_IS_INFINITY(d)) /* orjson: "number is infinity" */
+        return NULL;
+    f->dval = d;
+    f->type = T_FLOAT;
+    return p;
+}
+
+static inline const char *literal(const char *p, const char *end, const char *word,
+                                  Py_ssize_t n) {
+    return end - p >= n && memcmp(p, word, (size_t)n) == 0 ? p + n : NULL;
+}
+
+static const char *nested(const char *p, const char *end, int depth);
+
+/* past any value at p, checked by the same rules; NULL if not taken */
+static const char *any_value(const char *p, const char *end, int depth, Field *f) {
+    if (p >= end)
+        return NULL;
+    switch (*p) {
+    case '"':
+        f->type = T_STR;
+        return plain_string(p, end);
+    case '{':
+        f->type = T_DICT;
+        return nested(p, end, depth);
+    case '[':
+        f->type = T_LIST;
+        return nested(p, end, depth);
+    case 't':
+        f->type = T_BOOL;
+        f->ival = 1;
+        return literal(p, end, "true", 4);
+    case 'f':
+        f->type = T_BOOL;
+        f->ival = 0;
+        return literal(p, end, "false", 5);
+    case 'n':
+        f->type = T_NONE;
+        return literal(p, end, "null", 4);
+    default:
+        return number(p, end, f);
+    }
+}
+
+/* past an object or array at p */
+static const char *nested(const char *p, const char *end, int depth) {
+    if (depth > MAX_DEPTH)
+        return NULL;
+    int object = *p == '{';
+    char close = object ? '}' : ']';
+    p = skip_ws(p + 1, end);
+    if (p < end && *p == close)
+        return p + 1;
+    Field f;
+    for (;;) {
+        if (object) {
+            if (p >= end || *p != '"' || (p = plain_string(p, end)) == NULL)
+                return NULL;
+            p = skip_ws(p, end);
+            if (p >= end || *p != ':')
+                return NULL;
+            p = skip_ws(p + 1, end);
+        }
+        if ((p = any_value(p, end, depth + 1, &f)) == NULL)
+            return NULL;
+        p = skip_ws(p, end);
+        if (p >= end)
+            return NULL;
+        if (*p == ',')
+            p = skip_ws(p + 1, end);
+        else if (*p == close)
+            return p + 1;
+        else
+            return NULL;
+    }
+}
+
+/* the fields of the object at p (its '{') that fills the line to end; -1 if not taken */
+static int scan(const char *p, const char *end, Field *fields) {
+    int n = 0;
+    p = skip_ws(p + 1, end);
+    if (p < end && *p == '}') {
+        p++;
+    } else {
+        for (;;) {
+            if (n == MAX_FIELDS || p >= end || *p != '"')
+                return -1;
+            Field *f = &fields[n];
+            const char *q = plain_string(p, end);
+            if (q == NULL)
+                return -1;
+            f->k = p + 1;
+            f->klen = q - p - 2;
+            p = skip_ws(q, end);
+            if (p >= end || *p != ':')
+                return -1;
+            p = skip_ws(p + 1, end);
+            f->v = p;
+            if ((q = any_value(p, end, 1, f)) == NULL)
+                return -1;
+            f->vlen = q - p;
+            n++;
+            p = skip_ws(q, end);
+            if (p >= end)
+                return -1;
+            if (*p == ',') {
+                p = skip_ws(p + 1, end);
+            } else if (*p == '}') {
+                p++;
+                break;
+            } else {
+                return -1;
+            }
+        }
+    }
+    return skip_ws(p, end) == end ? n : -1;
+}
+
+/* a scanned value as the object orjson makes of it (a new reference) */
+static PyObject *field_object(LintObject *self, const Field *f) {
+    switch (f->type) {
+    case T_STR:
+        return PyUnicode_DecodeASCII(f->v + 1, f->vlen - 2, NULL);
+    case T_INT:
+        return PyLong_FromLongLong(f->ival);
+    case T_FLOAT:
+        return PyFloat_FromDouble(f->dval);
+    case T_BOOL:
+        return Py_NewRef(f->ival ? Py_True : Py_False);
+    case T_NONE:
+        return Py_NewRef(Py_None);
+    default: {
+        PyObject *b = PyBytes_FromStringAndSize(f->v, f->vlen);
+        PyObject *v = b ? PyObject_CallOneArg(self->loads, b) : NULL;
+        Py_XDECREF(b);
+        return v;
+    }
+    }
+}
+
+static PyTypeObject *bit_type(unsigned bit) {
+    switch (bit) {
+    case T_STR:
+        return &PyUnicode_Type;
+    case T_INT:
+        return &PyLong_Type;
+    case T_FLOAT:
+        return &PyFloat_Type;
+    case T_BOOL:
+        return &PyBool_Type;
+    case T_NONE:
+        return Py_TYPE(Py_None);
+    case T_DICT:
+        return &PyDict_Type;
+    default:
+        return &PyList_Type;
+    }
+}
+
+/* --- plans of scanned lines, by their keys as written ------------------------------- */
+
+static uint64_t sig_hash(const char *p, Py_ssize_t n) {
+    uint64_t h = 1469598103934665603ULL;
+    for (Py_ssize_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)p[i]) * 1099511628211ULL;
+    return h;
+}
+
+static Sig *sig_slot(Sig *table, Py_ssize_t cap, uint64_t hash, const char *keys,
+                     Py_ssize_t len) {
+    Py_ssize_t i = (Py_ssize_t)(hash & (uint64_t)(cap - 1));
+    for (;;) {
+        Sig *s = &table[i];
+        if (s->keys == NULL ||
+            (s->hash == hash && s->len == len && memcmp(s->keys, keys, (size_t)len) == 0))
+            return s;
+        i = (i + 1) & (cap - 1);
+    }
+}
+
+static int sig_grow(LintObject *self) {
+    Py_ssize_t cap = self->sig_cap ? self->sig_cap * 2 : 256;
+    Sig *table = PyMem_Calloc((size_t)cap, sizeof(Sig));
+    if (table == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < self->sig_cap; i++) {
+        Sig *s = &self->sigs[i];
+        if (s->keys != NULL)
+            *sig_slot(table, cap, s->hash, s->keys, s->len) = *s;
+    }
+    PyMem_Free(self->sigs);
+    self->sigs = table;
+    self->sig_cap = cap;
+    return 0;
+}
+
+static void sig_clear(LintObject *self) {
+    for (Py_ssize_t i = 0; i < self->sig_cap; i++) {
+        PyMem_Free(self->sigs[i].keys);
+        Py_XDECREF(self->sigs[i].plan);
+    }
+    PyMem_Free(self->sigs);
+    self->sigs = NULL;
+    self->sig_cap = self->sig_used = 0;
+}
+
+/* the plan of a scanned line (None: leave the line to orjson), or NULL on error */
+static PyObject *scanned_plan(LintObject *self, const Field *fields, int n, Buf *keys) {
+    keys->len = 0;
+    for (int i = 0; i < n; i++)
+        if (buf_put(keys, fields[i].k, fields[i].klen) < 0 || buf_put(keys, "\"", 1) < 0)
+            return NULL;
+    uint64_t hash = sig_hash(keys->p, (Py_ssize_t)keys->len);
+    if (self->sig_cap) {
+        Sig *s = sig_slot(self->sigs, self->sig_cap, hash, keys->p, (Py_ssize_t)keys->len);
+        if (s->keys != NULL)
+            return Py_NewRef(s->plan);
+    }
+    PyObject *plan = NULL, *shape = PyTuple_New(n);
+    if (shape == NULL)
+        return NULL;
+    int dup = 0;
+    for (int i = 0; i < n; i++) {
+        PyObject *k = PyUnicode_DecodeASCII(fields[i].k, fields[i].klen, NULL);
+        if (k == NULL) {
+            Py_DECREF(shape);
+            return NULL;
+        }
+        PyUnicode_InternInPlace(&k);
+        PyTuple_SET_ITEM(shape, i, k);
+        for (int j = 0; j < i && !dup; j++)
+            dup = fields[j].klen == fields[i].klen &&
+                  memcmp(fields[j].k, fields[i].k, (size_t)fields[i].klen) == 0;
+    }
+    if (dup) { /* a dict keeps the first place and the last value: orjson's business */
+        plan = Py_NewRef(Py_None);
+    } else {
+        PyObject *pyplan = PyObject_CallOneArg(self->plan_of, shape);
+        plan = pyplan ? (PyObject *)plan_new(self, pyplan, shape) : NULL;
+        Py_XDECREF(pyplan);
+    }
+    Py_DECREF(shape);
+    if (plan == NULL)
+        return NULL;
+    if (self->sig_used >= self->shape_limit) /* not kept (as LogLinter keeps no more) */
+        return plan;
+    if ((self->sig_used + 1) * 2 > self->sig_cap && sig_grow(self) < 0) {
+        Py_DECREF(plan);
+        return NULL;
+    }
+    char *copy = PyMem_Malloc(keys->len ? keys->len : 1);
+    if (copy == NULL) {
+        Py_DECREF(plan);
+        PyErr_NoMemory();
+        return NULL;
+    }
+    memcpy(copy, keys->p, keys->len);
+    Sig *s = sig_slot(self->sigs, self->sig_cap, hash, keys->p, (Py_ssize_t)keys->len);
+    s->hash = hash;
+    s->keys = copy;
+    s->len = (Py_ssize_t)keys->len;
+    s->plan = Py_NewRef(plan);
+    self->sig_used++;
+    return plan;
 }
 
 /* --- per line ----------------------------------------------------------------------- */
@@ -461,22 +906,14 @@ static int has_bytes(const char *p, Py_ssize_t n) {
     return 0;
 }
 
-static inline int in_types(const Check *c, PyObject *v, unsigned bit) {
-    if (c->mask & bit)
-        return 1;
-    if (c->mask & T_OTHER)
-        return PySet_Contains(c->types, (PyObject *)Py_TYPE(v));
-    return 0;
-}
-
-/* lo <= v <= hi for an int or float v, when that is sure; else 0 (the check decides) */
-static inline int within(const Check *c, PyObject *v, unsigned bit) {
+/* lo <= x <= hi for an int or float, when that is sure; else 0 (the check decides) */
+static inline int within(const Check *c, PyObject *v, const Field *f, unsigned bit) {
     double x;
     if (bit == T_FLOAT) {
-        x = PyFloat_AS_DOUBLE(v);
+        x = v != NULL ? PyFloat_AS_DOUBLE(v) : f->dval;
     } else {
         int overflow = 0;
-        long long i = PyLong_AsLongLongAndOverflow(v, &overflow);
+        long long i = v != NULL ? PyLong_AsLongLongAndOverflow(v, &overflow) : f->ival;
         if (overflow || i > (1LL << 53) || i < -(1LL << 53))
             return 0;
         x = (double)i;
@@ -484,37 +921,108 @@ static inline int within(const Check *c, PyObject *v, unsigned bit) {
     return c->lo <= x && x <= c->hi;
 }
 
-/* one check of LogLinter._problems / _run on its value: appends a problem, or not */
-static int run_check(LintObject *self, const Check *c, PyObject *rec, Py_ssize_t n,
-                     Founds *found) {
-    PyObject *value = PyDict_GetItemWithError(rec, c->key);
-    if (value == NULL) {
-        if (!PyErr_Occurred())
-            PyErr_SetObject(PyExc_KeyError, c->key);
-        return -1;
+/* check(value): None without the call where the value meets the check's own pass
+   condition (as the check's first branch tests it), else the check's answer */
+static PyObject *call_check(const Check *c, PyObject *value) {
+    if (c->quick && PyUnicode_CheckExact(value)) {
+        int pass = 1;
+        if (c->allowed != NULL) {
+            pass = PySet_Contains(c->allowed, value);
+            if (pass < 0) {
+                PyErr_Clear();
+                pass = 0;
+            }
+        }
+        if (pass && c->search != NULL) {
+            PyObject *m = PyObject_CallOneArg(c->search, value);
+            if (m == NULL)
+                PyErr_Clear();
+            pass = m != NULL && m != Py_None;
+            Py_XDECREF(m);
+        }
+        if (pass && c->conv != NULL) {
+            PyObject *r = PyObject_CallOneArg(c->conv, value);
+            if (r == NULL)
+                PyErr_Clear(); /* a ValueError or not: the check decides, as it would */
+            pass = r != NULL;
+            Py_XDECREF(r);
+        }
+        if (pass)
+            return Py_NewRef(Py_None);
     }
-    unsigned bit = type_bit(value);
-    PyObject *problem;
+    return PyObject_CallOneArg(c->check, value);
+}
+
+/* a scanned dict or list value's problem, the same for the same text: memoised */
+static PyObject *call_check_span(LintObject *self, const Check *c, const Field *f,
+                                 PyObject *value) {
+    if (f->vlen > 512)
+        return PyObject_CallOneArg(c->check, value);
+    PyObject *key = PyBytes_FromStringAndSize(f->v, f->vlen);
+    if (key == NULL)
+        return NULL;
+    PyObject *problem = PyDict_GetItemWithError(c->spans, key);
+    if (problem != NULL) {
+        Py_DECREF(key);
+        return Py_NewRef(problem);
+    }
+    if (PyErr_Occurred() || (problem = PyObject_CallOneArg(c->check, value)) == NULL) {
+        Py_DECREF(key);
+        return NULL;
+    }
+    if (PyDict_GET_SIZE(c->spans) < self->memo_limit && PyDict_SetItem(c->spans, key, problem) < 0)
+        Py_CLEAR(problem);
+    Py_DECREF(key);
+    return problem;
+}
+
+/* one check of LogLinter._problems / _run on its value -- rec[key], or the scanned field
+   at the key's place, made an object only where needed: appends a problem, or not */
+static int run_check(LintObject *self, const Check *c, PyObject *rec, const Field *fields,
+                     Py_ssize_t n, Founds *found) {
+    PyObject *value = NULL, *problem = NULL;
+    const Field *f = NULL;
+    unsigned bit;
+    if (rec != NULL) {
+        value = PyDict_GetItemWithError(rec, c->key);
+        if (value == NULL) {
+            if (!PyErr_Occurred())
+                PyErr_SetObject(PyExc_KeyError, c->key);
+            return -1;
+        }
+        Py_INCREF(value);
+        bit = type_bit(value);
+    } else {
+        f = &fields[c->pos];
+        bit = f->type;
+    }
+#define VALUE() (value != NULL || (value = field_object(self, f)) != NULL)
     if (c->kind == CHECK_RANGE) {
-        if (c->bounded && (c->mask & bit) && within(c, value, bit))
-            return 0;
-        problem = PyObject_CallOneArg(c->check, value);
+        if (c->bounded && (c->mask & bit) && within(c, value, f, bit))
+            goto pass;
+        if (!VALUE())
+            goto error;
+        problem = call_check(c, value);
     } else {
         if (c->kind == CHECK_TYPED) {
-            int in = in_types(c, value, bit);
+            int in = (c->mask & bit) ? 1 : !(c->mask & T_OTHER) ? 0 :
+                     PySet_Contains(c->types, (PyObject *)(value != NULL ? Py_TYPE(value)
+                                                                         : bit_type(bit)));
             if (in < 0)
-                return -1;
+                goto error;
             if (in)
-                return 0;
+                goto pass;
         }
+        if (!VALUE())
+            goto error;
         if (c->memo != NULL && (bit == T_STR || bit == T_INT)) {
             problem = PyDict_GetItemWithError(c->memo, value);
             if (problem != NULL) {
                 Py_INCREF(problem);
             } else {
                 if (PyErr_Occurred())
-                    return -1;
-                problem = PyObject_CallOneArg(c->check, value);
+                    goto error;
+                problem = call_check(c, value);
                 if (problem != NULL && PyDict_GET_SIZE(c->memo) < self->memo_limit &&
                     PyDict_SetItem(c->memo, value, problem) < 0)
                     Py_CLEAR(problem);
@@ -525,30 +1033,33 @@ static int run_check(LintObject *self, const Check *c, PyObject *rec, Py_ssize_t
                     if (self->ls109) {
                         PyObject *t = PyDict_GetItemWithError(self->templates, value);
                         if (t == NULL && PyErr_Occurred())
-                            return -1;
+                            goto error;
                         if (t != Py_None) {
                             PyObject *ln = PyLong_FromSsize_t(n);
                             if (ln == NULL)
-                                return -1;
+                                goto error;
                             PyObject *r = PyObject_CallFunctionObjArgs(self->see_message, value,
                                                                        ln, NULL);
                             Py_DECREF(ln);
                             if (r == NULL)
-                                return -1;
+                                goto error;
                             Py_DECREF(r);
                         }
                     }
                     if (has_text(value))
-                        return 0;
+                        goto pass;
                 }
                 if (!self->ls108)
-                    return 0;
+                    goto pass;
             }
-            problem = PyObject_CallOneArg(c->check, value);
+            problem = f != NULL && (bit == T_DICT || bit == T_LIST) ?
+                      call_check_span(self, c, f, value) : call_check(c, value);
         }
     }
+#undef VALUE
     if (problem == NULL)
-        return -1;
+        goto error;
+    Py_DECREF(value);
     if (problem == Py_None) {
         Py_DECREF(problem);
         return 0;
@@ -558,12 +1069,18 @@ static int run_check(LintObject *self, const Check *c, PyObject *rec, Py_ssize_t
         PyErr_SetString(PyExc_TypeError, "a check returned neither None nor str");
         return -1;
     }
-    Found f = {c->index, 0, c->code, problem, NULL, 0, c->needle, c->nlen};
-    if (found_add(found, f) < 0) {
+    Found x = {c->index, 0, c->code, problem, NULL, 0, c->needle, c->nlen};
+    if (found_add(found, x) < 0) {
         Py_DECREF(problem);
         return -1;
     }
     return 0;
+pass:
+    Py_XDECREF(value);
+    return 0;
+error:
+    Py_XDECREF(value);
+    return -1;
 }
 
 /* (col, code) of a before b: the sort key of render_text */
@@ -577,11 +1094,11 @@ static int before(const Found *a, const Found *b) {
 
 /* the findings of one record, written; returns how many, or -1 */
 static Py_ssize_t write_record(LintObject *self, PlanObject *plan, PyObject *rec,
-                               const char *line, Py_ssize_t len, Py_ssize_t off, Py_ssize_t n,
+                               const Field *fields, const char *line, Py_ssize_t len, Py_ssize_t off, Py_ssize_t n,
                                const char *head, size_t hlen, Founds *found, Buf *out) {
     founds_reset(found);
     for (Py_ssize_t i = 0; i < plan->nchecks; i++)
-        if (run_check(self, &plan->checks[i], rec, n, found) < 0)
+        if (run_check(self, &plan->checks[i], rec, fields, n, found) < 0)
             return -1;
     if (found->n == 0) { /* the shape's findings, in their order */
         for (Py_ssize_t i = 0; i < plan->nstatic; i++) {
@@ -675,7 +1192,7 @@ static PlanObject *plan_for(LintObject *self, PyObject *rec) {
         return NULL;
     }
     PyObject *pyplan = PyObject_CallOneArg(self->plan_of, shape);
-    PlanObject *p = pyplan ? plan_new(pyplan) : NULL;
+    PlanObject *p = pyplan ? plan_new(self, pyplan, shape) : NULL;
     Py_XDECREF(pyplan);
     if (p != NULL && PyDict_GET_SIZE(self->plans) < self->shape_limit &&
         PyDict_SetItem(self->plans, shape, (PyObject *)p) < 0)
@@ -684,23 +1201,42 @@ static PlanObject *plan_for(LintObject *self, PyObject *rec) {
     return p;
 }
 
+/* "path:" then "line:" (the start of each of the line's findings) */
+static int put_head(Buf *head, const char *path, Py_ssize_t plen, Py_ssize_t n) {
+    head->len = 0;
+    if (buf_grow(head, (size_t)plen + 32) < 0)
+        return -1;
+    memcpy(head->p, path, (size_t)plen);
+    head->len = (size_t)plen;
+    head->p[head->len++] = ':';
+    put_num(head, n);
+    head->p[head->len++] = ':';
+    return 0;
+}
+
 static PyObject *Lint_text(LintObject *self, PyObject *args) {
     PyObject *lines, *path;
     Py_ssize_t first;
     if (!PyArg_ParseTuple(args, "O!Un", &PyList_Type, &lines, &path, &first))
         return NULL;
-    Py_ssize_t plen;
+    Py_ssize_t plen = 0;
     const char *pathb = NULL;
-    Buf out = {NULL, 0, 0};
-    Buf head = {NULL, 0, 0};
+    if (self->busy) {
+        PyErr_SetString(PyExc_RuntimeError, "Lint.text is not reentrant");
+        return NULL;
+    }
+    self->busy = 1;
+    Buf out = self->out, head = {NULL, 0, 0}, keys = {NULL, 0, 0};
+    out.len = 0;
     Founds found = {NULL, 0, 0};
+    Field fields[MAX_FIELDS];
     Py_ssize_t count = 0;
     /* records are made and dropped line by line and hold no cycles: no collections */
     int gc_was = PyGC_Disable();
     const char *nj = PyBytes_AS_STRING(self->not_json), *nr = PyBytes_AS_STRING(self->not_record);
     Py_ssize_t njlen = PyBytes_GET_SIZE(self->not_json), nrlen = PyBytes_GET_SIZE(self->not_record);
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(lines); i++) {
-        PyObject *lineobj = PyList_GET_ITEM(lines, i);
+        PyObject *lineobj = PyList_GET_ITEM(lines, i), *rec = NULL, *plan = NULL;
         if (!PyBytes_Check(lineobj)) {
             PyErr_SetString(PyExc_TypeError, "lines must be bytes");
             goto fail;
@@ -709,7 +1245,7 @@ static PyObject *Lint_text(LintObject *self, PyObject *args) {
         Py_ssize_t n = first + i;
         const char *line = PyBytes_AS_STRING(lineobj);
         Py_ssize_t len = PyBytes_GET_SIZE(lineobj), off = 0;
-        PyObject *rec = NULL;
+        int nfields = -1;
         if (len == 0 || line[0] != '{') {
             PyObject *o = PyObject_CallOneArg(self->json_start, lineobj);
             if (o == NULL)
@@ -720,6 +1256,18 @@ static PyObject *Lint_text(LintObject *self, PyObject *args) {
                 goto fail_line;
         }
         if (off >= 0) {
+            nfields = scan(line + off, line + len, fields);
+            if (nfields >= 0) {
+                plan = scanned_plan(self, fields, nfields, &keys);
+                if (plan == NULL)
+                    goto fail_line;
+                if (plan == Py_None) { /* duplicate keys: orjson reads the line */
+                    Py_CLEAR(plan);
+                    nfields = -1;
+                }
+            }
+        }
+        if (off >= 0 && nfields < 0) {
             if (off == 0) {
                 rec = PyObject_CallOneArg(self->loads, lineobj);
             } else {
@@ -731,63 +1279,46 @@ static PyObject *Lint_text(LintObject *self, PyObject *args) {
                 if (!PyErr_ExceptionMatches(self->decode_error))
                     goto fail_line;
                 PyErr_Clear();
+            } else if (!PyDict_CheckExact(rec)) { /* a JSON value not an object: skipped */
+                Py_DECREF(rec);
+                Py_DECREF(lineobj);
+                continue;
             }
         }
-        if (rec == NULL) {
+        if (rec == NULL && plan == NULL) {
             /* not a record: off -1 (no JSON object) or where the invalid JSON starts */
             if (self->ls110 && (off >= 0 || has_bytes(line, len))) {
                 if (pathb == NULL && (pathb = PyUnicode_AsUTF8AndSize(path, &plen)) == NULL)
                     goto fail_line;
-                if (buf_put(&out, pathb, plen) < 0 || buf_put(&out, ":", 1) < 0)
+                if (put_head(&head, pathb, plen, n) < 0 || buf_grow(&out, head.len + 24) < 0)
                     goto fail_line;
-                char num[48];
-                int k = sprintf(num, "%zd:%zd", n, off >= 0 ? off + 1 : 1);
-                if (buf_put(&out, num, k) < 0 ||
-                    (off >= 0 ? buf_put(&out, nj, njlen) : buf_put(&out, nr, nrlen)) < 0)
+                memcpy(out.p + out.len, head.p, head.len);
+                out.len += head.len;
+                put_num(&out, off >= 0 ? off + 1 : 1);
+                if ((off >= 0 ? buf_put(&out, nj, njlen) : buf_put(&out, nr, nrlen)) < 0)
                     goto fail_line;
                 count++;
             }
             Py_DECREF(lineobj);
             continue;
         }
-        if (!PyDict_CheckExact(rec)) { /* a JSON value that is not an object: skipped */
-            Py_DECREF(rec);
-            Py_DECREF(lineobj);
-            continue;
-        }
-        PlanObject *plan = plan_for(self, rec);
-        if (plan == NULL) {
-            Py_DECREF(rec);
+        if (plan == NULL && (plan = (PyObject *)plan_for(self, rec)) == NULL)
             goto fail_line;
-        }
-        if (pathb == NULL && (pathb = PyUnicode_AsUTF8AndSize(path, &plen)) == NULL) {
-            Py_DECREF(plan);
-            Py_DECREF(rec);
+        if ((pathb == NULL && (pathb = PyUnicode_AsUTF8AndSize(path, &plen)) == NULL) ||
+            put_head(&head, pathb, plen, n) < 0)
             goto fail_line;
-        }
-        head.len = 0;
-        if (buf_grow(&head, plen + 32) < 0 || buf_put(&head, pathb, plen) < 0 ||
-            buf_put(&head, ":", 1) < 0) {
-            Py_DECREF(plan);
-            Py_DECREF(rec);
-            goto fail_line;
-        }
-        put_num(&head, n);
-        if (buf_put(&head, ":", 1) < 0) {
-            Py_DECREF(plan);
-            Py_DECREF(rec);
-            goto fail_line;
-        }
-        Py_ssize_t got = write_record(self, plan, rec, line, len, off, n, head.p, head.len,
-                                      &found, &out);
-        Py_DECREF(plan);
-        Py_DECREF(rec);
+        Py_ssize_t got = write_record(self, (PlanObject *)plan, rec, fields, line, len, off, n,
+                                      head.p, head.len, &found, &out);
         if (got < 0)
             goto fail_line;
         count += got;
+        Py_DECREF(plan);
+        Py_XDECREF(rec);
         Py_DECREF(lineobj);
         continue;
     fail_line:
+        Py_XDECREF(plan);
+        Py_XDECREF(rec);
         Py_DECREF(lineobj);
         goto fail;
     }
@@ -796,8 +1327,10 @@ static PyObject *Lint_text(LintObject *self, PyObject *args) {
     founds_reset(&found);
     PyMem_Free(found.items);
     PyMem_Free(head.p);
+    PyMem_Free(keys.p);
     PyObject *data = PyBytes_FromStringAndSize(out.p ? out.p : "", (Py_ssize_t)out.len);
-    PyMem_Free(out.p);
+    self->out = out;
+    self->busy = 0;
     if (data == NULL)
         return NULL;
     return Py_BuildValue("(Nn)", data, count);
@@ -807,7 +1340,9 @@ fail:
     founds_reset(&found);
     PyMem_Free(found.items);
     PyMem_Free(head.p);
-    PyMem_Free(out.p);
+    PyMem_Free(keys.p);
+    self->out = out;
+    self->busy = 0;
     return NULL;
 }
 
@@ -815,12 +1350,14 @@ fail:
 
 #define LINT_MEMBERS(X) \
     X(plan_of) X(loads) X(decode_error) X(json_start) X(templates) X(see_message) \
-    X(not_json) X(not_record) X(plans)
+    X(not_json) X(not_record) X(plans) X(quick) X(span_memos)
 
 static int Lint_traverse(LintObject *self, visitproc visit, void *arg) {
 #define VISIT(m) Py_VISIT(self->m);
     LINT_MEMBERS(VISIT)
 #undef VISIT
+    for (Py_ssize_t i = 0; i < self->sig_cap; i++)
+        Py_VISIT(self->sigs[i].plan);
     return 0;
 }
 
@@ -828,24 +1365,26 @@ static int Lint_clear(LintObject *self) {
 #define CLEAR(m) Py_CLEAR(self->m);
     LINT_MEMBERS(CLEAR)
 #undef CLEAR
+    sig_clear(self);
     return 0;
 }
 
 static void Lint_dealloc(LintObject *self) {
     PyObject_GC_UnTrack(self);
     Lint_clear(self);
+    PyMem_Free(self->out.p);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
 static int Lint_init(LintObject *self, PyObject *args, PyObject *kwds) {
     static char *kwlist[] = {"plan_of", "loads", "decode_error", "json_start", "templates",
                              "see_message", "not_json", "not_record", "ls108", "ls109",
-                             "ls110", "shape_limit", "memo_limit", NULL};
-    PyObject *a[8];
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "$OOOOO!OUUpppnn", kwlist, &a[0], &a[1],
+                             "ls110", "quick", "shape_limit", "memo_limit", NULL};
+    PyObject *a[9];
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "$OOOOO!OUUpppO!nn", kwlist, &a[0], &a[1],
                                      &a[2], &a[3], &PyDict_Type, &a[4], &a[5], &a[6], &a[7],
-                                     &self->ls108, &self->ls109, &self->ls110,
-                                     &self->shape_limit, &self->memo_limit))
+                                     &self->ls108, &self->ls109, &self->ls110, &PyDict_Type,
+                                     &a[8], &self->shape_limit, &self->memo_limit))
         return -1;
     PyObject *nj = PyUnicode_FromFormat(": LS110 %U\n", a[6]);
     PyObject *nr = nj ? PyUnicode_FromFormat(": LS110 %U\n", a[7]) : NULL;
@@ -854,9 +1393,11 @@ static int Lint_init(LintObject *self, PyObject *args, PyObject *kwds) {
     Py_XDECREF(nj);
     Py_XDECREF(nr);
     PyObject *plans = nrb ? PyDict_New() : NULL;
-    if (plans == NULL) {
+    PyObject *span_memos = plans ? PyDict_New() : NULL;
+    if (span_memos == NULL) {
         Py_XDECREF(njb);
         Py_XDECREF(nrb);
+        Py_XDECREF(plans);
         return -1;
     }
     Py_XSETREF(self->plan_of, Py_NewRef(a[0]));
@@ -868,6 +1409,9 @@ static int Lint_init(LintObject *self, PyObject *args, PyObject *kwds) {
     Py_XSETREF(self->not_json, njb);
     Py_XSETREF(self->not_record, nrb);
     Py_XSETREF(self->plans, plans);
+    Py_XSETREF(self->quick, Py_NewRef(a[8]));
+    Py_XSETREF(self->span_memos, span_memos);
+    sig_clear(self);
     return 0;
 }
 
