@@ -731,11 +731,20 @@ static PyTypeObject *bit_type(unsigned bit) {
 
 /* --- plans of scanned lines, by their keys as written ------------------------------- */
 
+/* a hash of the keys as written, eight bytes at a time */
 static uint64_t sig_hash(const char *p, Py_ssize_t n) {
-    uint64_t h = 1469598103934665603ULL;
-    for (Py_ssize_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)p[i]) * 1099511628211ULL;
-    return h;
+    uint64_t h = 1469598103934665603ULL ^ (uint64_t)n;
+    Py_ssize_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        h = (h ^ w) * 0x9E3779B97F4A7C15ULL;
+        h ^= h >> 29;
+    }
+    uint64_t w = 0;
+    memcpy(&w, p + i, (size_t)(n - i));
+    h = (h ^ w) * 0x9E3779B97F4A7C15ULL;
+    return h ^ (h >> 32);
 }
 
 static Sig *sig_slot(Sig *table, Py_ssize_t cap, uint64_t hash, const char *keys,
@@ -953,20 +962,30 @@ static PyObject *call_check(const Check *c, PyObject *value) {
     return PyObject_CallOneArg(c->check, value);
 }
 
-/* a scanned dict or list value's problem, the same for the same text: memoised */
-static PyObject *call_check_span(LintObject *self, const Check *c, const Field *f,
-                                 PyObject *value) {
-    if (f->vlen > 512)
-        return PyObject_CallOneArg(c->check, value);
+static PyObject *field_object(LintObject *self, const Field *f);
+
+/* a scanned dict or list value's problem, the same for the same text: memoised, the
+   value made (by orjson) only when its text is new */
+static PyObject *call_check_span(LintObject *self, const Check *c, const Field *f) {
+    PyObject *value, *problem;
+    if (f->vlen > 512) {
+        value = field_object(self, f);
+        problem = value ? PyObject_CallOneArg(c->check, value) : NULL;
+        Py_XDECREF(value);
+        return problem;
+    }
     PyObject *key = PyBytes_FromStringAndSize(f->v, f->vlen);
     if (key == NULL)
         return NULL;
-    PyObject *problem = PyDict_GetItemWithError(c->spans, key);
+    problem = PyDict_GetItemWithError(c->spans, key);
     if (problem != NULL) {
         Py_DECREF(key);
         return Py_NewRef(problem);
     }
-    if (PyErr_Occurred() || (problem = PyObject_CallOneArg(c->check, value)) == NULL) {
+    value = PyErr_Occurred() ? NULL : field_object(self, f);
+    problem = value ? PyObject_CallOneArg(c->check, value) : NULL;
+    Py_XDECREF(value);
+    if (problem == NULL) {
         Py_DECREF(key);
         return NULL;
     }
@@ -1013,6 +1032,14 @@ static int run_check(LintObject *self, const Check *c, PyObject *rec, const Fiel
             if (in)
                 goto pass;
         }
+        if (f != NULL && (bit == T_DICT || bit == T_LIST) &&
+            (c->message ? self->ls108 : 1)) {
+            /* neither memo (str and int only) nor message text (str only) applies */
+            problem = call_check_span(self, c, f);
+            goto judged;
+        }
+        if (c->message && f != NULL && bit != T_STR && !self->ls108)
+            goto pass;
         if (!VALUE())
             goto error;
         if (c->memo != NULL && (bit == T_STR || bit == T_INT)) {
@@ -1052,14 +1079,14 @@ static int run_check(LintObject *self, const Check *c, PyObject *rec, const Fiel
                 if (!self->ls108)
                     goto pass;
             }
-            problem = f != NULL && (bit == T_DICT || bit == T_LIST) ?
-                      call_check_span(self, c, f, value) : call_check(c, value);
+            problem = call_check(c, value);
         }
     }
 #undef VALUE
+judged:
     if (problem == NULL)
         goto error;
-    Py_DECREF(value);
+    Py_XDECREF(value);
     if (problem == Py_None) {
         Py_DECREF(problem);
         return 0;
