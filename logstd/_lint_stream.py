@@ -94,7 +94,11 @@ def _serve(fd: int, linter: LogLinter, job: Job) -> Callable[[int, int], None]:
     """A worker's loop: (offset, length, first line) in, the chunk's output and state out."""
 
     def serve(requests: int, replies: int) -> None:  # pragma: no cover - in the child
+        import gc
+
         while True:
+            # what the chunks left (plans, memos) lives on: collections look at new objects
+            gc.freeze()
             try:
                 offset, length, first = _TASK.unpack(read_exact(requests, _TASK.size))
             except EOFError:

@@ -16,6 +16,9 @@
 #include <Python.h>
 #include <stdint.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 /* value types as bits: the types a check passes without a call, or a range accepts */
 #define T_STR 1u
@@ -501,7 +504,25 @@ static inline const char *skip_ws(const char *p, const char *end) {
 
 /* past a string of plain ASCII at p (its quote), or NULL */
 static inline const char *plain_string(const char *p, const char *end) {
-    for (p++; p < end; p++) {
+    p++;
+#ifdef __SSE2__
+    /* sixteen bytes at a time: a control byte or one >= 0x80 is < 0x20 as a signed char */
+    const __m128i space = _mm_set1_epi8(0x20), quote = _mm_set1_epi8('"'),
+                  backslash = _mm_set1_epi8('\\');
+    while (end - p >= 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)p);
+        __m128i stop = _mm_or_si128(_mm_cmplt_epi8(x, space),
+                                    _mm_or_si128(_mm_cmpeq_epi8(x, quote),
+                                                 _mm_cmpeq_epi8(x, backslash)));
+        int mask = _mm_movemask_epi8(stop);
+        if (mask) {
+            p += __builtin_ctz((unsigned)mask);
+            return *p == '"' ? p + 1 : NULL;
+        }
+        p += 16;
+    }
+#endif
+    for (; p < end; p++) {
         unsigned char c = (unsigned char)*p;
         if (c == '"')
             return p + 1;
@@ -892,6 +913,32 @@ static inline Py_ssize_t find(const char *line, Py_ssize_t len, Py_ssize_t off,
         return -1;
     if (nlen == 0)
         return off;
+    if (nlen > len - off)
+        return -1;
+#ifdef __SSE2__
+    if (nlen >= 2) {
+        /* candidates: where the first and the last byte of the needle both are */
+        const __m128i first = _mm_set1_epi8(needle[0]), last = _mm_set1_epi8(needle[nlen - 1]);
+        const char *p = line + off, *stop = line + len - nlen; /* last start */
+        while (stop - p >= 15) {
+            __m128i a = _mm_loadu_si128((const __m128i *)p);
+            __m128i b = _mm_loadu_si128((const __m128i *)(p + nlen - 1));
+            unsigned mask = (unsigned)_mm_movemask_epi8(
+                _mm_and_si128(_mm_cmpeq_epi8(a, first), _mm_cmpeq_epi8(b, last)));
+            while (mask) {
+                int i = __builtin_ctz(mask);
+                if (memcmp(p + i + 1, needle + 1, (size_t)(nlen - 2)) == 0)
+                    return p + i - line;
+                mask &= mask - 1;
+            }
+            p += 16;
+        }
+        for (; p <= stop; p++)
+            if (*p == needle[0] && memcmp(p + 1, needle + 1, (size_t)(nlen - 1)) == 0)
+                return p - line;
+        return -1;
+    }
+#endif
     const char *at = memmem(line + off, (size_t)(len - off), needle, (size_t)nlen);
     return at == NULL ? -1 : at - line;
 }
