@@ -80,21 +80,30 @@ class _Plan:
 
     __slots__ = ("ranges", "rest", "static", "text", "type_todo", "typed", "types")
 
-    def __init__(self, static: tuple[_Static, ...], checks: list[_Check],
+    def __init__(self, static: tuple[_Static, ...], text: tuple[_StaticText, ...],
+                 checks: list[_Check],
                  ranges: dict[str, tuple[frozenset[type], float, float]]) -> None:
         self.static = static  # in line order
-        self.text = tuple((needle, code, f": {code} {msg}\n") for code, _k, msg, needle in static)
+        self.text = text  # the same as (needle, code, ": CODE message\n")
         # keys whose verdict is "passes" for some value types (plain text, unknown scalars):
         # one itemgetter and one dict lookup per line find those that need a closer look
-        self.typed = tuple(c for c in checks if c[3] is not None)
-        keys = [c[1] for c in self.typed]
+        typed: list[_Check] = []
+        in_range: list[_Range] = []
+        rest: list[_Check] = []
+        for c in checks:
+            if c[3] is not None:
+                typed.append(c)
+            elif c[1] in ranges:
+                in_range.append((c[0], c[1], *ranges[c[1]], c[2], c[5], c[6]))
+            else:
+                rest.append(c)
+        self.typed = tuple(typed)
+        keys = [c[1] for c in typed]
         self.types: Callable[[dict[str, Any]], tuple[Any, ...]] | None = \
             itemgetter(*keys, *keys[:1]) if keys else None  # 2+ keys: always a tuple
         self.type_todo: dict[tuple[type, ...], tuple[_Check, ...]] = {}
-        self.ranges: tuple[_Range, ...] = tuple(
-            (c[0], c[1], *ranges[c[1]], c[2], c[5], c[6]) for c in checks
-            if c[3] is None and c[1] in ranges)
-        self.rest = tuple(c for c in checks if c[3] is None and c[1] not in ranges)
+        self.ranges: tuple[_Range, ...] = tuple(in_range)
+        self.rest = tuple(rest)
 
 
 # message variability carried between processes: (template, first line, distinct messages)
@@ -114,7 +123,8 @@ class LogLinter:
         # numeric keys without a closed list: value types that pass, low and high bounds
         self._ranges: dict[str, tuple[frozenset[type], float, float]] = {}
         self._nested: dict[str, str | None] = {}
-        self._keys: dict[str, tuple[str | None, _Static | None, Any]] = {}  # see _key
+        self._keys: dict[str, tuple[str | None, Any, Any]] = {}  # see _key
+        self._missing_keys: list[tuple[str, tuple[_Static, _StaticText]]] | None = None
         self._unknown: dict[str, str] = {}
         # per key: text values already checked -> the problem (levels, services, routes repeat)
         self._memos: dict[str, dict[Any, str | None]] = {}
@@ -160,38 +170,46 @@ class LogLinter:
 
     # --- per shape ---------------------------------------------------------------------
     def _shape(self, keys: tuple[str, ...]) -> _Plan:
-        d, codes = self.d, self.codes
-        static: list[_Static] = []
-        checks: list[tuple[str, str, frozenset[type] | None, dict[Any, str | None] | None,
-                           Callable[[Any], str | None], bytes]] = []
+        parts = self._keys
         present: set[str] = set()
+        static: list[_Static] = []
+        text: list[_StaticText] = []
+        checks: list[_Check] = []
         for k in keys:
-            parts = self._keys.get(k)
-            if parts is None:
-                parts = self._key(k)
-                if len(self._keys) < _VALUE_CACHE_LIMIT:
-                    self._keys[k] = parts
-            canon, key_static, check = parts
+            part = parts.get(k)
+            if part is None:
+                part = self._key(k)
+                if len(parts) < _VALUE_CACHE_LIMIT:
+                    parts[k] = part
+            canon, key_static, check = part
             if canon is not None:
                 present.add(canon)
             if key_static is not None:
-                static.append(key_static)
+                static.append(key_static[0])
+                text.append(key_static[1])
             if check is not None:
-                checks.append(check)
-        if "message" not in present and "message" in d.keys and "LS108" in codes:
-            static.append(("LS108", None, "record has no message", b""))
-        if "LS104" in codes:
-            for req in d.required:
-                if req not in present and req != "message":
-                    static.append(("LS104", req, f"missing required key {req!r}", b""))
-        numbered = [(i, *c) for i, c in enumerate(checks)]
-        # in the order of the line: missing keys first (at the record's start), then by key
-        position = {k: i for i, k in enumerate(keys)}
-        static.sort(key=lambda s: (1, position[s[1]], s[0]) if s[3] and s[1] is not None
-                    else (0, 0, s[0]))
-        return _Plan(tuple(static), numbered, self._ranges)
+                checks.append((len(checks), *check))
+        # in the order of the line: missing keys first (at the record's start, by code),
+        # then the keys' own findings by key
+        missing = [m for req, m in self._missing() if req not in present]
+        return _Plan((*(m[0] for m in missing), *static), (*(m[1] for m in missing), *text),
+                     checks, self._ranges)
 
-    def _key(self, k: str) -> tuple[str | None, _Static | None,
+    def _missing(self) -> list[tuple[str, tuple[_Static, _StaticText]]]:
+        """(canonical key, its finding when a record lacks it), in the order of codes."""
+        found = self._missing_keys
+        if found is None:
+            d, codes = self.d, self.codes
+            raw: list[tuple[str, _Static]] = []
+            if "LS104" in codes:
+                raw += [(req, ("LS104", req, f"missing required key {req!r}", b""))
+                        for req in d.required if req != "message"]
+            if "message" in d.keys and "LS108" in codes:
+                raw.append(("message", ("LS108", None, "record has no message", b"")))
+            self._missing_keys = found = [(req, (st, _text(st))) for req, st in raw]
+        return found
+
+    def _key(self, k: str) -> tuple[str | None, tuple[_Static, _StaticText] | None,
                                     tuple[str, str, frozenset[type] | None,
                                           dict[Any, str | None] | None,
                                           Callable[[Any], str | None], bytes] | None]:
@@ -234,7 +252,8 @@ class LogLinter:
                          needle)
         # a message check also feeds message variability (LS109)
         keep = check[1] in codes or (check[1] == "LS108" and "LS109" in codes)
-        return canon, static, check if keep else None
+        return canon, None if static is None else (static, _text(static)), \
+            check if keep else None
 
     def _unknown_message(self, key: str) -> str:
         msg = self._unknown.get(key)
@@ -603,6 +622,12 @@ def _passes(conv: Callable[[str], object]) -> Callable[[str], bool]:
             return False
         return True
     return ok
+
+
+def _text(static: _Static) -> _StaticText:
+    """A finding decided per shape as text output writes it after the column."""
+    code, _key, msg, needle = static
+    return needle, code, f": {code} {msg}\n"
 
 
 def _message_check(v: Any) -> str | None:

@@ -49,21 +49,23 @@ typedef struct {
 } Static;
 
 typedef struct {
+    /* what most lines need, first (one cache line) */
+    int kind;
+    unsigned mask; /* typed: types that pass; range: types compared with the bounds */
+    int bounded;   /* range: the bounds are exact as doubles, compare inline */
+    int message;   /* code is LS108: the message branch of LogLinter._run */
+    int quick;     /* allowed, search, conv below say how a str passes without the call */
+    Py_ssize_t pos; /* where its key is in the shape (scanned lines) */
+    double lo, hi;
+    PyObject *memo; /* may be NULL */
+    /* the rest */
     Py_ssize_t index; /* the check's order: findings of one line are sorted by it */
-    PyObject *key, *code, *memo, *check, *types; /* borrowed; memo, types may be NULL */
+    PyObject *key, *code, *check, *types; /* borrowed; types may be NULL */
     const char *needle;
     Py_ssize_t nlen;
-    unsigned mask; /* typed: types that pass; range: types compared with the bounds */
-    int kind;
-    int bounded; /* range: the bounds are exact as doubles, compare inline */
-    int message; /* code is LS108: the message branch of LogLinter._run */
-    Py_ssize_t pos; /* where its key is in the shape (scanned lines) */
-    /* how a str passes the check without the call (LogLinter._quick), each may be NULL:
-       in the allowed set, found by the pattern's search, taken by the converter */
-    int quick;
+    /* in the allowed set, found by the pattern's search, taken by the converter (or NULL) */
     PyObject *allowed, *search, *conv;
     PyObject *spans; /* scanned dict and list values as written -> problem (a dict) */
-    double lo, hi;
 } Check;
 
 /* a LogLinter._Plan as C arrays; the objects belong to the Python plan (its tuples) */
