@@ -136,9 +136,10 @@ class LogLinter:
         self._variants: dict[str, tuple[int, set[str]]] = {}
         self._compiled = self.compiled()
 
-    def compiled(self) -> Lint | None:
+    def compiled(self, shape_limit: int = _SHAPE_CACHE_LIMIT,
+                 memo_limit: int = _VALUE_CACHE_LIMIT) -> Lint | None:
         """``render_text`` in C (logstd._lintc) on this linter's plans, checks and state, or
-        None where the extension is not built."""
+        None where the extension is not built. The limits bound its own caches."""
         try:
             from logstd._lintc import Lint
         except ImportError:
@@ -148,8 +149,7 @@ class LogLinter:
                     json_start=json_start, templates=self._templates,
                     see_message=self._see_message, not_json=_NOT_JSON, not_record=_NOT_RECORD,
                     ls108="LS108" in codes, ls109="LS109" in codes, ls110="LS110" in codes,
-                    quick=self._quick, shape_limit=_SHAPE_CACHE_LIMIT,
-                    memo_limit=_VALUE_CACHE_LIMIT)
+                    quick=self._quick, shape_limit=shape_limit, memo_limit=memo_limit)
 
     def text(self, lines: Iterable[bytes], path: str, first: int = 1) -> tuple[bytes, int]:
         """``render_text`` encoded (UTF-8): by the C path where it is built."""

@@ -10,11 +10,13 @@ spacing, duplicate keys, big numbers, nesting, broken JSON) that choose the bran
 
 from __future__ import annotations
 
+import gc
 import importlib
 import json
 import os
 import random
 import sys
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +100,24 @@ def test_the_cli_text_job_uses_the_compiled_path(tmp_path: Path) -> None:
     lines = _bench_lines(tmp_path, 500)
     job = _render_job("text", "app.log")
     assert job(fast, lines, 1) == slow.text(lines, "app.log", 1)
+
+
+def test_full_caches_change_nothing(tmp_path: Path) -> None:
+    lines = _bench_lines(tmp_path, 3000)
+    fast, slow = _both(frozenset(default_codes()))
+    fast._compiled = fast.compiled(shape_limit=1, memo_limit=1)  # plans made line by line
+    assert fast.text(lines, "app.log", 1) == slow.text(lines, "app.log", 1)
+
+
+def test_a_dropped_linter_is_collected(tmp_path: Path) -> None:
+    """The C object and its plans hold the linter's bound methods: a cycle the collector
+    must see through."""
+    fast, _slow = _both(frozenset(default_codes()))
+    fast.text(_bench_lines(tmp_path, 300), "app.log", 1)
+    ref = weakref.ref(fast)
+    del fast
+    gc.collect()
+    assert ref() is None
 
 
 def test_message_variability_is_kept_by_python_for_both(tmp_path: Path) -> None:
