@@ -66,7 +66,7 @@ _Range = tuple[int, str, frozenset[type], float, float, str, Callable[[Any], str
 _Problem = tuple[int, str, str, str, bytes]
 # how a text value passes a check without calling it (see LogLinter._quick)
 _Quick = tuple[frozenset[str] | None, Callable[[str], object] | None,
-               Callable[[str], object] | None]
+               Callable[..., object] | None, tuple[Any, ...]]
 _INF = float("inf")
 
 
@@ -129,7 +129,8 @@ class LogLinter:
         # per key: text values already checked -> the problem (levels, services, routes repeat)
         self._memos: dict[str, dict[Any, str | None]] = {}
         # check -> how a text value passes it without the call: (allowed values, pattern
-        # search, converter raising ValueError), each None or met; for the C path
+        # search, converter raising ValueError, its arguments after the value), each None
+        # or met; for the C path
         self._quick: dict[Callable[[Any], str | None], _Quick] = {}
         self._templates: dict[str, str | None] = {}
         # template -> (first line, distinct messages seen so far, capped)
@@ -279,7 +280,7 @@ class LogLinter:
                     except ValueError:
                         pass
                 return f"{prefix}{v!r} is not an RFC 3339 timestamp"
-            self._quick[check] = (None, None, datetime.fromisoformat)
+            self._quick[check] = (None, None, datetime.fromisoformat, ())
         elif spec.type in ("integer", "number") and spec.allowed is None:
             ok = (int,) if spec.type == "integer" else (int, float)
             lo, hi = spec.minimum, spec.maximum
@@ -296,8 +297,9 @@ class LogLinter:
             rx = re.compile(spec.pattern) if spec.pattern else None
             allowed = frozenset(a for a in spec.allowed if isinstance(a, str)) \
                 if spec.allowed is not None else None
-            conv = _format_conv(spec.format) if spec.format in _CHECKED_FORMATS else None
-            fmt_ok = _passes(conv) if conv is not None else None
+            conv, args = _format_conv(spec.format) if spec.format in _CHECKED_FORMATS \
+                else (None, ())
+            fmt_ok = _passes(conv, args) if conv is not None else None
 
             def check(v: Any) -> str | None:
                 if type(v) is str and (allowed is None or v in allowed) and \
@@ -305,7 +307,7 @@ class LogLinter:
                     return None
                 problem = check_value(spec, v)
                 return prefix + problem if problem else None
-            self._quick[check] = (allowed, rx.search if rx is not None else None, conv)
+            self._quick[check] = (allowed, rx.search if rx is not None else None, conv, args)
         else:
             def check(v: Any) -> str | None:
                 problem = check_value(spec, v)
@@ -590,22 +592,23 @@ class LogLinter:
         self._variants.clear()
 
 
-def _format_conv(fmt: str | None) -> Callable[[str], object]:
+def _format_conv(fmt: str | None) -> tuple[Callable[..., object], tuple[Any, ...]]:
     """What raises ValueError for a text value without ``fmt`` (what
-    ``_dictionary._format_problem`` rejects), without its per-call imports."""
+    ``_dictionary._format_problem`` rejects), without its per-call imports: a function
+    and the arguments it takes after the value."""
     if fmt == "iso8601":
-        return datetime.fromisoformat
+        return datetime.fromisoformat, ()
     if fmt == "uuid":
         import uuid
 
-        return uuid.UUID
+        return uuid.UUID, ()
     if fmt == "ip":
         import ipaddress
 
-        return ipaddress.ip_address
+        return ipaddress.ip_address, ()
     if fmt == "hex":
-        return functools.partial(int, base=16)
-    return _has_scheme  # uri
+        return int, (16,)
+    return _has_scheme, ()  # uri
 
 
 def _has_scheme(v: str) -> None:
@@ -613,11 +616,11 @@ def _has_scheme(v: str) -> None:
         raise ValueError(v)
 
 
-def _passes(conv: Callable[[str], object]) -> Callable[[str], bool]:
+def _passes(conv: Callable[..., object], args: tuple[Any, ...]) -> Callable[[str], bool]:
     """Whether ``conv`` takes a text value without a ValueError."""
     def ok(v: str) -> bool:
         try:
-            conv(v)
+            conv(v, *args)
         except ValueError:
             return False
         return True

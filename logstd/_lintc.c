@@ -63,8 +63,9 @@ typedef struct {
     PyObject *key, *code, *check, *types; /* borrowed; types may be NULL */
     const char *needle;
     Py_ssize_t nlen;
-    /* in the allowed set, found by the pattern's search, taken by the converter (or NULL) */
-    PyObject *allowed, *search, *conv;
+    /* in the allowed set, found by the pattern's search, taken by the converter (or NULL),
+       called with the value and conv_args */
+    PyObject *allowed, *search, *conv, *conv_args;
     PyObject *spans; /* scanned dict and list values as written -> problem (a dict) */
 } Check;
 
@@ -389,13 +390,15 @@ fail:
 /* the quick pass and the memo of written values of a check (kept by the plan) */
 static int check_extras(LintObject *self, PlanObject *p, Check *c) {
     c->quick = 0;
-    c->allowed = c->search = c->conv = NULL;
+    c->allowed = c->search = c->conv = c->conv_args = NULL;
     PyObject *q = PyDict_GetItemWithError(self->quick, c->check);
     if (q == NULL && PyErr_Occurred())
         return -1;
     if (q != NULL) {
-        if (!PyTuple_CheckExact(q) || PyTuple_GET_SIZE(q) != 3) {
-            PyErr_SetString(PyExc_TypeError, "quick: not a 3-tuple");
+        if (!PyTuple_CheckExact(q) || PyTuple_GET_SIZE(q) != 4 ||
+            !PyTuple_CheckExact(PyTuple_GET_ITEM(q, 3)) ||
+            PyTuple_GET_SIZE(PyTuple_GET_ITEM(q, 3)) > 3) {
+            PyErr_SetString(PyExc_TypeError, "quick: not (allowed, search, conv, args)");
             return -1;
         }
         if (PyList_Append(p->owned, q) < 0)
@@ -410,6 +413,7 @@ static int check_extras(LintObject *self, PlanObject *p, Check *c) {
         c->allowed = a == Py_None ? NULL : a;
         c->search = sr == Py_None ? NULL : sr;
         c->conv = cv == Py_None ? NULL : cv;
+        c->conv_args = PyTuple_GET_ITEM(q, 3);
     }
     PyObject *memo = PyDict_GetItemWithError(self->span_memos, c->check);
     if (memo == NULL) {
@@ -999,7 +1003,11 @@ static PyObject *call_check(const Check *c, PyObject *value) {
             Py_XDECREF(m);
         }
         if (pass && c->conv != NULL) {
-            PyObject *r = PyObject_CallOneArg(c->conv, value);
+            PyObject *stack[4] = {value};
+            Py_ssize_t nargs = 1 + PyTuple_GET_SIZE(c->conv_args);
+            for (Py_ssize_t i = 1; i < nargs; i++)
+                stack[i] = PyTuple_GET_ITEM(c->conv_args, i - 1);
+            PyObject *r = PyObject_Vectorcall(c->conv, stack, (size_t)nargs, NULL);
             if (r == NULL)
                 PyErr_Clear(); /* a ValueError or not: the check decides, as it would */
             pass = r != NULL;
@@ -1170,8 +1178,9 @@ static int before(const Found *a, const Found *b) {
 
 /* the findings of one record, written; returns how many, or -1 */
 static Py_ssize_t write_record(LintObject *self, PlanObject *plan, PyObject *rec,
-                               const Field *fields, const char *line, Py_ssize_t len, Py_ssize_t off, Py_ssize_t n,
-                               const char *head, size_t hlen, Founds *found, Buf *out) {
+                               const Field *fields, const char *line, Py_ssize_t len,
+                               Py_ssize_t off, Py_ssize_t n, const char *head, size_t hlen,
+                               Founds *found, Buf *out) {
     founds_reset(found);
     for (Py_ssize_t i = 0; i < plan->nchecks; i++)
         if (run_check(self, &plan->checks[i], rec, fields, n, found) < 0)

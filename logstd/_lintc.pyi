@@ -18,7 +18,7 @@ class Lint:
         ls108: bool,
         ls109: bool,
         ls110: bool,
-        quick: dict[Callable[[Any], str | None], tuple[Any, Any, Any]],
+        quick: dict[Callable[[Any], str | None], tuple[Any, Any, Any, tuple[Any, ...]]],
         shape_limit: int,
         memo_limit: int,
     ) -> None: ...
