@@ -97,6 +97,8 @@ typedef struct {
     struct Sig *sigs; /* scanned lines: their keys as written -> PlanObject or None */
     Py_ssize_t sig_cap, sig_used;
     Buf out;   /* kept from chunk to chunk: its pages are not faulted in again */
+    PyObject **strs; /* short text values made before, by a hash of their bytes (levels,
+                        messages and services repeat: made once, their hash kept) */
     int busy;  /* text() is running (a callback calling it again is refused) */
 } LintObject;
 
@@ -715,11 +717,32 @@ static int scan(const char *p, const char *end, Field *fields) {
     return skip_ws(p, end) == end ? n : -1;
 }
 
+#define STRS 4096
+#define STR_MAX 64
+
+static uint64_t sig_hash(const char *p, Py_ssize_t n);
+
+/* the str of plain ASCII text: one made before with the same bytes, or a new one */
+static PyObject *short_str(LintObject *self, const char *p, Py_ssize_t n) {
+    if (n > STR_MAX)
+        return PyUnicode_DecodeASCII(p, n, NULL);
+    if (self->strs == NULL && (self->strs = PyMem_Calloc(STRS, sizeof(PyObject *))) == NULL)
+        return PyErr_NoMemory();
+    PyObject **slot = &self->strs[sig_hash(p, n) & (STRS - 1)];
+    PyObject *s = *slot;
+    if (s != NULL && PyUnicode_GET_LENGTH(s) == n && memcmp(PyUnicode_1BYTE_DATA(s), p, n) == 0)
+        return Py_NewRef(s);
+    s = PyUnicode_DecodeASCII(p, n, NULL);
+    if (s != NULL)
+        Py_XSETREF(*slot, Py_NewRef(s));
+    return s;
+}
+
 /* a scanned value as the object orjson makes of it (a new reference) */
 static PyObject *field_object(LintObject *self, const Field *f) {
     switch (f->type) {
     case T_STR:
-        return PyUnicode_DecodeASCII(f->v + 1, f->vlen - 2, NULL);
+        return short_str(self, f->v + 1, f->vlen - 2);
     case T_INT:
         return PyLong_FromLongLong(f->ival);
     case T_FLOAT:
@@ -802,6 +825,15 @@ static int sig_grow(LintObject *self) {
     self->sigs = table;
     self->sig_cap = cap;
     return 0;
+}
+
+static void strs_clear(LintObject *self) {
+    if (self->strs == NULL)
+        return;
+    for (int i = 0; i < STRS; i++)
+        Py_CLEAR(self->strs[i]);
+    PyMem_Free(self->strs);
+    self->strs = NULL;
 }
 
 static void sig_clear(LintObject *self) {
@@ -1451,6 +1483,7 @@ static int Lint_clear(LintObject *self) {
     LINT_MEMBERS(CLEAR)
 #undef CLEAR
     sig_clear(self);
+    strs_clear(self);
     return 0;
 }
 

@@ -7,7 +7,7 @@ need=(jq:jq hyperfine:hyperfine prometheus:prometheus promtool:prometheus
       nats-server:nats-server wrk:wrk
       chromium:chromium  # loadtest report: rendered and checked headless
       lnav:lnav  # bench/pretty.py compares logstd pretty with lnav
-      gcc:gcc)  # builds logstd/_prettyc.c (pretty's one-pass path in C) at install
+      gcc:gcc)  # builds logstd/_prettyc.c and logstd/_lintc.c (pretty's and lint's C paths) at install
 missing=()
 for pair in "${need[@]}"; do
   tool=${pair%%:*}; pkg=${pair##*:}
