@@ -93,7 +93,7 @@ def test_a_log_that_follows_the_dictionary_prints_nothing_both_ways(tmp_path: Pa
     assert _same(frozenset(default_codes()), [lines]) == 0
 
 
-def test_the_cli_text_job_uses_the_compiled_path(tmp_path: Path) -> None:
+def test_the_cli_text_job_prints_what_python_prints(tmp_path: Path) -> None:
     from logstd._lint import _render_job
 
     fast, slow = _both(frozenset(default_codes()))
