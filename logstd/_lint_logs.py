@@ -553,7 +553,7 @@ class LogLinter:
         template = self._templates.get(message, "")
         if template == "":
             template = _VARIABLE.sub("<*>", message) if any(
-                c.isdigit() for c in message) else None
+                map(str.isdigit, message)) else None
             if len(self._templates) < 100_000:
                 self._templates[message] = template
         if template is None:
