@@ -46,11 +46,36 @@ def read_exact(fd: int, n: int) -> bytes:
     return b"".join(parts)
 
 
+def read_into(fd: int, n: int) -> bytearray:
+    """``read_exact`` read straight into one buffer (no pieces joined)."""
+    buf = bytearray(n)
+    view = memoryview(buf)
+    got = 0
+    while got < n:
+        k = os.readv(fd, [view[got:]])
+        if not k:
+            raise EOFError
+        got += k
+    return buf
+
+
 def write_all(fd: int, data: bytes | memoryview) -> None:
     view = memoryview(data)
     while view:
         n = os.write(fd, view)
         view = view[n:]
+
+
+def write_parts(fd: int, parts: list[bytes]) -> None:
+    """``write_all(fd, b"".join(parts))`` without joining them."""
+    views = [memoryview(p) for p in parts if p]
+    while views:
+        n = os.writev(fd, views)
+        while views and n >= len(views[0]):
+            n -= len(views[0])
+            views.pop(0)
+        if n:
+            views[0] = views[0][n:]
 
 
 def grow_pipe(fd: int, size: int = PIPE_BYTES) -> None:

@@ -25,7 +25,7 @@ from logstd.errors import UsageError
 
 if TYPE_CHECKING:
     from logstd._lint_logs import LogLinter
-    from logstd._lint_stream import Job
+    from logstd._lint_stream import Buffer, Job
 
 LOG_SUFFIXES = (".log", ".jsonl", ".ndjson", ".json", ".txt", ".out")
 SKIP_DIRS = frozenset({".git", ".hg", ".venv", "venv", "node_modules", "__pycache__",
@@ -174,7 +174,7 @@ def statistics(paths: Sequence[str], dictionary: Dictionary,
             continue
         linter = _log_linter(path, dictionary, settings)
 
-        def add(counts: bytes, _n: int, stats: Statistics = stats) -> None:
+        def add(counts: Buffer, _n: int, stats: Statistics = stats) -> None:
             import orjson
 
             by_rule, by_key = orjson.loads(counts)
@@ -214,7 +214,7 @@ def _log_linter(path: str, dictionary: Dictionary, settings: LintSettings) -> Lo
     return LogLinter(dictionary, settings.codes_for(path))
 
 
-def _stream_log(path: str, linter: LogLinter, job: Job, write: Callable[[bytes, int], object],
+def _stream_log(path: str, linter: LogLinter, job: Job, write: Callable[[Buffer, int], object],
                 jobs: int) -> int:
     """Run ``job`` over the log at ``path`` (``-``: stdin) chunk by chunk."""
     from logstd._forked import cpu_count
@@ -261,8 +261,7 @@ def _render_job(fmt: str, path: str) -> Job:
     """What a chunk of log lines becomes in ``fmt`` (run in the workers)."""
     if fmt == "text":
         def text(linter: LogLinter, lines: list[bytes], first: int) -> tuple[bytes, int]:
-            out, n = linter.render_text(lines, path, first)
-            return out.encode(), n
+            return linter.text(lines, path, first)
         return text
     from logstd._lint_output import render
 

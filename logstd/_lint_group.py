@@ -79,7 +79,7 @@ def dumps(groups: Groups) -> bytes:
     return orjson.dumps([[code, name, *entry] for (code, name), entry in groups.items()])
 
 
-def merge(into: Groups, data: bytes) -> None:
+def merge(into: Groups, data: bytes | bytearray) -> None:
     """Add a later chunk's groups (``dumps``) to ``into``."""
     for code, name, count, line, col, code2, message in orjson.loads(data):
         entry = into.get((code, name))

@@ -21,13 +21,16 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from itertools import chain
 from operator import itemgetter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from logstd._dictionary import MASK, Dictionary, KeySpec, check_value, normalize
 from logstd._lineprefix import json_start
 from logstd._lint import Finding
+
+if TYPE_CHECKING:
+    from logstd._lintc import Lint
 
 # a token carrying data: anything with a digit in it (ids, numbers, durations, hex)
 _VARIABLE = re.compile(r"\S*\d\S*")
@@ -61,6 +64,9 @@ _Check = tuple[int, str, str, frozenset[type] | None, dict[Any, str | None] | No
 _Range = tuple[int, str, frozenset[type], float, float, str, Callable[[Any], str | None], bytes]
 # a value that fails a check: (the check's order, key, code, problem, needle)
 _Problem = tuple[int, str, str, str, bytes]
+# how a text value passes a check without calling it (see LogLinter._quick)
+_Quick = tuple[frozenset[str] | None, Callable[[str], object] | None,
+               Callable[..., object] | None, tuple[Any, ...]]
 _INF = float("inf")
 
 
@@ -74,21 +80,30 @@ class _Plan:
 
     __slots__ = ("ranges", "rest", "static", "text", "type_todo", "typed", "types")
 
-    def __init__(self, static: tuple[_Static, ...], checks: list[_Check],
+    def __init__(self, static: tuple[_Static, ...], text: tuple[_StaticText, ...],
+                 checks: list[_Check],
                  ranges: dict[str, tuple[frozenset[type], float, float]]) -> None:
         self.static = static  # in line order
-        self.text = tuple((needle, code, f": {code} {msg}\n") for code, _k, msg, needle in static)
+        self.text = text  # the same as (needle, code, ": CODE message\n")
         # keys whose verdict is "passes" for some value types (plain text, unknown scalars):
         # one itemgetter and one dict lookup per line find those that need a closer look
-        self.typed = tuple(c for c in checks if c[3] is not None)
-        keys = [c[1] for c in self.typed]
+        typed: list[_Check] = []
+        in_range: list[_Range] = []
+        rest: list[_Check] = []
+        for c in checks:
+            if c[3] is not None:
+                typed.append(c)
+            elif c[1] in ranges:
+                in_range.append((c[0], c[1], *ranges[c[1]], c[2], c[5], c[6]))
+            else:
+                rest.append(c)
+        self.typed = tuple(typed)
+        keys = [c[1] for c in typed]
         self.types: Callable[[dict[str, Any]], tuple[Any, ...]] | None = \
             itemgetter(*keys, *keys[:1]) if keys else None  # 2+ keys: always a tuple
         self.type_todo: dict[tuple[type, ...], tuple[_Check, ...]] = {}
-        self.ranges: tuple[_Range, ...] = tuple(
-            (c[0], c[1], *ranges[c[1]], c[2], c[5], c[6]) for c in checks
-            if c[3] is None and c[1] in ranges)
-        self.rest = tuple(c for c in checks if c[3] is None and c[1] not in ranges)
+        self.ranges: tuple[_Range, ...] = tuple(in_range)
+        self.rest = tuple(rest)
 
 
 # message variability carried between processes: (template, first line, distinct messages)
@@ -108,44 +123,123 @@ class LogLinter:
         # numeric keys without a closed list: value types that pass, low and high bounds
         self._ranges: dict[str, tuple[frozenset[type], float, float]] = {}
         self._nested: dict[str, str | None] = {}
+        self._keys: dict[str, tuple[str | None, Any, Any]] = {}  # see _key
+        self._missing_keys: list[tuple[str, tuple[_Static, _StaticText]]] | None = None
         self._unknown: dict[str, str] = {}
         # per key: text values already checked -> the problem (levels, services, routes repeat)
         self._memos: dict[str, dict[Any, str | None]] = {}
+        # check -> how a text value passes it without the call: (allowed values, pattern
+        # search, converter raising ValueError, its arguments after the value), each None
+        # or met; for the C path
+        self._quick: dict[Callable[[Any], str | None], _Quick] = {}
         self._templates: dict[str, str | None] = {}
         # template -> (first line, distinct messages seen so far, capped)
         self._variants: dict[str, tuple[int, set[str]]] = {}
+        self._compiled = self.compiled()
+
+    def compiled(self, shape_limit: int = _SHAPE_CACHE_LIMIT,
+                 memo_limit: int = _VALUE_CACHE_LIMIT) -> Lint | None:
+        """``render_text`` in C (logstd._lintc) on this linter's plans, checks and state, or
+        None where the extension is not built. The limits bound its own caches."""
+        try:
+            from logstd._lintc import Lint
+        except ImportError:
+            return None
+        codes = self.codes
+        return Lint(plan_of=self._plan, loads=orjson.loads, decode_error=orjson.JSONDecodeError,
+                    json_start=json_start, templates=self._templates,
+                    see_message=self._see_message, not_json=_NOT_JSON, not_record=_NOT_RECORD,
+                    ls108="LS108" in codes, ls109="LS109" in codes, ls110="LS110" in codes,
+                    quick=self._quick, shape_limit=shape_limit, memo_limit=memo_limit)
+
+    def text(self, lines: Iterable[bytes], path: str, first: int = 1) -> tuple[bytes, int]:
+        """``render_text`` encoded (UTF-8): by the C path where it is built."""
+        if self._compiled is not None:
+            return self._compiled.text(lines if type(lines) is list else list(lines), path,
+                                       first)
+        out, n = self.render_text(lines, path, first)
+        return out.encode(), n
+
+    def _plan(self, shape: tuple[str, ...]) -> _Plan:
+        """The plan of lines of this shape (cached)."""
+        plan = self._shapes.get(shape)
+        if plan is None:
+            plan = self._shape(shape)
+            if len(self._shapes) < _SHAPE_CACHE_LIMIT:
+                self._shapes[shape] = plan
+        return plan
 
     # --- per shape ---------------------------------------------------------------------
     def _shape(self, keys: tuple[str, ...]) -> _Plan:
-        d, codes = self.d, self.codes
-        static: list[_Static] = []
-        checks: list[tuple[str, str, frozenset[type] | None, dict[Any, str | None] | None,
-                           Callable[[Any], str | None], bytes]] = []
+        parts = self._keys
         present: set[str] = set()
+        static: list[_Static] = []
+        text: list[_StaticText] = []
+        checks: list[_Check] = []
         for k in keys:
-            needle = _needle(k)
-            canon = d.lookup.get(k)
-            if canon is None:
-                sens = d.sensitive_spellings.get(normalize(k))
-                if sens is not None:
-                    checks.append((k, "LS105", None, None, self._sensitive_check(k, sens),
-                                   needle))
-                    continue
+            part = parts.get(k)
+            if part is None:
+                part = self._key(k)
+                if len(parts) < _VALUE_CACHE_LIMIT:
+                    parts[k] = part
+            canon, key_static, check = part
+            if canon is not None:
+                present.add(canon)
+            if key_static is not None:
+                static.append(key_static[0])
+                text.append(key_static[1])
+            if check is not None:
+                checks.append((len(checks), *check))
+        # in the order of the line: missing keys first (at the record's start, by code),
+        # then the keys' own findings by key
+        missing = [m for req, m in self._missing() if req not in present]
+        return _Plan((*(m[0] for m in missing), *static), (*(m[1] for m in missing), *text),
+                     checks, self._ranges)
+
+    def _missing(self) -> list[tuple[str, tuple[_Static, _StaticText]]]:
+        """(canonical key, its finding when a record lacks it), in the order of codes."""
+        found = self._missing_keys
+        if found is None:
+            d, codes = self.d, self.codes
+            raw: list[tuple[str, _Static]] = []
+            if "LS104" in codes:
+                raw += [(req, ("LS104", req, f"missing required key {req!r}", b""))
+                        for req in d.required if req != "message"]
+            if "message" in d.keys and "LS108" in codes:
+                raw.append(("message", ("LS108", None, "record has no message", b"")))
+            self._missing_keys = found = [(req, (st, _text(st))) for req, st in raw]
+        return found
+
+    def _key(self, k: str) -> tuple[str | None, tuple[_Static, _StaticText] | None,
+                                    tuple[str, str, frozenset[type] | None,
+                                          dict[Any, str | None] | None,
+                                          Callable[[Any], str | None], bytes] | None]:
+        """What a key brings to the plan of any shape holding it: its canonical name (None
+        when unknown), the finding decided by the key alone, and its check per line (None
+        when the rules that would run it are off)."""
+        d, codes = self.d, self.codes
+        needle = _needle(k)
+        canon = d.lookup.get(k)
+        static: _Static | None = None
+        check: tuple[str, str, frozenset[type] | None, dict[Any, str | None] | None,
+                     Callable[[Any], str | None], bytes]
+        if canon is None:
+            sens = d.sensitive_spellings.get(normalize(k))
+            if sens is not None:
+                check = (k, "LS105", None, None, self._sensitive_check(k, sens), needle)
+            else:
                 if "LS101" in codes:
-                    static.append(("LS101", k, self._unknown_message(k), needle))
-                checks.append((k, "LS105", _SCALAR_TYPES, None, self._nested_only,
-                               needle))
-                continue
-            present.add(canon)
+                    static = ("LS101", k, self._unknown_message(k), needle)
+                check = (k, "LS105", _SCALAR_TYPES, None, self._nested_only, needle)
+        else:
             if canon != k and "LS102" in codes:
-                static.append(("LS102", k, f"key {k!r} is an alias: write {canon!r}",
-                               needle))
+                static = ("LS102", k, f"key {k!r} is an alias: write {canon!r}", needle)
             spec = d.keys[canon]
             if spec.sensitive:
-                checks.append((k, "LS105", None, None,
-                               self._sensitive_check(k, spec.sensitive), needle))
+                check = (k, "LS105", None, None, self._sensitive_check(k, spec.sensitive),
+                         needle)
             elif canon == "message":
-                checks.append((k, "LS108", None, None, _message_check, needle))
+                check = (k, "LS108", None, None, _message_check, needle)
             else:
                 code = {"timestamp": "LS106", "level": "LS107"}.get(canon, "LS103")
                 plain = spec.type == "string" and spec.allowed is None and spec.pattern is None \
@@ -155,25 +249,12 @@ class LogLinter:
                 repeats = spec.allowed is not None or (spec.pattern is not None and
                                                        spec.format not in _CHECKED_FORMATS)
                 memo = self._memos.setdefault(k, {}) if repeats and not plain else None
-                checks.append((k, code, _STR if plain else None, memo,
-                               self._value_check(spec, k), needle))
-        if "message" not in present and "message" in d.keys and "LS108" in codes:
-            static.append(("LS108", None, "record has no message", b""))
-        if "LS104" in codes:
-            for req in d.required:
-                if req not in present and req != "message":
-                    static.append(("LS104", req, f"missing required key {req!r}", b""))
-        checks = [c for c in checks if c[1] in codes or c[1] in ("LS105", "LS108")]
-        if "LS105" not in codes:
-            checks = [c for c in checks if c[1] != "LS105"]
-        if "LS108" not in codes and "LS109" not in codes:
-            checks = [c for c in checks if c[1] != "LS108"]
-        numbered = [(i, *c) for i, c in enumerate(checks)]
-        # in the order of the line: missing keys first (at the record's start), then by key
-        position = {k: i for i, k in enumerate(keys)}
-        static.sort(key=lambda s: (1, position[s[1]], s[0]) if s[3] and s[1] is not None
-                    else (0, 0, s[0]))
-        return _Plan(tuple(static), numbered, self._ranges)
+                check = (k, code, _STR if plain else None, memo, self._value_check(spec, k),
+                         needle)
+        # a message check also feeds message variability (LS109)
+        keep = check[1] in codes or (check[1] == "LS108" and "LS109" in codes)
+        return canon, None if static is None else (static, _text(static)), \
+            check if keep else None
 
     def _unknown_message(self, key: str) -> str:
         msg = self._unknown.get(key)
@@ -199,6 +280,7 @@ class LogLinter:
                     except ValueError:
                         pass
                 return f"{prefix}{v!r} is not an RFC 3339 timestamp"
+            self._quick[check] = (None, None, datetime.fromisoformat, ())
         elif spec.type in ("integer", "number") and spec.allowed is None:
             ok = (int,) if spec.type == "integer" else (int, float)
             lo, hi = spec.minimum, spec.maximum
@@ -215,7 +297,9 @@ class LogLinter:
             rx = re.compile(spec.pattern) if spec.pattern else None
             allowed = frozenset(a for a in spec.allowed if isinstance(a, str)) \
                 if spec.allowed is not None else None
-            fmt_ok = _format_ok(spec.format) if spec.format in _CHECKED_FORMATS else None
+            conv, args = _format_conv(spec.format) if spec.format in _CHECKED_FORMATS \
+                else (None, ())
+            fmt_ok = _passes(conv, args) if conv is not None else None
 
             def check(v: Any) -> str | None:
                 if type(v) is str and (allowed is None or v in allowed) and \
@@ -223,6 +307,7 @@ class LogLinter:
                     return None
                 problem = check_value(spec, v)
                 return prefix + problem if problem else None
+            self._quick[check] = (allowed, rx.search if rx is not None else None, conv, args)
         else:
             def check(v: Any) -> str | None:
                 problem = check_value(spec, v)
@@ -291,9 +376,7 @@ class LogLinter:
             shape = tuple(rec)
             plan = shapes.get(shape)
             if plan is None:
-                plan = self._shape(shape)
-                if len(shapes) < _SHAPE_CACHE_LIMIT:
-                    shapes[shape] = plan
+                plan = self._plan(shape)
             yield n, line, off, rec, plan
 
     def lint_lines(self, lines: Iterable[bytes], path: str, first: int = 1,
@@ -470,7 +553,7 @@ class LogLinter:
         template = self._templates.get(message, "")
         if template == "":
             template = _VARIABLE.sub("<*>", message) if any(
-                c.isdigit() for c in message) else None
+                map(str.isdigit, message)) else None
             if len(self._templates) < 100_000:
                 self._templates[message] = template
         if template is None:
@@ -509,33 +592,45 @@ class LogLinter:
         self._variants.clear()
 
 
-def _format_ok(fmt: str | None) -> Callable[[str], bool]:
-    """Whether a text value has ``fmt`` (what ``_dictionary._format_problem`` accepts),
-    without its per-call imports."""
-    conv: Callable[[str], object]
+def _format_conv(fmt: str | None) -> tuple[Callable[..., object], tuple[Any, ...]]:
+    """What raises ValueError for a text value without ``fmt`` (what
+    ``_dictionary._format_problem`` rejects), without its per-call imports: a function
+    and the arguments it takes after the value."""
     if fmt == "iso8601":
-        conv = datetime.fromisoformat
-    elif fmt == "uuid":
+        return datetime.fromisoformat, ()
+    if fmt == "uuid":
         import uuid
 
-        conv = uuid.UUID
-    elif fmt == "ip":
+        return uuid.UUID, ()
+    if fmt == "ip":
         import ipaddress
 
-        conv = ipaddress.ip_address
-    elif fmt == "hex":
-        def conv(v: str) -> object:
-            return int(v, 16)
-    else:  # uri
-        return lambda v: "://" in v
+        return ipaddress.ip_address, ()
+    if fmt == "hex":
+        return int, (16,)
+    return _has_scheme, ()  # uri
 
+
+def _has_scheme(v: str) -> None:
+    if "://" not in v:
+        raise ValueError(v)
+
+
+def _passes(conv: Callable[..., object], args: tuple[Any, ...]) -> Callable[[str], bool]:
+    """Whether ``conv`` takes a text value without a ValueError."""
     def ok(v: str) -> bool:
         try:
-            conv(v)
+            conv(v, *args)
         except ValueError:
             return False
         return True
     return ok
+
+
+def _text(static: _Static) -> _StaticText:
+    """A finding decided per shape as text output writes it after the column."""
+    code, _key, msg, needle = static
+    return needle, code, f": {code} {msg}\n"
 
 
 def _message_check(v: Any) -> str | None:

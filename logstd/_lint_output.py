@@ -78,7 +78,7 @@ class Writer:
                 return
             self.rendered(*render(batch, self.fmt))
 
-    def rendered(self, data: bytes, n: int) -> None:
+    def rendered(self, data: bytes | bytearray, n: int) -> None:
         """A chunk from ``render`` (or an equivalent) holding ``n`` findings."""
         if not n:
             return

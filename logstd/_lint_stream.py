@@ -25,7 +25,7 @@ from typing import Any
 
 import orjson
 
-from logstd._forked import ForkedWorker, read_exact, write_all
+from logstd._forked import ForkedWorker, read_exact, read_into, write_all, write_parts
 from logstd._forked import is_big_file as _is_big_file
 from logstd._lint_logs import LogLinter, Variants
 
@@ -33,6 +33,8 @@ CHUNK = 4 << 20
 PARALLEL_MIN_BYTES = 2 * CHUNK
 _TASK = struct.Struct("<QQQ")  # offset, length, first line
 _LEN = struct.Struct("<QQ")  # output bytes, state bytes
+# a chunk's output as it reaches ``write``: read from a worker straight into a bytearray
+Buffer = bytes | bytearray
 
 # (linter, whole lines, first line number) -> (output, findings); called in the workers
 Job = Callable[[LogLinter, list[bytes], int], tuple[bytes, int]]
@@ -82,16 +84,21 @@ def is_big_file(fd: int) -> bool:
 # --- workers --------------------------------------------------------------------------------
 
 
-def _pack(out: bytes, n: int, variants: Variants) -> bytes:
+def _pack(out: bytes, n: int, variants: Variants) -> list[bytes]:
+    """A chunk's reply as parts written in one go (the output is not copied)."""
     state = orjson.dumps([n, variants])
-    return _LEN.pack(len(out), len(state)) + out + state
+    return [_LEN.pack(len(out), len(state)), out, state]
 
 
 def _serve(fd: int, linter: LogLinter, job: Job) -> Callable[[int, int], None]:
     """A worker's loop: (offset, length, first line) in, the chunk's output and state out."""
 
     def serve(requests: int, replies: int) -> None:  # pragma: no cover - in the child
+        import gc
+
         while True:
+            # what the chunks left (plans, memos) lives on: collections look at new objects
+            gc.freeze()
             try:
                 offset, length, first = _TASK.unpack(read_exact(requests, _TASK.size))
             except EOFError:
@@ -100,7 +107,7 @@ def _serve(fd: int, linter: LogLinter, job: Job) -> Callable[[int, int], None]:
             if len(data) != length:
                 raise EOFError  # the file changed under us: the parent redoes it
             out, n = job(linter, split_lines(data), first)
-            write_all(replies, _pack(out, n, linter.take_variants()))
+            write_parts(replies, _pack(out, n, linter.take_variants()))
 
     return serve
 
@@ -114,15 +121,15 @@ class _Worker(ForkedWorker):
     def send(self, offset: int, length: int, first: int) -> None:
         write_all(self.to_w, _TASK.pack(offset, length, first))
 
-    def receive(self) -> tuple[bytes, int, Variants]:
+    def receive(self) -> tuple[Buffer, int, Variants]:
         n_out, n_state = _LEN.unpack(read_exact(self.from_r, _LEN.size))
-        out = read_exact(self.from_r, n_out)
+        out = read_into(self.from_r, n_out)
         n, variants = orjson.loads(read_exact(self.from_r, n_state))
         return out, n, [(t, line, forms) for t, line, forms in variants]
 
 
 def lint_stream(read: Callable[[int], bytes], linter: LogLinter, job: Job,
-                write: Callable[[bytes, int], Any], chunk: int | None = None) -> int:
+                write: Callable[[Buffer, int], Any], chunk: int | None = None) -> int:
     """``lint_fd`` in this process, over any input (stdin included)."""
     total = 0
     for _offset, data, first in chunks(read, chunk or CHUNK):
@@ -132,7 +139,7 @@ def lint_stream(read: Callable[[int], bytes], linter: LogLinter, job: Job,
     return total
 
 
-def lint_fd(fd: int, linter: LogLinter, job: Job, write: Callable[[bytes, int], Any],
+def lint_fd(fd: int, linter: LogLinter, job: Job, write: Callable[[Buffer, int], Any],
             *, jobs: int = 1, chunk: int | None = None,
             read: Callable[[int], bytes] | None = None) -> int:
     """Lint everything readable from the regular file ``fd`` with ``job``, passing its
