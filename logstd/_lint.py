@@ -81,9 +81,20 @@ def _glob_match(rel: str, glob: str) -> bool:
     return fnmatch.fnmatch(rel, glob)
 
 
+def _utf8_name(path: str) -> str:
+    """The path, when findings can name it (every output format is UTF-8)."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        raise UsageError(f"{shown}: the file name is not valid UTF-8, so findings cannot "
+                         "name it; rename it to lint it") from None
+    return path
+
+
 def discover(paths: Sequence[str], settings: LintSettings) -> Iterator[str]:
     """Files to lint: given files as they are, directories walked (sorted) for .py and logs."""
-    for p in paths:
+    for p in map(_utf8_name, paths):
         if p == "-":
             yield p
             continue
@@ -95,7 +106,7 @@ def discover(paths: Sequence[str], settings: LintSettings) -> Iterator[str]:
                     full = os.path.join(folder, name)
                     if (name.endswith(".py") or name.endswith(LOG_SUFFIXES)) and \
                             not settings.excluded(full):
-                        yield full
+                        yield _utf8_name(full)
         elif path.exists():  # a file, or a pipe (mkfifo, <(kubectl logs ...)) read as a log
             yield p
         else:

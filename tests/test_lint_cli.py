@@ -47,6 +47,17 @@ def test_exit_codes(proj, capsys) -> None:  # type: ignore[no-untyped-def]
     assert "error: --select: unknown rule code 'LS9'" in capsys.readouterr().err
 
 
+def test_a_file_name_that_is_not_utf8_is_one_line(proj, capsys) -> None:  # type: ignore[no-untyped-def]
+    import os
+
+    name = os.fsdecode(b"bad\xff.log")
+    (proj / name).write_text('{"msg":"x"}\n')
+    assert main(["lint", name]) == 2
+    err = capsys.readouterr().err
+    assert err == ("error: bad\\xff.log: the file name is not valid UTF-8, so findings "
+                   "cannot name it; rename it to lint it\n")
+
+
 def test_a_named_pipe_is_read_as_a_log(proj, capsys) -> None:  # type: ignore[no-untyped-def]
     """`logstd lint <(kubectl logs ...)` or a mkfifo: read as a log, not "no such file"."""
     import os
