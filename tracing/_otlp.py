@@ -66,4 +66,23 @@ def otlp_exporter(protocol: str, endpoint: str | None, headers: Mapping[str, str
         from tracing._otlp_grpc import GrpcExporter  # grpc loads only when asked for
 
         return GrpcExporter(endpoint=endpoint, headers=dict(headers) or None, timeout=timeout_s)
-    return HttpExporter(endpoint=endpoint, headers=dict(headers) or None, timeout=timeout_s)
+    exporter = HttpExporter(endpoint=endpoint, headers=dict(headers) or None, timeout=timeout_s)
+    _lighter_session(exporter)
+    return exporter
+
+
+def _lighter_session(exporter: Any) -> None:
+    """Where nothing in the environment is for requests to find (no proxy variables, no
+    ~/.netrc), its session stops looking on every export request (two file checks and a
+    walk over the environment each time, in the batch thread, holding the GIL)."""
+    import os
+
+    session = getattr(getattr(getattr(exporter, "_client", None), "_transport", None),
+                      "_session", None)
+    if session is None or not hasattr(session, "trust_env"):
+        return
+    proxies = any(k.lower().endswith("_proxy") for k in os.environ)
+    netrc = os.environ.get("NETRC") or any(
+        os.path.exists(os.path.expanduser(f"~/{n}")) for n in (".netrc", "_netrc"))
+    if not proxies and not netrc:
+        session.trust_env = False
