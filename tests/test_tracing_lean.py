@@ -214,3 +214,34 @@ def test_ended_spans_reach_the_batch_queue_directly_and_a_processor_added_later_
     provider.force_flush()
     assert [s.name for s in exported.get_finished_spans()] == ["first", "second"]
     assert [s.name for s in later.get_finished_spans()] == ["second"]
+
+
+def test_the_current_span_read_directly_is_the_apis_answer() -> None:
+    """tracing._current reads the runtime context's ContextVar itself: the same span as
+    opentelemetry.trace.get_current_span, with or without one, nested, or when something
+    that is not a span sits under the span key."""
+    from opentelemetry import context as api_context
+    from opentelemetry import trace as api_trace
+    from opentelemetry.trace.propagation import _SPAN_KEY
+
+    from tracing._current import getter
+
+    current = getter()
+    _setup_with()
+    assert current() is api_trace.get_current_span() is api_trace.INVALID_SPAN
+    with tracing.span("outer") as outer:
+        assert current() is api_trace.get_current_span() is outer
+        with tracing.span("inner") as inner:
+            assert current() is api_trace.get_current_span() is inner
+        assert current() is outer
+    token = api_context.attach(api_context.set_value(_SPAN_KEY, "not a span"))
+    try:
+        assert current() is api_trace.get_current_span() is api_trace.INVALID_SPAN
+    finally:
+        api_context.detach(token)
+    unsampled = NonRecordingSpan(api_trace.SpanContext(1, 2, is_remote=True))
+    token = api_context.attach(api_trace.set_span_in_context(unsampled))
+    try:
+        assert current() is api_trace.get_current_span() is unsampled
+    finally:
+        api_context.detach(token)

@@ -35,6 +35,8 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags, TraceState
 from opentelemetry.trace.span import DEFAULT_TRACE_STATE
 
+from tracing._current import getter
+
 log = logging.getLogger("tracing")
 _UNSET = Status(StatusCode.UNSET)
 _FLAGS = [TraceFlags(f) for f in range(256)]  # one object per flag byte, made once
@@ -223,6 +225,7 @@ class LeanTracer:
         random_ids = getattr(self.ids, "is_trace_id_random", lambda: False)()
         self._random = _RANDOM if random_ids else 0
         self._decide = _standard_decider(self.sampler)
+        self._current = getter()
         self.route_ends()
 
     def route_ends(self) -> Any:
@@ -243,7 +246,8 @@ class LeanTracer:
     def start_span(self, name: str, context: Any = None, kind: SpanKind = SpanKind.INTERNAL,
                    attributes: Mapping[str, Any] | None = None) -> Any:
         """A LeanSpan, or a NonRecordingSpan when the sampler drops it."""
-        current = api.get_current_span(context).get_span_context()
+        current = (self._current() if context is None else
+                   api.get_current_span(context)).get_span_context()
         parent: SpanContext | None = current
         if current.is_valid:
             trace_id, flags_extra = current.trace_id, current.trace_flags & _RANDOM

@@ -12,9 +12,9 @@ _last: tuple[Any, str, str] = (None, "", "")
 def trace_ids() -> dict[str, str] | None:
     global _get_current_span, _last
     if _get_current_span is None:
-        from opentelemetry.trace import get_current_span
+        from tracing._current import getter
 
-        _get_current_span = get_current_span
+        _get_current_span = getter()
     ctx = _get_current_span().get_span_context()
     last = _last  # one read: another thread may replace it
     if ctx is last[0]:

@@ -21,8 +21,10 @@ def _names() -> Any:
         from opentelemetry import context, trace
         from opentelemetry.trace import Status, StatusCode
 
+        from tracing._current import getter
+
         _otel = SimpleNamespace(attach=context.attach, detach=context.detach,
-                                current=trace.get_current_span,
+                                current=getter(),
                                 in_context=trace.set_span_in_context, Status=Status,
                                 ERROR=StatusCode.ERROR)
     return _otel

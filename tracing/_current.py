@@ -1,0 +1,52 @@
+"""The current span, read straight from the runtime context's ContextVar.
+
+``opentelemetry.trace.get_current_span()`` goes through four Python calls (get_value,
+get_current, the runtime context, a ContextVar) and an isinstance check against an ABC; a
+traced request asks it three times (its own span's parent, the ids of each log record, the
+spans of ``tracing.span``). Where the runtime context is the SDK's default
+(``ContextVarsRuntimeContext``) this reads its ContextVar and the span key directly: the
+same answer (tests/test_tracing_lean.py compares the two). Any other runtime context gets
+the API call.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_fast: Any = None
+
+
+def _build() -> Any:
+    global _fast
+    from opentelemetry import context as api_context
+    from opentelemetry.context.contextvars_context import ContextVarsRuntimeContext
+    from opentelemetry.trace import INVALID_SPAN, Span, get_current_span
+    from opentelemetry.trace.propagation import _SPAN_KEY
+
+    runtime = getattr(api_context, "_RUNTIME_CONTEXT", None)
+    var = getattr(runtime, "_current_context", None)
+    if type(runtime) is not ContextVarsRuntimeContext or var is None:
+        _fast = get_current_span
+        return _fast
+    known: set[type] = set()  # span classes seen to be Spans (isinstance on an ABC is slow)
+
+    def current_span() -> Any:
+        span = var.get().get(_SPAN_KEY)
+        if span is None:
+            return INVALID_SPAN
+        t = type(span)
+        if t in known:
+            return span
+        if isinstance(span, Span):
+            known.add(t)
+            return span
+        return INVALID_SPAN
+
+    _fast = current_span
+    return _fast
+
+
+def getter() -> Any:
+    """``() -> the span of the current context`` (INVALID_SPAN when there is none); callers
+    on the request path keep the function rather than calling through this module."""
+    return _fast or _build()
