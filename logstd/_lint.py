@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, NamedTuple
+from typing import IO, TYPE_CHECKING, Any, NamedTuple
 
 from logstd._dictionary import Dictionary
 from logstd._lint_rules import default_codes
@@ -164,14 +164,69 @@ def lint_to(paths: Sequence[str], dictionary: Dictionary, fmt: str, out: IO[byte
         for path in discover(paths, settings):
             writer.rendered(*_grouped(path, dictionary, settings, jobs))
         return writer.close()
-    for path in discover(paths, settings):
-        if path.endswith(".py") or fmt == "sarif":
-            writer.findings(lint_file(path, dictionary, settings))
-            continue
-        linter = _log_linter(path, dictionary, settings)
-        _stream_log(path, linter, _render_job(fmt, path), writer.rendered, jobs)
-        writer.findings(linter.variable_findings(path))
+    found = list(discover(paths, settings))
+    sources = _SourceLinter(found, dictionary, settings, jobs)
+    try:
+        for path in found:
+            if path.endswith(".py"):
+                writer.findings(sources.findings(path))
+                continue
+            if fmt == "sarif":
+                writer.findings(lint_file(path, dictionary, settings))
+                continue
+            linter = _log_linter(path, dictionary, settings)
+            _stream_log(path, linter, _render_job(fmt, path), writer.rendered, jobs)
+            writer.findings(linter.variable_findings(path))
+    finally:
+        sources.close()
     return writer.close()
+
+
+# a forked source-lint worker's arguments (set before the fork: nothing to pickle)
+_SOURCE_ARGS: tuple[Dictionary, LintSettings] | None = None
+# below this many Python files one process is quicker than starting workers
+_PARALLEL_SOURCES = 32
+
+
+def _lint_source_file(path: str) -> list[Finding]:  # pragma: no cover - in the workers
+    assert _SOURCE_ARGS is not None
+    return lint_file(path, *_SOURCE_ARGS)
+
+
+class _SourceLinter:
+    """Findings of the Python files among ``paths``, in their order: by ``jobs`` forked
+    processes (0: every core) when there are many, else here. Each file is parsed on its
+    own, so files are shared out in order and their findings come back in order."""
+
+    def __init__(self, paths: Sequence[str], dictionary: Dictionary, settings: LintSettings,
+                 jobs: int) -> None:
+        global _SOURCE_ARGS
+        from logstd._forked import cpu_count
+
+        self.args = (dictionary, settings)
+        py = [p for p in paths if p.endswith(".py")]
+        n = cpu_count() if jobs == 0 else jobs
+        self.pool: Any = None
+        self.results: Iterator[list[Finding]] | None = None
+        if n > 1 and len(py) >= _PARALLEL_SOURCES:
+            import multiprocessing
+
+            _SOURCE_ARGS = self.args
+            self.pool = multiprocessing.get_context("fork").Pool(n)
+            self.results = self.pool.imap(_lint_source_file, py, chunksize=8)
+
+    def findings(self, path: str) -> list[Finding]:
+        if self.results is None:
+            return lint_file(path, *self.args)
+        return next(self.results)
+
+    def close(self) -> None:
+        global _SOURCE_ARGS
+        if self.pool is not None:
+            self.pool.terminate()
+            self.pool.join()
+            self.pool = None
+        _SOURCE_ARGS = None
 
 
 def statistics(paths: Sequence[str], dictionary: Dictionary,

@@ -236,3 +236,31 @@ def test_format_from_environment(proj, capsys, monkeypatch) -> None:  # type: ig
     assert main(["lint", "svc"]) == 2
     assert capsys.readouterr().err == ("error: LOGSTD_LINT_FORMAT: unknown format 'xml' "
                                        "(one of text, json, github, sarif)\n")
+
+
+def test_many_python_files_are_linted_by_workers_in_order(proj, capsys) -> None:  # type: ignore[no-untyped-def]
+    """Past a few dozen files the sources are shared out to forked workers; the findings
+    come back file by file in the order one process gives them, and a log in between
+    keeps its place."""
+    from logstd import load_dictionary
+    from logstd._lint import LintSettings, _SourceLinter
+
+    tree = proj / "many"
+    tree.mkdir()
+    for i in range(48):
+        (tree / f"m{i:02d}.py").write_text(SRC.replace("'a'", f"'a{i}'") * (1 + i % 3))
+    (tree / "m20.log").write_text('{"msg":"x"}\n')
+    files = sorted(str(p) for p in tree.iterdir())
+    probe = _SourceLinter(files, load_dictionary(), LintSettings(), jobs=2)
+    try:
+        assert probe.pool is not None  # this many files: workers
+    finally:
+        probe.close()
+    assert main(["lint", "-j", "2", "many"]) == 1
+    parallel = capsys.readouterr().out
+    assert main(["lint", "-j", "1", "many"]) == 1
+    single = capsys.readouterr().out
+    assert parallel == single
+    paths = [line.split(":")[0] for line in single.splitlines() if line.startswith("many/")]
+    assert paths == sorted(paths)  # file order (m20.log between m20.py and m21.py)
+    assert "many/m20.log:1:1" in single
