@@ -225,3 +225,30 @@ def test_receiver_without_decoding_counts_and_refuses_garbage() -> None:
         bad = httpx.post(f"{rx.endpoint}/v1/traces", content=b"\xff\xff not protobuf")
     assert (ok.status_code, bad.status_code) == (200, 400)
     assert (rx.received, rx.spans, rx.requests) == (len(spans), [], 1)
+
+
+def test_batch_settings_are_tracings_unless_otel_bsp_says() -> None:
+    from tracing._setup import batch_settings
+
+    assert batch_settings({}) == {"max_queue_size": 16384, "max_export_batch_size": 8192,
+                                  "schedule_delay_millis": 5000, "export_timeout_millis": 10000}
+    # what a variable sets is left to the SDK, which reads it; a batch never outgrows the queue
+    assert batch_settings({"OTEL_BSP_MAX_QUEUE_SIZE": "1000"}) == {
+        "max_export_batch_size": 1000, "schedule_delay_millis": 5000,
+        "export_timeout_millis": 10000}
+    assert "schedule_delay_millis" not in batch_settings({"OTEL_BSP_SCHEDULE_DELAY": "200"})
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    env = {"OTEL_BSP_MAX_QUEUE_SIZE": "1000"}
+    import os
+
+    saved = os.environ.get("OTEL_BSP_MAX_QUEUE_SIZE")
+    os.environ.update(env)
+    try:  # the SDK accepts the mix (it refuses a batch larger than its queue)
+        BatchSpanProcessor(InMemorySpanExporter(), **batch_settings(os.environ)).shutdown()
+    finally:
+        if saved is None:
+            del os.environ["OTEL_BSP_MAX_QUEUE_SIZE"]
+        else:
+            os.environ["OTEL_BSP_MAX_QUEUE_SIZE"] = saved
