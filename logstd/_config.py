@@ -35,12 +35,12 @@ def tool_section(pyproject: Path | None, tool: str = "logstd") -> dict[str, Any]
         raise ConfigError(f"{pyproject}: cannot read: {e.strerror or e}") from e
     if tool not in text:
         return {}  # (start-up: most projects' files need no TOML parser here)
+    from logstd import _json  # (the C decoder where built: no orjson at start-up)
+
     raw = text.encode("utf-8")
     entry = _cache.cache_dir() / f"tool-{tool}-{_cache.checksum(raw)}.json"
     if _cache.enabled():
         try:
-            from logstd import _json
-
             cached = _json.loads(entry.read_bytes())
             if isinstance(cached, dict):
                 return cached  # this exact file's section, parsed before
@@ -57,8 +57,6 @@ def tool_section(pyproject: Path | None, tool: str = "logstd") -> dict[str, Any]
     if not isinstance(section, dict):
         raise ConfigError(f"{pyproject}: [tool.{tool}] must be a table")
     if _cache.enabled() and _json_native(section):
-        from logstd import _json
-
         _cache.store(entry, _json.dumps(section))
     return section
 

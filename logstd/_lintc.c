@@ -230,11 +230,10 @@ static PyObject *plan_tuple(PyObject *pyplan, const char *name) {
     return t;
 }
 
-/* fills c from a check tuple of plan.typed / plan.rest:
-   (order, key, code, types or None, memo or None, check, needle) */
-static int check_from(Check *c, PyObject *t, int kind) {
-    if (!PyTuple_CheckExact(t) || PyTuple_GET_SIZE(t) != 7) {
-        PyErr_SetString(PyExc_TypeError, "plan: a check is not a 7-tuple");
+/* the part every check tuple shares: its size, then (order, key, ...) */
+static int check_head(Check *c, PyObject *t, Py_ssize_t size, const char *what, int kind) {
+    if (!PyTuple_CheckExact(t) || PyTuple_GET_SIZE(t) != size) {
+        PyErr_SetString(PyExc_TypeError, what);
         return -1;
     }
     c->kind = kind;
@@ -242,6 +241,14 @@ static int check_from(Check *c, PyObject *t, int kind) {
     if (c->index == -1 && PyErr_Occurred())
         return -1;
     c->key = PyTuple_GET_ITEM(t, 1);
+    return 0;
+}
+
+/* fills c from a check tuple of plan.typed / plan.rest:
+   (order, key, code, types or None, memo or None, check, needle) */
+static int check_from(Check *c, PyObject *t, int kind) {
+    if (check_head(c, t, 7, "plan: a check is not a 7-tuple", kind) < 0)
+        return -1;
     c->code = PyTuple_GET_ITEM(t, 2);
     PyObject *types = PyTuple_GET_ITEM(t, 3), *memo = PyTuple_GET_ITEM(t, 4);
     c->types = types == Py_None ? NULL : types;
@@ -265,15 +272,8 @@ static int check_from(Check *c, PyObject *t, int kind) {
 
 /* fills c from a tuple of plan.ranges: (order, key, types, low, high, code, check, needle) */
 static int range_from(Check *c, PyObject *t) {
-    if (!PyTuple_CheckExact(t) || PyTuple_GET_SIZE(t) != 8) {
-        PyErr_SetString(PyExc_TypeError, "plan: a range is not an 8-tuple");
+    if (check_head(c, t, 8, "plan: a range is not an 8-tuple", CHECK_RANGE) < 0)
         return -1;
-    }
-    c->kind = CHECK_RANGE;
-    c->index = PyLong_AsSsize_t(PyTuple_GET_ITEM(t, 0));
-    if (c->index == -1 && PyErr_Occurred())
-        return -1;
-    c->key = PyTuple_GET_ITEM(t, 1);
     c->types = PyTuple_GET_ITEM(t, 2);
     if (types_mask(c->types, &c->mask) < 0)
         return -1;

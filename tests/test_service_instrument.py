@@ -140,6 +140,13 @@ def test_plain_asgi_app_errors_and_lifespan() -> None:
     assert r.json()["error"]["code"] == "INTERNAL"
     assert _call(app, "GET", "/x").text == "raw"
 
+    assert _start_and_stop(app) == ["lifespan.startup.complete",
+                                    "lifespan.shutdown.complete"]
+    assert state.started
+
+
+def _start_and_stop(app: Any) -> list[str]:
+    """Run the app's lifespan through startup and shutdown; the message types it sent."""
     async def lifespan() -> list[str]:
         inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         sent: list[str] = []
@@ -152,23 +159,7 @@ def test_plain_asgi_app_errors_and_lifespan() -> None:
         await app({"type": "lifespan"}, inbox.get, send)
         return sent
 
-    assert asyncio.run(lifespan()) == ["lifespan.startup.complete",
-                                       "lifespan.shutdown.complete"]
-    assert state.started
-
-
-def _start_and_stop(app: Any) -> None:
-    async def lifespan() -> None:
-        inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        await inbox.put({"type": "lifespan.startup"})
-        await inbox.put({"type": "lifespan.shutdown"})
-
-        async def send(message: dict[str, Any]) -> None:
-            pass
-
-        await app({"type": "lifespan"}, inbox.get, send)
-
-    asyncio.run(lifespan())
+    return asyncio.run(lifespan())
 
 
 @pytest.mark.parametrize(("env", "frozen"), [(None, True), ("false", False)])

@@ -3,6 +3,7 @@ receivers on loopback."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from concurrent import futures
 from typing import Any
@@ -227,7 +228,11 @@ def test_receiver_without_decoding_counts_and_refuses_garbage() -> None:
     assert (rx.received, rx.spans, rx.requests) == (len(spans), [], 1)
 
 
-def test_batch_settings_are_tracings_unless_otel_bsp_says() -> None:
+def test_batch_settings_are_tracings_unless_otel_bsp_says(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
     from tracing._setup import batch_settings
 
     assert batch_settings({}) == {"max_queue_size": 16384, "max_export_batch_size": 8192,
@@ -237,18 +242,6 @@ def test_batch_settings_are_tracings_unless_otel_bsp_says() -> None:
         "max_export_batch_size": 1000, "schedule_delay_millis": 5000,
         "export_timeout_millis": 10000}
     assert "schedule_delay_millis" not in batch_settings({"OTEL_BSP_SCHEDULE_DELAY": "200"})
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor
-    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-
-    env = {"OTEL_BSP_MAX_QUEUE_SIZE": "1000"}
-    import os
-
-    saved = os.environ.get("OTEL_BSP_MAX_QUEUE_SIZE")
-    os.environ.update(env)
-    try:  # the SDK accepts the mix (it refuses a batch larger than its queue)
-        BatchSpanProcessor(InMemorySpanExporter(), **batch_settings(os.environ)).shutdown()
-    finally:
-        if saved is None:
-            del os.environ["OTEL_BSP_MAX_QUEUE_SIZE"]
-        else:
-            os.environ["OTEL_BSP_MAX_QUEUE_SIZE"] = saved
+    monkeypatch.setenv("OTEL_BSP_MAX_QUEUE_SIZE", "1000")
+    # the SDK accepts the mix (it refuses a batch larger than its queue)
+    BatchSpanProcessor(InMemorySpanExporter(), **batch_settings(os.environ)).shutdown()

@@ -90,6 +90,7 @@ class CountingBatchProcessor(BatchSpanProcessor):
     def __init__(self, exporter: CountingExporter, **kwargs: Any) -> None:
         super().__init__(exporter, **kwargs)
         self.counting = exporter
+        self._batch = getattr(self, "_batch_processor", None)  # the SDK's queue (1.3x and later)
         # tracing's own OTLP exporters read spans encoded as they end (tracing._wire)
         self.preencode = getattr(exporter.inner, "reads_preencoded", False)
         sdk_log = logging.getLogger("opentelemetry.sdk._shared_internal")
@@ -104,12 +105,12 @@ class CountingBatchProcessor(BatchSpanProcessor):
     def emit(self, span: Any) -> None:
         """Queue a sampled, ended span (LeanSpan.end comes here directly when this is the
         provider's only processor): a full queue drops the oldest span, counted."""
-        batch = getattr(self, "_batch_processor", None)  # the SDK's queue (1.3x and later)
-        queue = getattr(batch, "_queue", None)
-        if queue is None:
+        batch = self._batch
+        if batch is None:
             super().on_end(span)
             return
-        if len(queue) >= batch._max_queue_size:  # type: ignore[union-attr]
+        # its queue is read each time: the SDK makes a new one in a forked child
+        if len(batch._queue) >= batch._max_queue_size:
             self.counting._count(1, "queue_full")
         item = _preencode(span) if self.preencode else None
-        batch.emit(span if item is None else item)  # type: ignore[union-attr]
+        batch.emit(span if item is None else item)
