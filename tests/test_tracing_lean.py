@@ -245,3 +245,102 @@ def test_the_current_span_read_directly_is_the_apis_answer() -> None:
         assert current() is api_trace.get_current_span() is unsampled
     finally:
         api_context.detach(token)
+
+
+_ROOT_SAMPLERS = [
+    (sampling.ALWAYS_OFF, True), (sampling.ParentBased(sampling.ALWAYS_OFF), True),
+    (sampling.TraceIdRatioBased(0.0), True),
+    (sampling.ParentBased(sampling.TraceIdRatioBased(0.0)), True),
+    (sampling.TraceIdRatioBased(1e-30), True),  # a bound of 0: the SDK samples nothing either
+    (sampling.TraceIdRatioBased(0.5), False), (sampling.ALWAYS_ON, False),
+    (sampling.ParentBased(sampling.ALWAYS_ON), False),
+    (sampling.ParentBased(sampling.TraceIdRatioBased(0.01)), False),
+]
+
+
+@pytest.mark.parametrize(("sampler", "drops"), _ROOT_SAMPLERS)
+def test_unsampled_root_only_where_the_sampler_drops_every_root(sampler: Any,
+                                                                drops: bool) -> None:
+    """unsampled_root answers only for samplers that drop every root span; where it
+    answers, the SDK's own sampler drops roots of any trace id too (hypothesis-free: the
+    extreme ids)."""
+    from opentelemetry import context as api_context
+    from opentelemetry import trace as api_trace
+
+    _setup_with(sampler=sampler)
+    lean = _setup.starter("t")
+    token = lean.unsampled_root()
+    assert (token is not None) is drops
+    if token is None:
+        return
+    try:
+        span = api_trace.get_current_span()
+        ctx = span.get_span_context()
+        assert type(span) is NonRecordingSpan
+        assert not span.is_recording()
+        assert ctx.is_valid
+        assert not ctx.is_remote
+        assert not ctx.trace_flags.sampled
+    finally:
+        token.var.reset(token)
+    assert api_trace.get_current_span() is api_trace.INVALID_SPAN
+    assert api_context.get_current() == Context()
+    for trace_id in (1, 2**64, 2**128 - 1):
+        result = sampler.should_sample(None, trace_id, "root")
+        assert result.decision is Decision.DROP
+
+
+def test_unsampled_root_leaves_a_current_span_to_start_span() -> None:
+    """Under a current span (a sampled parent), the quick path does not answer: the
+    request's span is that span's child, as start_span makes it."""
+    exporter = _setup_with(sampler=sampling.ParentBased(sampling.TraceIdRatioBased(0.0),
+                                                        local_parent_sampled=sampling.ALWAYS_ON))
+    parent_provider = TracerProvider()
+    outer = parent_provider.get_tracer("t").start_span("outer")
+    from opentelemetry import context as api_context
+    from opentelemetry import trace as api_trace
+
+    token = api_context.attach(api_trace.set_span_in_context(outer))
+    try:
+        assert _setup.starter("t").unsampled_root() is None
+        with tracing.span("child"):
+            pass
+    finally:
+        api_context.detach(token)
+    (child,) = exporter.get_finished_spans()
+    assert child.parent.span_id == outer.get_span_context().span_id
+
+
+async def test_ratio_zero_requests_get_fresh_ids_and_export_nothing() -> None:
+    """The middleware's quick path at ratio 0: each request a new valid, unsampled trace
+    (ids in the context its handler sees), nothing exported, the context restored after."""
+    from opentelemetry import trace as api_trace
+
+    from tracing import TracingMiddleware
+
+    exporter = _setup_with(sampler=sampling.ParentBased(sampling.TraceIdRatioBased(0.0)))
+    seen: list[Any] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        seen.append(api_trace.get_current_span())
+        if scope["path"] == "/boom":
+            raise RuntimeError("boom")
+
+    mw = TracingMiddleware(app)
+    scope = {"type": "http", "method": "GET", "path": "/x", "headers": []}
+    for _ in range(3):
+        await mw(dict(scope), None, None)
+    with pytest.raises(RuntimeError):
+        await mw({**scope, "path": "/boom"}, None, None)
+    ids = {s.get_span_context().trace_id for s in seen}
+    assert len(ids) == 4
+    assert all(type(s) is NonRecordingSpan for s in seen)
+    assert not any(s.get_span_context().trace_flags.sampled for s in seen)
+    assert api_trace.get_current_span() is api_trace.INVALID_SPAN
+    assert exporter.get_finished_spans() == ()
+    # a traceparent from a sampled caller still makes a span (the parent decides)
+    tid = "4bf92f3577b34da6a3ce929d0e0e4736"
+    await mw({**scope, "headers": [(b"traceparent", f"00-{tid}-00f067aa0ba902b7-01".encode())]},
+             None, None)
+    (span,) = exporter.get_finished_spans()
+    assert format(span.context.trace_id, "032x") == tid

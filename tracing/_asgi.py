@@ -64,9 +64,17 @@ class TracingMiddleware:
     def __init__(self, app: ASGIApp, skip_prefixes: tuple[str, ...] = _SKIP) -> None:
         self.app = app
         self.skip = skip_prefixes
+        # (provider, its starter, the starter's unsampled_root or None), per provider
+        self._for: tuple[Any, Any, Any] = (None, None, None)
+
+    def _starter(self, provider: Any) -> tuple[Any, Any, Any]:
+        tracer = _setup.starter("opsplane.asgi")
+        self._for = (provider, tracer, getattr(tracer, "unsampled_root", None))
+        return self._for
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or _setup._provider is None or \
+        provider = _setup._provider
+        if scope["type"] != "http" or provider is None or \
                 scope.get("path", "").startswith(self.skip):
             await self.app(scope, receive, send)
             return
@@ -77,8 +85,18 @@ class TracingMiddleware:
                 # a malformed traceparent yields an empty context: a new trace starts
                 parent = otel.propagate.extract(scope, getter=_getter())
                 break
+        known, tracer, unsampled_root = self._for
+        if known is not provider:
+            _, tracer, unsampled_root = self._starter(provider)
+        if parent is None and unsampled_root is not None:
+            token = unsampled_root()
+            if token is not None:  # a new trace the sampler drops (ratio 0): ids only
+                try:
+                    await self.app(scope, receive, send)
+                finally:
+                    token.var.reset(token)
+                return
         method = scope.get("method", "GET")
-        tracer = _setup.starter("opsplane.asgi")
         status_code = 500
         attrs = {"http.request.method": method, "url.path": scope.get("path", "")}
         client = scope.get("client")

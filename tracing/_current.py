@@ -14,6 +14,9 @@ from __future__ import annotations
 from typing import Any
 
 _fast: Any = None
+# (the runtime ContextVar, the span key, the Context class) when the runtime context is the
+# SDK's default; False when it is not; None before the first look
+_runtime: Any = None
 
 
 def _build() -> Any:
@@ -23,11 +26,13 @@ def _build() -> Any:
     from opentelemetry.trace import INVALID_SPAN, Span, get_current_span
     from opentelemetry.trace.propagation import _SPAN_KEY
 
+    global _runtime
     runtime = getattr(api_context, "_RUNTIME_CONTEXT", None)
     var = getattr(runtime, "_current_context", None)
     if type(runtime) is not ContextVarsRuntimeContext or var is None:
-        _fast = get_current_span
+        _fast, _runtime = get_current_span, False
         return _fast
+    _runtime = (var, _SPAN_KEY, api_context.Context)
     known: set[type] = set()  # span classes seen to be Spans (isinstance on an ABC is slow)
 
     def current_span() -> Any:
@@ -44,6 +49,15 @@ def _build() -> Any:
 
     _fast = current_span
     return _fast
+
+
+def runtime() -> Any:
+    """(the ContextVar holding the current Context, the span's key in it, the Context class)
+    where the runtime context is the SDK's default, else None: for callers that attach a
+    span themselves (``var.set(Context({**current, key: span}))``, reset by its token)."""
+    if _runtime is None:
+        _build()
+    return _runtime or None
 
 
 def getter() -> Any:

@@ -24,18 +24,20 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from random import getrandbits
 from time import time_ns
 from typing import Any
 
 from opentelemetry import trace as api
 from opentelemetry.sdk.trace import Event, ReadableSpan, SpanLimits, sampling
 from opentelemetry.sdk.trace import Span as SdkSpan
+from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.sdk.trace.sampling import Decision
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags, TraceState
 from opentelemetry.trace.span import DEFAULT_TRACE_STATE
 
-from tracing._current import getter
+from tracing._current import getter, runtime
 
 log = logging.getLogger("tracing")
 _UNSET = Status(StatusCode.UNSET)
@@ -226,6 +228,10 @@ class LeanTracer:
         self._random = _RANDOM if random_ids else 0
         self._decide = _standard_decider(self.sampler)
         self._current = getter()
+        self._runtime = runtime() if _drops_every_root(self.sampler) else None
+        self._unsampled = _FLAGS[TraceFlags.DEFAULT | self._random]
+        # the SDK's default generator draws from the random module: drawn here in one step
+        self._plain_ids = type(self.ids) is RandomIdGenerator
         self.route_ends()
 
     def route_ends(self) -> Any:
@@ -242,6 +248,31 @@ class LeanTracer:
         else:
             self.on_end = self.processor.on_end
         return self.on_end
+
+    def unsampled_root(self) -> Any:
+        """Where the sampler drops every root span whatever its trace id (ratio 0,
+        always_off, and their parentbased_ forms) and no span is current: attach a new
+        trace's unsampled span (fresh ids for logs and traceparent downstream) to the
+        current context and return the ContextVar token (``token.var.reset(token)`` ends
+        it). None when ``start_span`` must decide. What start_span + attach do for such a
+        request, without the decision, the parent lookups and the API's layers: ratio 0 is
+        meant to cost next to nothing."""
+        rt = self._runtime
+        if rt is None:
+            return None
+        var, key, context_class = rt
+        current = var.get()
+        if key in current:
+            return None
+        if self._plain_ids:
+            trace_id, span_id = getrandbits(128), getrandbits(64)
+        else:
+            trace_id = span_id = 0
+        if not (trace_id and span_id):  # another generator, or a zero drawn (redraw)
+            trace_id, span_id = self.ids.generate_trace_id(), self.ids.generate_span_id()
+        values = dict(current)
+        values[key] = api.NonRecordingSpan(_context(trace_id, span_id, self._unsampled, None))
+        return var.set(context_class(values))
 
     def start_span(self, name: str, context: Any = None, kind: SpanKind = SpanKind.INTERNAL,
                    attributes: Mapping[str, Any] | None = None) -> Any:
@@ -272,6 +303,16 @@ class LeanTracer:
             span.set_attributes(extra)
         self.processor.on_start(span, parent_context=context)
         return span
+
+
+def _drops_every_root(sampler: Any) -> bool:
+    """The sampler (or a ParentBased sampler's root) drops a span without a parent whatever
+    its trace id: always_off, or a trace id ratio of 0."""
+    if type(sampler) is sampling.ParentBased:
+        sampler = sampler._root
+    if sampler is sampling.ALWAYS_OFF:
+        return True
+    return type(sampler) is sampling.TraceIdRatioBased and sampler.bound == 0
 
 
 def lean_tracer(sdk_tracer: Any, name: str) -> LeanTracer | None:
