@@ -344,3 +344,106 @@ async def test_ratio_zero_requests_get_fresh_ids_and_export_nothing() -> None:
              None, None)
     (span,) = exporter.get_finished_spans()
     assert format(span.context.trace_id, "032x") == tid
+
+
+class _Text(str):
+    """A str subclass: valid, taken by the long path."""
+
+
+_VALUES = st.one_of(st.text(max_size=8), st.integers(), st.booleans(),
+                    st.floats(allow_nan=False), st.none(),
+                    st.lists(st.integers(), max_size=3), st.builds(_Text, st.text(max_size=8)))
+_KEYS = st.one_of(st.sampled_from(["a", "b", "c", "d", ""]), st.integers(0, 2))
+
+
+def _by_the_rules(pairs: Sequence[tuple[Any, Any]], max_n: int | None,
+                  max_len: int | None) -> tuple[dict[Any, Any], int]:
+    """The attributes and dropped count the limits' rules give, written out plainly: an
+    invalid key or value is ignored; past the count limit a new key is dropped (counted)."""
+    out: dict[Any, Any] = {}
+    dropped = 0
+    for k, given_value in pairs:
+        if not isinstance(k, str) or not k or given_value is None:
+            continue
+        v = given_value
+        if isinstance(v, list):
+            v = tuple(v)
+        elif isinstance(v, str) and max_len is not None:
+            v = v[:max_len]
+        if k not in out and max_n is not None and len(out) >= max_n:
+            dropped += 1
+            continue
+        out[k] = v
+    return out, dropped
+
+
+@settings(max_examples=200, deadline=None)
+@given(pairs=st.lists(st.tuples(_KEYS, _VALUES), max_size=8),
+       max_n=st.one_of(st.none(), st.integers(0, 4)),
+       max_len=st.one_of(st.none(), st.integers(0, 6)), bulk=st.booleans())
+def test_lean_attributes_follow_the_limits_rules(pairs: list[tuple[Any, Any]],
+                                                 max_n: int | None, max_len: int | None,
+                                                 bulk: bool) -> None:
+    """set_attribute / set_attributes (their quick test for plain scalars included) keep
+    what the rules keep, cut strings to the length limit and count what the count limit
+    drops."""
+    tracing.reset()
+    _setup_with(span_limits=SpanLimits(max_span_attributes=max_n,
+                                       max_span_attribute_length=max_len))
+    span = _setup.starter("t").start_span("s")
+    if bulk:
+        for k, v in pairs:  # a mapping per call: set_attributes takes one
+            span.set_attributes({k: v})
+    else:
+        for k, v in pairs:
+            span.set_attribute(k, v)
+    want, dropped = _by_the_rules(pairs, max_n, max_len)
+    assert dict(span.attributes) == want
+    assert span._attrs.dropped == dropped
+    span.end()
+
+
+def test_attaching_a_span_in_one_step_makes_the_apis_context() -> None:
+    """tracing._current.attacher: the context set_span_in_context + attach make, from the
+    current context or a given one (baggage kept), undone by context.detach."""
+    from opentelemetry import baggage
+    from opentelemetry import context as api_context
+    from opentelemetry import trace as api_trace
+
+    from tracing._current import attacher
+
+    attach = attacher()
+    span = NonRecordingSpan(api_trace.SpanContext(1, 2, is_remote=False))
+    base = baggage.set_baggage("customerId", "C-1")
+    for start in (None, base):
+        before = api_context.get_current()
+        want = api_trace.set_span_in_context(span, start)
+        token = attach(span, start)
+        try:
+            assert api_context.get_current() == want
+            assert type(api_context.get_current()) is type(want)
+        finally:
+            api_context.detach(token)
+        assert api_context.get_current() is before
+
+
+def test_a_processor_that_acts_on_start_is_called() -> None:
+    """Processors whose on_start does nothing are not called at start; one that acts, added
+    at any time, is called for each span started after it."""
+    from opentelemetry.sdk.trace import SpanProcessor
+
+    started: list[str] = []
+
+    class Watching(SpanProcessor):
+        def on_start(self, span: Any, parent_context: Context | None = None) -> None:
+            started.append(span.name)
+
+    _setup_with()
+    with tracing.span("before"):
+        pass
+    provider = _setup._provider
+    assert provider is not None
+    provider.add_span_processor(Watching())
+    with tracing.span("after"):
+        pass
+    assert started == ["after"]

@@ -103,7 +103,7 @@ class TracingMiddleware:
         if client:
             attrs["client.address"] = client[0]
         span = tracer.start_span(method, context=parent, kind=otel.SERVER, attributes=attrs)
-        token = otel.context.attach(otel.trace.set_span_in_context(span, parent))
+        token = otel.attach(span, parent)
         if not span.is_recording():
             # unsampled: the context (ids for logs, traceparent downstream) is all there is
             try:
@@ -143,7 +143,10 @@ class _Otel:
         from opentelemetry import context, propagate, trace
         from opentelemetry.trace import SpanKind, Status, StatusCode
 
+        from tracing._current import attacher
+
         self.context, self.propagate, self.trace = context, propagate, trace
+        self.attach = attacher()
         self.SERVER, self.Status, self.ERROR = SpanKind.SERVER, Status, StatusCode.ERROR
 
 

@@ -60,6 +60,37 @@ def runtime() -> Any:
     return _runtime or None
 
 
+_attach: Any = None
+
+
+def attacher() -> Any:
+    """``(span, base Context or None) -> token``: make ``span`` current in a copy of
+    ``base`` (None: the current context), as ``context.attach(trace.set_span_in_context(
+    span, base))`` does; ``context.detach(token)`` undoes it. One step where the runtime
+    context is the SDK's default."""
+    global _attach
+    if _attach is not None:
+        return _attach
+    rt = runtime()
+    if rt is None:
+        from opentelemetry import context, trace
+
+        def attach_by_the_api(span: Any, base: Any = None) -> Any:
+            return context.attach(trace.set_span_in_context(span, base))
+
+        _attach = attach_by_the_api
+        return _attach
+    var, key, context_class = rt
+
+    def attach(span: Any, base: Any = None) -> Any:
+        values = dict(var.get() if base is None else base)
+        values[key] = span
+        return var.set(context_class(values))
+
+    _attach = attach
+    return _attach
+
+
 def getter() -> Any:
     """``() -> the span of the current context`` (INVALID_SPAN when there is none); callers
     on the request path keep the function rather than calling through this module."""

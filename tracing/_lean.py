@@ -13,7 +13,8 @@ request pays. ``LeanSpan`` is the same thing with less around it, ~4x cheaper:
   the httpx instrumentation's SDK spans, ids in log records);
 - attribute values are the scalars and sequences the SDK accepts; the count and value length
   limits are the provider's (OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT, OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT
-  ...); events and exceptions are SDK ``Event`` objects;
+  ...); past the count limit a new key is dropped and counted, as the specification says
+  (the Python SDK evicts the oldest instead); events and exceptions are SDK ``Event`` objects;
 - not kept: the per-span lock (a span belongs to one request task) and the SDK's internal
   self-metrics (OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED) for these spans.
 
@@ -23,14 +24,16 @@ A provider that is not the SDK's (injected by a test or an application) gets the
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Mapping, Sequence
 from random import getrandbits
 from time import time_ns
 from typing import Any
 
 from opentelemetry import trace as api
-from opentelemetry.sdk.trace import Event, ReadableSpan, SpanLimits, sampling
+from opentelemetry.sdk.trace import Event, ReadableSpan, SpanLimits, SpanProcessor, sampling
 from opentelemetry.sdk.trace import Span as SdkSpan
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.sdk.trace.sampling import Decision
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
@@ -116,13 +119,29 @@ class LeanSpan(api.Span, ReadableSpan):
         return self._end_time is None
 
     def set_attributes(self, attributes: Mapping[str, Any]) -> None:
+        if self._end_time is not None:
+            return
+        attrs, fac = self._attrs, self._factory
+        max_len, max_n = fac.max_len, fac.max_n
         for k, v in attributes.items():
-            self.set_attribute(k, v)
+            t = type(v)
+            # the usual case in one test: a plain scalar under a string key, within the limits
+            if ((t is str and len(v) <= max_len) or t is int or t is bool or t is float) and \
+                    type(k) is str and k and (k in attrs or len(attrs) < max_n):
+                attrs[k] = v
+            else:
+                self.set_attribute(k, v)
 
     def set_attribute(self, key: str, value: Any) -> None:
         if self._end_time is not None:
             return
-        attrs, limits = self._attrs, self._factory.limits
+        attrs, fac = self._attrs, self._factory
+        t = type(value)
+        if ((t is str and len(value) <= fac.max_len) or t is int or t is bool or t is float) and \
+                type(key) is str and key and (key in attrs or len(attrs) < fac.max_n):
+            attrs[key] = value
+            return
+        limits = fac.limits
         clean = _clean(value, limits.max_span_attribute_length)
         if not key or not isinstance(key, str) or clean is None:
             log.debug("span attribute dropped: not a valid key or value",
@@ -224,6 +243,9 @@ class LeanTracer:
             InstrumentationScope(name)
         # the provider's limits (given, or from OTEL_*_LIMIT variables)
         self.limits = getattr(sdk_tracer, "_span_limits", None) or SpanLimits()
+        # the same limits as numbers always compared (no limit: the largest size)
+        self.max_len = _or_max(self.limits.max_span_attribute_length)
+        self.max_n = _or_max(self.limits.max_span_attributes)
         random_ids = getattr(self.ids, "is_trace_id_random", lambda: False)()
         self._random = _RANDOM if random_ids else 0
         self._decide = _standard_decider(self.sampler)
@@ -243,6 +265,8 @@ class LeanTracer:
 
         inner = self.processor._span_processors
         self.routed = inner
+        # the processors' on_start is called only when one of them does something in it
+        self.starts = any(type(p).on_start not in _NOOP_STARTS for p in inner)
         if len(inner) == 1 and type(inner[0]) is CountingBatchProcessor:
             self.on_end = inner[0].emit
         else:
@@ -301,8 +325,20 @@ class LeanTracer:
         span = LeanSpan(name, ctx, parent, kind=kind, attributes=attrs, factory=self)
         if extra:
             span.set_attributes(extra)
-        self.processor.on_start(span, parent_context=context)
+        if self.processor._span_processors is not self.routed:
+            self.route_ends()
+        if self.starts:
+            self.processor.on_start(span, parent_context=context)
         return span
+
+
+def _or_max(limit: int | None) -> int:
+    return sys.maxsize if limit is None else limit
+
+
+# on_start methods known to do nothing (the SDK's base class, batch and simple processors)
+_NOOP_STARTS = frozenset((SpanProcessor.on_start, BatchSpanProcessor.on_start,
+                          SimpleSpanProcessor.on_start))
 
 
 def _drops_every_root(sampler: Any) -> bool:

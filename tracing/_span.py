@@ -18,15 +18,13 @@ def _names() -> Any:
     if _otel is None:
         from types import SimpleNamespace
 
-        from opentelemetry import context, trace
+        from opentelemetry import context
         from opentelemetry.trace import Status, StatusCode
 
-        from tracing._current import getter
+        from tracing._current import attacher, getter
 
-        _otel = SimpleNamespace(attach=context.attach, detach=context.detach,
-                                current=getter(),
-                                in_context=trace.set_span_in_context, Status=Status,
-                                ERROR=StatusCode.ERROR)
+        _otel = SimpleNamespace(attach=attacher(), detach=context.detach, current=getter(),
+                                Status=Status, ERROR=StatusCode.ERROR)
     return _otel
 
 
@@ -61,7 +59,7 @@ class span(contextlib.ContextDecorator):
         # start_span + attach rather than start_as_current_span: the same span and context,
         # without two more generator-based context managers per span
         s = self._span = _setup.starter("opsplane").start_span(self._name, attributes=attrs)
-        self._token = otel.attach(otel.in_context(s))
+        self._token = otel.attach(s)
         return s
 
     def __exit__(self, typ: type[BaseException] | None, exc: BaseException | None,
