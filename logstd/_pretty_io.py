@@ -21,7 +21,15 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 
-from logstd._forked import ForkedWorker, cpu_count, grow_pipe, is_big_file, read_exact, write_all
+from logstd._forked import (
+    ForkedWorker,
+    cpu_count,
+    grow_pipe,
+    is_big_file,
+    read_exact,
+    read_into,
+    write_parts,
+)
 from logstd._pretty import MAX_RECORD_BYTES, Pretty, encode
 from logstd._render import DIM, RESET
 
@@ -36,7 +44,7 @@ PARALLEL_MIN_BYTES = 4 * CHUNK
 FOLLOW_POLL_S = 0.02
 _LEN = struct.Struct("<Q")
 
-Write = Callable[[bytes], object]
+Write = Callable[[bytes | bytearray], object]
 
 
 class _Item:
@@ -116,7 +124,7 @@ def _serve(pretty: Pretty) -> Callable[[int, int], None]:
             except EOFError:
                 return
             out = pretty.format_chunk(data)
-            write_all(replies, _LEN.pack(len(out)) + out)
+            write_parts(replies, [_LEN.pack(len(out)), out])
 
     return serve
 
@@ -126,12 +134,11 @@ class _Worker(ForkedWorker):
         super().__init__(_serve(pretty), siblings)
 
     def send(self, data: bytes) -> None:
-        write_all(self.to_w, _LEN.pack(len(data)))
-        write_all(self.to_w, data)
+        write_parts(self.to_w, [_LEN.pack(len(data)), data])
 
-    def receive(self) -> bytes:
+    def receive(self) -> bytes | bytearray:
         n = _LEN.unpack(read_exact(self.from_r, 8))[0]
-        return read_exact(self.from_r, n)
+        return read_into(self.from_r, n)  # one buffer, no pieces joined
 
 
 class Sink:
