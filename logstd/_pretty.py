@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 import time as _time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from logstd import _json
 from logstd._lineprefix import prefix_regex
@@ -517,6 +517,7 @@ class Pretty:
             and not local_time
         self._plan: dict[str, str | int] = {}
         self._compiled = self.compiled() if self.fast_ok else None
+        self.has_partials = _partials_finder(self._compiled is not None)
         self._fast = self._compiled or self.fast
         self._dim_post = RESET if color else ""
 
@@ -986,13 +987,20 @@ class Pretty:
                 out.append(s)
         return out
 
-    def format_chunk(self, data: bytes) -> bytes:
-        """Complete lines (each ending in a newline) -> their output, as bytes."""
+    def format_chunk(self, data: bytes, partials: bool | None = None) -> bytes:
+        """Complete lines (each ending in a newline) -> their output, as bytes. ``partials``:
+        whether ``data`` holds CRI partial lines to join, when the caller has looked."""
         if not data:
             return b""
         lines = data.split(b"\n")
         if lines[-1] == b"":
             lines.pop()
+        if partials is None:
+            partials = self.has_partials(data)
+        if partials:
+            from logstd._cri import join_partials
+
+            lines = join_partials(lines)
         out = self.format_lines(lines)
         if not out:
             return b""
@@ -1000,6 +1008,23 @@ class Pretty:
         text = "\n".join(out)
         out.pop()
         return encode(text, out)
+
+
+def has_cri_partials(data: bytes) -> bool:
+    """Whether ``data`` holds a CRI partial line (`` stdout P `` or `` stderr P ``)."""
+    return b" stdout P " in data or b" stderr P " in data
+
+
+def _partials_finder(c_ok: bool) -> Callable[[bytes], bool]:
+    """``has_cri_partials``, in C where logstd._prettyc is built (every chunk is looked at)."""
+    if c_ok:
+        try:
+            from logstd._prettyc import cri_partials
+        except ImportError:
+            pass
+        else:
+            return cri_partials
+    return has_cri_partials
 
 
 def encode(text: str, parts: Sequence[str] = ()) -> bytes:

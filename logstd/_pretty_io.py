@@ -43,6 +43,9 @@ CHUNK = 1 << 20
 PARALLEL_MIN_BYTES = 4 * CHUNK
 FOLLOW_POLL_S = 0.02
 _LEN = struct.Struct("<Q")
+# a request's length word: its size, and the top bit when the chunk holds CRI partial lines
+_PARTIALS = 1 << 63
+_SIZE = _PARTIALS - 1
 
 Write = Callable[[bytes | bytearray], object]
 
@@ -50,12 +53,13 @@ Write = Callable[[bytes | bytearray], object]
 class _Item:
     """A piece of work in input order: whole lines to format, or bytes to pass as they are."""
 
-    __slots__ = ("data", "full", "lines")
+    __slots__ = ("data", "full", "lines", "partials")
 
-    def __init__(self, data: bytes, lines: bool, full: bool) -> None:
+    def __init__(self, data: bytes, lines: bool, full: bool, partials: bool | None = None) -> None:
         self.data = data
         self.lines = lines
         self.full = full  # the read that produced it filled the buffer: input is backed up
+        self.partials = partials  # whether it holds CRI partial lines (None: not looked)
 
 
 class Reader:
@@ -86,10 +90,20 @@ class Reader:
             self.pending = b""
         cut = data.rfind(b"\n")
         if cut >= 0:
-            whole = data[:cut + 1]
-            self.lines_in += whole.count(b"\n")
-            yield _Item(whole, True, full)
-            data = data[cut + 1:]
+            whole, rest = data[:cut + 1], data[cut + 1:]
+            # looked for once here, passed on with the chunk (a scan of every byte)
+            partials = self.pretty.has_partials(whole)
+            if partials:
+                from logstd._cri import open_run_start
+
+                k = open_run_start(whole)
+                if k >= 0 and len(data) - k <= MAX_RECORD_BYTES:
+                    # a run of CRI partial lines is held until its last line comes
+                    whole, rest = whole[:k], data[k:]
+            if whole:
+                self.lines_in += whole.count(b"\n")
+                yield _Item(whole, True, full, partials)
+            data = rest
         if len(data) > MAX_RECORD_BYTES:
             self.in_long = True
             if not self.pretty.filtering:
@@ -105,8 +119,10 @@ class Reader:
             if not self.pretty.filtering:
                 yield _Item(self._long_end + b"\n", False, False)
         elif self.pending:
-            data, self.pending = self.pending + b"\n", b""
-            self.lines_in += 1
+            data, self.pending = self.pending, b""
+            if not data.endswith(b"\n"):
+                data += b"\n"
+            self.lines_in += data.count(b"\n")  # held partial lines, if any, and the last
             yield _Item(data, True, False)
 
 
@@ -120,10 +136,10 @@ def _serve(pretty: Pretty) -> Callable[[int, int], None]:
         while True:
             try:
                 n = _LEN.unpack(read_exact(requests, 8))[0]
-                data = read_exact(requests, n)
+                data = read_exact(requests, n & _SIZE)
             except EOFError:
                 return
-            out = pretty.format_chunk(data)
+            out = pretty.format_chunk(data, bool(n & _PARTIALS))
             write_parts(replies, [_LEN.pack(len(out)), out])
 
     return serve
@@ -133,8 +149,9 @@ class _Worker(ForkedWorker):
     def __init__(self, pretty: Pretty, siblings: list[_Worker]) -> None:
         super().__init__(_serve(pretty), siblings)
 
-    def send(self, data: bytes) -> None:
-        write_parts(self.to_w, [_LEN.pack(len(data)), data])
+    def send(self, data: bytes, partials: bool | None) -> None:
+        flag = _PARTIALS if partials or partials is None else 0  # None: the worker looks
+        write_parts(self.to_w, [_LEN.pack(len(data) | flag), data])
 
     def receive(self) -> bytes | bytearray:
         n = _LEN.unpack(read_exact(self.from_r, 8))[0]
@@ -182,22 +199,22 @@ class Sink:
             worker = self.workers[self.next]
             self.next = (self.next + 1) % len(self.workers)
             try:
-                worker.send(item.data)
+                worker.send(item.data, item.partials)
                 self.queue.append((worker, item.data))
             except OSError:
                 self.failed = True
                 self._drain()
-                self._local(item.data)
+                self._local(item.data, item.partials)
             if not item.full:
                 self._drain()
         else:
             self._drain()
-            self._local(item.data)
+            self._local(item.data, item.partials)
         if not item.full:
             self.flush()
 
-    def _local(self, data: bytes) -> None:
-        out = self.pretty.format_chunk(data)
+    def _local(self, data: bytes, partials: bool | None = None) -> None:
+        out = self.pretty.format_chunk(data, partials)
         if out:
             self.write(out)
 
