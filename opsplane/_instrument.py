@@ -117,10 +117,13 @@ class Instrumented:
         self.gc_freeze = os.environ.get("OPSPLANE_GC_FREEZE", "").strip().lower() not in (
             "0", "false", "no")
         self._handle: Callable[[Scope, Receive, Send], Awaitable[None]] = self._request
+        # tracing's quick path for requests it only gives ids to (ratio 0), taken here
+        self._unsampled: Callable[[Scope], Any] | None = None
         if self.tracing:
             from tracing import TracingMiddleware
 
-            self._handle = TracingMiddleware(self._request)
+            middleware = TracingMiddleware(self._request)
+            self._handle, self._unsampled = middleware, middleware.unsampled
         self.configure_logging = configure_logging
         self._clients: list[httpx.AsyncClient] = []
         self._probes: dict[str, Callable[[Scope, Send], Awaitable[None]]] = {
@@ -162,7 +165,15 @@ class Instrumented:
         if kind == "http":
             probe = self._probes.get(scope["path"])
             if probe is None:
-                await self._handle(scope, receive, send)
+                unsampled = self._unsampled
+                token = unsampled(scope) if unsampled is not None else None
+                if token is None:
+                    await self._handle(scope, receive, send)
+                    return
+                try:
+                    await self._request(scope, receive, send)
+                finally:
+                    token.var.reset(token)
             elif self.log_probes:
                 await self._request(scope, receive, send, probe)
             else:

@@ -219,3 +219,42 @@ def test_tracing_span_wraps_the_request_and_ids_reach_the_summary() -> None:
     assert len(summary) == 1
     assert summary[0]["traceId"] == format(span.context.trace_id, "032x")
     assert spans.names() == ["GET /items/{id}"]  # probes are not traced
+
+
+def test_ratio_zero_requests_get_ids_in_their_records_and_leave_no_context() -> None:
+    """At ratio 0 the kit takes tracing's quick path itself: each request's records carry
+    its own new trace id, nothing is exported, and the task's context is as before after
+    each request (the app is called directly, in one task, request after request)."""
+    from opentelemetry import trace as api_trace
+    from tracing.testing import capture_spans
+
+    spec = ServiceSpec(name="svc", team="t", app="m:app", tracing=True)
+    app = opsplane.instrument(Starlette(routes=[Route("/items/{id}", _item)]), spec,
+                              State(started=True), registry=CollectorRegistry(),
+                              configure_logging=False)
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    async def three_requests() -> list[bool]:
+        after = []
+        for i in range(3):
+            await app({"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+                       "method": "GET", "scheme": "http", "path": f"/items/{i}",
+                       "raw_path": f"/items/{i}".encode(), "query_string": b"",
+                       "root_path": "", "headers": [(b"host", b"t")],
+                       "client": ("127.0.0.1", 1), "server": ("t", 80)}, receive, send)
+            after.append(api_trace.get_current_span() is api_trace.INVALID_SPAN)
+        return after
+
+    with capture_spans(ratio=0.0) as spans, capture_logs() as logs:
+        assert asyncio.run(three_requests()) == [True, True, True]
+    assert [m["status"] for m in sent if m["type"] == "http.response.start"] == [200] * 3
+    summary = [r for r in logs if r["logger"] == "opsplane.access"]
+    assert len({r["traceId"] for r in summary}) == 3
+    assert all(len(r["traceId"]) == 32 and len(r["spanId"]) == 16 for r in summary)
+    assert spans.spans == []

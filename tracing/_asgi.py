@@ -72,7 +72,34 @@ class TracingMiddleware:
         self._for = (provider, tracer, getattr(tracer, "unsampled_root", None))
         return self._for
 
+    def unsampled(self, scope: Scope) -> Any:
+        """For a request without trace context (no traceparent or baggage) whose new trace
+        the sampler drops whatever its id (ratio 0): attach that trace's unsampled span (ids
+        for the logs and downstream) and return the ContextVar token to reset when the
+        request ends (``token.var.reset(token)``); None for every other request. What
+        ``__call__`` does first; a caller that wraps the app itself (the service kit) calls
+        it directly and saves a layer per request."""
+        provider = _setup._provider
+        if provider is None or scope["type"] != "http":
+            return None
+        known, _, unsampled_root = self._for
+        if known is not provider:
+            _, _, unsampled_root = self._starter(provider)
+        if unsampled_root is None or scope.get("path", "").startswith(self.skip):
+            return None
+        for k, _ in scope.get("headers", ()):
+            if k in _PROPAGATION:
+                return None
+        return unsampled_root()
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        token = self.unsampled(scope)
+        if token is not None:  # a new trace the sampler drops (ratio 0): ids only
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                token.var.reset(token)
+            return
         provider = _setup._provider
         if scope["type"] != "http" or provider is None or \
                 scope.get("path", "").startswith(self.skip):
@@ -85,17 +112,9 @@ class TracingMiddleware:
                 # a malformed traceparent yields an empty context: a new trace starts
                 parent = otel.propagate.extract(scope, getter=_getter())
                 break
-        known, tracer, unsampled_root = self._for
+        known, tracer, _ = self._for
         if known is not provider:
-            _, tracer, unsampled_root = self._starter(provider)
-        if parent is None and unsampled_root is not None:
-            token = unsampled_root()
-            if token is not None:  # a new trace the sampler drops (ratio 0): ids only
-                try:
-                    await self.app(scope, receive, send)
-                finally:
-                    token.var.reset(token)
-                return
+            _, tracer, _ = self._starter(provider)
         method = scope.get("method", "GET")
         status_code = 500
         attrs = {"http.request.method": method, "url.path": scope.get("path", "")}
