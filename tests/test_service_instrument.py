@@ -226,6 +226,7 @@ def test_ratio_zero_requests_get_ids_in_their_records_and_leave_no_context() -> 
     its own new trace id, nothing is exported, and the task's context is as before after
     each request (the app is called directly, in one task, request after request)."""
     from opentelemetry import trace as api_trace
+
     from tracing.testing import capture_spans
 
     spec = ServiceSpec(name="svc", team="t", app="m:app", tracing=True)
