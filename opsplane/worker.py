@@ -92,6 +92,7 @@ class Worker:
         self.t_signal: float | None = None
         self._active: set[asyncio.Task[None]] = set()
         self.running = 0  # handlers that have not returned yet
+        self.acking = 0  # handlers returned, their ack not yet confirmed by the broker
 
     # --- signals -------------------------------------------------------------------------
     def request_stop(self, reason: str = "stop requested") -> None:
@@ -108,13 +109,15 @@ class Worker:
         self.stopping.set()
         log.info("stop fetching: finishing in-flight messages within the grace period",
                  extra={"event": "shutdown.started", "action": reason,
-                        "inFlight": self.held()})
+                        "inFlight": self.held() - self.acking})
 
     def held(self) -> int:
-        """Messages the worker holds: handler tasks not done yet, started or not.
+        """Messages the worker holds: handler tasks not done yet, started or not, acked or
+        being acked.
 
         (``running`` counts handlers that have begun; a task created just before the signal
-        has not, yet it will be finished, so the shutdown log counts tasks.)
+        has not, yet it will be finished, so the shutdown log counts tasks, less those whose
+        handler already returned and which only wait for the broker to confirm their ack.)
         """
         return sum(not t.done() for t in self._active)
 
@@ -174,7 +177,11 @@ class Worker:
         finally:
             self.state.in_flight -= 1
             self.running -= 1
-        await msg.ack()
+        self.acking += 1
+        try:
+            await msg.ack()
+        finally:
+            self.acking -= 1
         self.stats.acked += 1
 
     async def _return(self, msg: Message) -> None:
