@@ -64,12 +64,14 @@ class TracingMiddleware:
     def __init__(self, app: ASGIApp, skip_prefixes: tuple[str, ...] = _SKIP) -> None:
         self.app = app
         self.skip = skip_prefixes
-        # (provider, its starter, the starter's unsampled_root or None), per provider
+        # (provider, its starter, the starter's quick_root for this middleware or None)
         self._for: tuple[Any, Any, Any] = (None, None, None)
 
     def _starter(self, provider: Any) -> tuple[Any, Any, Any]:
         tracer = _setup.starter("opsplane.asgi")
-        self._for = (provider, tracer, getattr(tracer, "unsampled_root", None))
+        quick_root = getattr(tracer, "quick_root", None)
+        quick = quick_root(self.skip, _PROPAGATION) if quick_root is not None else None
+        self._for = (provider, tracer, quick)
         return self._for
 
     def unsampled(self, scope: Scope) -> Any:
@@ -80,17 +82,12 @@ class TracingMiddleware:
         ``__call__`` does first; a caller that wraps the app itself (the service kit) calls
         it directly and saves a layer per request."""
         provider = _setup._provider
-        if provider is None or scope["type"] != "http":
+        if provider is None:
             return None
-        known, _, unsampled_root = self._for
+        known, _, quick = self._for
         if known is not provider:
-            _, _, unsampled_root = self._starter(provider)
-        if unsampled_root is None or scope.get("path", "").startswith(self.skip):
-            return None
-        for k, _ in scope.get("headers", ()):
-            if k in _PROPAGATION:
-                return None
-        return unsampled_root()
+            _, _, quick = self._starter(provider)
+        return None if quick is None else quick(scope)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         token = self.unsampled(scope)

@@ -298,6 +298,38 @@ class LeanTracer:
         values[key] = api.NonRecordingSpan(_context(trace_id, span_id, self._unsampled, None))
         return var.set(context_class(values))
 
+    def quick_root(self, skip: tuple[str, ...], propagation: frozenset[bytes]) -> Any:
+        """``(scope) -> token or None``: ``unsampled_root`` for an HTTP request whose path
+        does not start with one of ``skip`` and whose headers carry none of
+        ``propagation``; None where ``unsampled_root`` never answers. In C
+        (tracing/_idsc.c) where it is built and the provider's ids and contexts are the
+        SDK's defaults."""
+        if self._runtime is None:
+            return None
+        var, key, context_class = self._runtime
+        if self._plain_ids and _context is _context_in_one_step:
+            try:
+                from tracing._idsc import QuickRoot
+            except ImportError:
+                pass
+            else:
+                return QuickRoot(var=var, key=key, context_class=context_class,
+                                 span_class=api.NonRecordingSpan, span_context=SpanContext,
+                                 getrandbits=getrandbits, flags=self._unsampled,
+                                 state=DEFAULT_TRACE_STATE, skip=skip,
+                                 propagation=propagation)
+        unsampled_root = self.unsampled_root
+
+        def quick(scope: Any) -> Any:
+            if scope.get("type") != "http" or scope.get("path", "").startswith(skip):
+                return None
+            for k, _ in scope.get("headers", ()):
+                if k in propagation:
+                    return None
+            return unsampled_root()
+
+        return quick
+
     def start_span(self, name: str, context: Any = None, kind: SpanKind = SpanKind.INTERNAL,
                    attributes: Mapping[str, Any] | None = None) -> Any:
         """A LeanSpan, or a NonRecordingSpan when the sampler drops it."""
