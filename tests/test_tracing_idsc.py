@@ -129,9 +129,9 @@ def test_hex_ids_answer_as_python(trace_id: int, span_id: int, flags: int,
 
 
 def test_log_records_read_the_ids_of_their_span() -> None:
-    from logstd.testing import capture_logs
-
     import logging
+
+    from logstd.testing import capture_logs
 
     with capture_logs() as logs:
         tracing.reset()
