@@ -3,9 +3,10 @@
     .venv/bin/python bench/tracing_overhead.py [--seconds 4] [--connections 8] [--rounds 3]
                                                [--baseline DIR] [--in-process N]
 
-Runs examples/orders under uvicorn on 127.0.0.1 three ways, interleaved: tracing off,
-tracing on at sample ratio 0.0, and on at 1.0 exporting over real OTLP/HTTP to a receiver
-this script runs on loopback. Load: wrk on ``GET /orders/{id}`` (a seeded order; SQLite).
+Runs examples/orders under uvicorn on 127.0.0.1 four ways, interleaved, the order turning each
+round: tracing off, tracing on at sample ratio 0.0, on at 1.0 exporting over real OTLP/HTTP
+to a receiver this script runs on loopback, and at 1.0 without an exporter. Load: wrk on
+``GET /orders/{id}`` (a seeded order; SQLite).
 ``--baseline DIR`` runs every case a second time against another source tree (e.g.
 ``git archive main | tar -x -C DIR``), interleaved with this one: before and after in one run.
 The receiver checks every request is valid OTLP (protobuf parse) and counts spans, without
@@ -188,8 +189,9 @@ def main() -> int:
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in names}
     load = []
     with OtlpReceiver(decode=False) as rx, tempfile.TemporaryDirectory() as tmp:
-        for _ in range(ns.rounds):
-            for name, env in CASES:
+        for r in range(ns.rounds):
+            # the order turns each round: no case always runs first (or after the same one)
+            for name, env in CASES[r % len(CASES):] + CASES[:r % len(CASES)]:
                 for prefix, tree in trees:
                     if ns.in_process:
                         runs[prefix + name].append(_in_process(
@@ -217,7 +219,7 @@ def main() -> int:
            f"uvicorn, wrk -t1 -c{ns.connections} -d{ns.seconds}s")
     print(f"# bench/tracing_overhead.py  GET /orders/{{id}} on examples/orders (SQLite), "
           f"{how}, median of {ns.rounds} "
-          f"interleaved rounds, {os.cpu_count()} cores"
+          f"interleaved rounds (order turning), {os.cpu_count()} cores"
           f"{'' if ns.in_process else ' shared with wrk'}; load average (1 min) "
           f"{min(load):.1f}..{max(load):.1f}, median {statistics.median(load):.1f}")
     w = max(len(n) for n in names)
