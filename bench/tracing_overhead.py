@@ -223,16 +223,30 @@ def main() -> int:
           f"{'' if ns.in_process else ' shared with wrk'}; load average (1 min) "
           f"{min(load):.1f}..{max(load):.1f}, median {statistics.median(load):.1f}")
     w = max(len(n) for n in names)
-    print(f"{'case':<{w}} {'req/s':>7} {'vs untraced':>12} {'p50 ms':>7} {'p99 ms':>7} "
-          f"{'CPU us/req':>11} {'CPU vs untraced':>16}")
+    print(f"{'case':<{w}} {'req/s':>7} {'vs untraced':>12} {'paired (q1-q3)':>16} "
+          f"{'p50 ms':>7} {'p99 ms':>7} {'CPU us/req':>11} {'CPU vs untraced':>16}")
+    base_name = names[0]
     for name, r in rows:
         if name.startswith("after: "):
             base = rows[len(CASES)][1]  # each tree against its own untraced run
+            base_name = names[len(CASES)]
         p50, p99 = (f"{r[k]:>7.2f}" if r[k] == r[k] else f"{'-':>7}" for k in ("p50", "p99"))
-        print(f"{name:<{w}} {r['rps']:>7.0f} {r['rps'] / base['rps']:>12.0%} {p50} {p99} "
+        print(f"{name:<{w}} {r['rps']:>7.0f} {r['rps'] / base['rps']:>12.0%} "
+              f"{_paired(runs[name], runs[base_name]):>16} {p50} {p99} "
               f"{r['cpu_us']:>11.0f} {r['cpu_us'] / base['cpu_us']:>16.0%}")
+    print("paired: the median over rounds of req/s against the untraced run of the same round "
+          "(the machine's speed drifts less within a round than across the run)")
     print(f"spans received over OTLP (valid ExportTraceServiceRequests): {spans}")
     return 0
+
+
+def _paired(case: list[dict[str, float]], base: list[dict[str, float]]) -> str:
+    """Median and quartiles of the per-round req/s ratios, e.g. '96% (93-98)'."""
+    ratios = [c["rps"] / b["rps"] for c, b in zip(case, base, strict=True) if b["rps"]]
+    if len(ratios) < 2:
+        return f"{ratios[0]:.0%}" if ratios else "-"
+    q1, q2, q3 = statistics.quantiles(ratios, n=4)
+    return f"{q2:.0%} ({q1 * 100:.0f}-{q3 * 100:.0f})"
 
 
 if __name__ == "__main__":
