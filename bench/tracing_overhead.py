@@ -48,8 +48,9 @@ CASES = (("untraced", {"OPSPLANE_TRACING": "false"}),
 
 def _start(env: dict[str, str], port: int, db: Path,
            tree: Path | None = None) -> subprocess.Popen[bytes]:
+    # one hash seed for every server: string hashing (dict layouts) varies less between cases
     full = {**os.environ, **env, "LOGSTD_MODE": "json", "DATABASE_URL": f"sqlite:///{db}",
-            "PAYMENTS_URL": "http://127.0.0.1:9"}
+            "PAYMENTS_URL": "http://127.0.0.1:9", "PYTHONHASHSEED": "0"}
     if tree is not None:  # the baseline tree's packages come first on the path
         full["PYTHONPATH"] = str(tree)
     proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "orders.app:app", "--host",
