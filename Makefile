@@ -6,7 +6,7 @@ STAMP   := $(VENV)/.installed
 
 .PHONY: demo test lint typecheck bench bench-limits system-deps clean docs
 
-$(STAMP): pyproject.toml $(wildcard logstd/*.c tracing/*.c)
+$(STAMP): pyproject.toml $(wildcard logstd/*.c logstd/*.h tracing/*.c)
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]' --config-settings editable_mode=compat

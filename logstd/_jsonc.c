@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "_wordhash.h"
+
 #define MAX_DEPTH 1024
 #define KEY_CACHE 1024
 #define KEY_CACHE_MAX_LEN 64
@@ -277,21 +279,7 @@ parse_string(Parser *ps, int is_key)
             return decode_utf8(ps, (const char *)s, n, s - 1);
         if (is_key && n <= KEY_CACHE_MAX_LEN) {
             /* a word at a time (a byte at a time was a sixth of the string time) */
-            uint64_t h = (uint64_t)n;
-            Py_ssize_t i = 0;
-            for (; i + 8 <= n; i += 8) {
-                uint64_t w;
-                memcpy(&w, s + i, 8);
-                h = (h ^ w) * 0x9E3779B97F4A7C15ULL;
-                h ^= h >> 29;
-            }
-            if (i < n) {
-                uint64_t w = 0;
-                memcpy(&w, s + i, (size_t)(n - i));
-                h = (h ^ w) * 0x9E3779B97F4A7C15ULL;
-                h ^= h >> 29;
-            }
-            h ^= h >> 32;
+            uint64_t h = word_hash((const char *)s, n, 0);
             PyObject **slot = &key_cache[h & (KEY_CACHE - 1)];
             PyObject *k = *slot;
             if (k != NULL && PyUnicode_GET_LENGTH(k) == n &&

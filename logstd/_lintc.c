@@ -16,6 +16,8 @@
 #include <Python.h>
 #include <stdint.h>
 #include <string.h>
+
+#include "_wordhash.h"
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
@@ -783,18 +785,7 @@ static PyTypeObject *bit_type(unsigned bit) {
 
 /* a hash of the keys as written, eight bytes at a time */
 static uint64_t sig_hash(const char *p, Py_ssize_t n) {
-    uint64_t h = 1469598103934665603ULL ^ (uint64_t)n;
-    Py_ssize_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t w;
-        memcpy(&w, p + i, 8);
-        h = (h ^ w) * 0x9E3779B97F4A7C15ULL;
-        h ^= h >> 29;
-    }
-    uint64_t w = 0;
-    memcpy(&w, p + i, (size_t)(n - i));
-    h = (h ^ w) * 0x9E3779B97F4A7C15ULL;
-    return h ^ (h >> 32);
+    return word_hash(p, n, 1469598103934665603ULL);
 }
 
 static Sig *sig_slot(Sig *table, Py_ssize_t cap, uint64_t hash, const char *keys,
