@@ -25,6 +25,7 @@ from typing import Any
 
 import orjson
 
+from logstd._cri import RUN_LIMIT, join_partials, open_run_start, partials_finder
 from logstd._forked import ForkedWorker, read_exact, read_into, write_all, write_parts
 from logstd._forked import is_big_file as _is_big_file
 from logstd._lint_logs import LogLinter, Variants
@@ -40,11 +41,17 @@ Buffer = bytes | bytearray
 Job = Callable[[LogLinter, list[bytes], int], tuple[bytes, int]]
 
 
+_has_partials = partials_finder()
+
+
 def split_lines(data: bytes) -> list[bytes]:
-    """The lines of a chunk of whole lines (the last may lack its newline)."""
+    """The lines of a chunk of whole lines (the last may lack its newline); a run of CRI
+    partial lines joined into its first line, the others left empty (logstd._cri)."""
     lines = data.split(b"\n")
     if lines[-1] == b"":
         lines.pop()
+    if _has_partials(data):
+        lines = join_partials(lines, keep_places=True)
     return lines
 
 
@@ -67,6 +74,15 @@ def chunks(read: Callable[[int], bytes], size: int = CHUNK,
             held = []
             data = start + data
             cut += len(start)
+        if _has_partials(data):  # the test reads it all; the exact look only the lines
+            k = open_run_start(data[:cut])
+            if k >= 0 and len(data) - k <= RUN_LIMIT:
+                # a run of CRI partial lines waits for its last line (no chunk splits it);
+                # a longer one is linted as it comes (memory stays bounded)
+                cut = k
+        if not cut:
+            held.append(data)
+            continue
         whole = data[:cut] if cut < len(data) else data
         yield offset, whole, first
         offset += cut

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import re
 import time as _time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 from logstd import _json
+from logstd._cri import partials_finder
 from logstd._lineprefix import prefix_regex
 from logstd._render import (
     DIM,
@@ -517,7 +518,7 @@ class Pretty:
             and not local_time
         self._plan: dict[str, str | int] = {}
         self._compiled = self.compiled() if self.fast_ok else None
-        self.has_partials = _partials_finder(self._compiled is not None)
+        self.has_partials = partials_finder(self._compiled is not None)
         self._fast = self._compiled or self.fast
         self._dim_post = RESET if color else ""
 
@@ -1008,23 +1009,6 @@ class Pretty:
         text = "\n".join(out)
         out.pop()
         return encode(text, out)
-
-
-def has_cri_partials(data: bytes) -> bool:
-    """Whether ``data`` holds a CRI partial line (`` stdout P `` or `` stderr P ``)."""
-    return b" stdout P " in data or b" stderr P " in data
-
-
-def _partials_finder(c_ok: bool) -> Callable[[bytes], bool]:
-    """``has_cri_partials``, in C where logstd._prettyc is built (every chunk is looked at)."""
-    if c_ok:
-        try:
-            from logstd._prettyc import cri_partials
-        except ImportError:
-            pass
-        else:
-            return cri_partials
-    return has_cri_partials
 
 
 def encode(text: str, parts: Sequence[str] = ()) -> bytes:

@@ -143,7 +143,7 @@ def test_a_run_longer_than_a_record_is_not_held(monkeypatch: pytest.MonkeyPatch)
 def test_the_c_look_for_partials_answers_as_python(data: bytes) -> None:
     from _compiled import compiled
 
-    from logstd._pretty import has_cri_partials
+    from logstd._cri import has_cri_partials
 
     prettyc = compiled("logstd._prettyc", "the chunks are searched in Python")
     assert prettyc.cri_partials(data) == has_cri_partials(data)
