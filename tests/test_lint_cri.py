@@ -11,19 +11,12 @@ from pathlib import Path
 
 import orjson
 import pytest
+from cri_lines import cri_lines
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from logstd._cri import open_run_start
 from logstd._lint_stream import chunks, split_lines
-
-
-def _cri(record: bytes, pieces: int, stream: bytes = b"stdout", second: int = 0) -> list[bytes]:
-    size = max(1, -(-len(record) // pieces))
-    parts = [record[i:i + size] for i in range(0, len(record), size)]
-    return [b"2026-11-28T10:00:%02d.%09dZ %s %s %s" % (second, n, stream,
-                                                      b"F" if n == len(parts) - 1 else b"P", part)
-            for n, part in enumerate(parts)]
 
 
 def _lint(*args: str) -> subprocess.CompletedProcess[str]:
@@ -34,10 +27,10 @@ def _lint(*args: str) -> subprocess.CompletedProcess[str]:
 def test_a_split_record_is_linted_whole_at_its_first_line(tmp_path: Path) -> None:
     record = orjson.dumps({"timestamp": "2026-11-28T10:00:00Z", "level": "info",
                            "service": "orders", "message": "paid", "cust_id": "C-1"})
-    lines = [*_cri(record, 3)[:2], b"2026-11-28T10:00:00.5Z stderr F "
+    lines = [*cri_lines(record, 3)[:2], b"2026-11-28T10:00:00.5Z stderr F "
              b'{"timestamp":"2026-11-28T10:00:00Z","level":"warn","service":"orders",'
-             b'"message":"between","msg":"x"}', *_cri(record, 3)[2:],
-             *_cri(b'{"msg": "cut short"}', 2)[:1]]
+             b'"message":"between","msg":"x"}', *cri_lines(record, 3)[2:],
+             *cri_lines(b'{"msg": "cut short"}', 2)[:1]]
     path = tmp_path / "pod.log"
     path.write_bytes(b"\n".join(lines) + b"\n")
     r = _lint(str(path))
@@ -55,7 +48,7 @@ def _log(draw: st.DrawFn) -> bytes:
     for i in range(draw(st.integers(1, 10))):
         record = orjson.dumps({"msg": f"r{i}", "pad": "p" * draw(st.integers(0, 50))})
         if draw(st.booleans()):
-            lines += _cri(record, draw(st.integers(1, 4)), draw(st.sampled_from(
+            lines += cri_lines(record, draw(st.integers(1, 4)), draw(st.sampled_from(
                 [b"stdout", b"stderr"])), i)
         else:
             lines.append(record)
@@ -86,7 +79,7 @@ def test_workers_lint_what_one_process_lints(tmp_path: Path) -> None:
         record = orjson.dumps({"timestamp": "2026-11-28T10:00:00Z", "level": "info",
                                "service": "orders", "msg": f"r {n}",
                                "blob": "b" * rng.randrange(100, 4000)})
-        lines += _cri(record, rng.randrange(1, 6), rng.choice([b"stdout", b"stderr"]), n % 60)
+        lines += cri_lines(record, rng.randrange(1, 6), rng.choice([b"stdout", b"stderr"]), n % 60)
         n += 1
     path = tmp_path / "pod.log"
     path.write_bytes(b"\n".join(lines) + b"\n")
@@ -99,7 +92,7 @@ def test_workers_lint_what_one_process_lints(tmp_path: Path) -> None:
 def test_a_run_longer_than_the_limit_is_read_as_it_comes(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("logstd._lint_stream.RUN_LIMIT", 100)
-    data = b"".join(line + b"\n" for line in _cri(b'{"msg": "' + b"m" * 900 + b'"}', 20))
+    data = b"".join(line + b"\n" for line in cri_lines(b'{"msg": "' + b"m" * 900 + b'"}', 20))
     got = list(chunks(io.BytesIO(data).read, 64))
     assert len(got) > 5  # not held to the end
     assert b"".join(whole for _, whole, _ in got) == data

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+from cri_lines import cri_lines
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pretty_cli import pretty
@@ -19,15 +20,6 @@ from logstd._pretty_io import Reader
 P = Pretty(load_dictionary(), color=False)
 
 
-def _cri(record: bytes, pieces: int, stream: bytes = b"stdout", second: int = 0) -> list[bytes]:
-    """``record`` as a CRI runtime writes it: ``pieces`` lines, all but the last partial."""
-    size = max(1, -(-len(record) // pieces))
-    parts = [record[i:i + size] for i in range(0, len(record), size)]
-    return [b"2026-11-28T10:00:%02d.%09dZ %s %s %s" % (second, n, stream,
-                                                      b"F" if n == len(parts) - 1 else b"P", part)
-            for n, part in enumerate(parts)]
-
-
 def _chunk(lines: list[bytes]) -> bytes:
     return P.format_chunk(b"".join(line + b"\n" for line in lines))
 
@@ -37,16 +29,16 @@ def test_a_split_record_is_shown_as_the_one_record_it_was() -> None:
                            "detail": "x" * 40})
     whole = _chunk([b"2026-11-28T10:00:00.000000000Z stdout F " + record])
     assert b"payment declined" in whole
-    assert _chunk(_cri(record, 4)) == whole
+    assert _chunk(cri_lines(record, 4)) == whole
 
 
 def test_runs_of_two_streams_interleaved_and_lines_between() -> None:
-    out = _chunk([*_cri(b'{"level":"info","msg":"from stdout","n":1}', 2)[:1],
+    out = _chunk([*cri_lines(b'{"level":"info","msg":"from stdout","n":1}', 2)[:1],
                   b'2026-11-28T10:00:00.5Z stderr F {"level":"warn","msg":"between"}',
-                  *_cri(b'{"level":"error","msg":"from stderr"}', 3, b"stderr", 1)[:2],
+                  *cri_lines(b'{"level":"error","msg":"from stderr"}', 3, b"stderr", 1)[:2],
                   b"plain text in the middle",
-                  *_cri(b'{"level":"info","msg":"from stdout","n":1}', 2)[1:],
-                  *_cri(b'{"level":"error","msg":"from stderr"}', 3, b"stderr", 1)[2:]])
+                  *cri_lines(b'{"level":"info","msg":"from stdout","n":1}', 2)[1:],
+                  *cri_lines(b'{"level":"error","msg":"from stderr"}', 3, b"stderr", 1)[2:]])
     text = out.decode()
     assert [line.split(maxsplit=2)[1:] for line in text.splitlines()] == [
         ["INFO", "from stdout  n=1"], ["WARN", "between"], ["ERROR", "from stderr"],
@@ -54,7 +46,7 @@ def test_runs_of_two_streams_interleaved_and_lines_between() -> None:
 
 
 def test_a_run_never_finished_is_shown_as_it_came() -> None:
-    lines = _cri(b'{"msg":"cut short by a restart"}', 3)[:2]
+    lines = cri_lines(b'{"msg":"cut short by a restart"}', 3)[:2]
     got = pretty("--color", "never", data=b"\n".join(lines) + b"\n")
     assert got.returncode == 0
     assert got.stdout == b"\n".join(lines) + b"\n"
@@ -71,14 +63,14 @@ def _cri_log(draw: st.DrawFn) -> list[bytes]:
                                "msg": f"record {i}", "pad": "p" * draw(st.integers(0, 60))})
         kind = draw(st.sampled_from(["cri", "plain", "json", "open"]))
         if kind == "cri":
-            lines += _cri(record, draw(st.integers(1, 5)),
+            lines += cri_lines(record, draw(st.integers(1, 5)),
                           draw(st.sampled_from([b"stdout", b"stderr"])), i)
         elif kind == "plain":
             lines.append(b"not json " + str(i).encode())
         elif kind == "json":
             lines.append(record)
         else:
-            lines += _cri(record, 3, b"stderr", i)[:1]  # a run left open (a P line alone)
+            lines += cri_lines(record, 3, b"stderr", i)[:1]  # a run left open (a P line alone)
     return lines
 
 
@@ -112,7 +104,7 @@ def test_parallel_workers_never_split_a_run(tmp_path: Path) -> None:
     while sum(map(len, lines)) < 5_000_000:
         record = orjson.dumps({"level": "info", "msg": f"split record {n}",
                                "blob": "b" * rng.randrange(100, 3000)})
-        lines += _cri(record, rng.randrange(1, 9), rng.choice([b"stdout", b"stderr"]), n % 60)
+        lines += cri_lines(record, rng.randrange(1, 9), rng.choice([b"stdout", b"stderr"]), n % 60)
         n += 1
     path = tmp_path / "pod.log"
     path.write_bytes(b"".join(line + b"\n" for line in lines))
@@ -128,7 +120,7 @@ def test_parallel_workers_never_split_a_run(tmp_path: Path) -> None:
 def test_a_run_longer_than_a_record_is_not_held(monkeypatch: pytest.MonkeyPatch) -> None:
     """Memory stays bounded: a run longer than the record limit is passed on as it came."""
     monkeypatch.setattr("logstd._pretty_io.MAX_RECORD_BYTES", 200)
-    lines = _cri(orjson.dumps({"msg": "m" * 600}), 12)
+    lines = cri_lines(orjson.dumps({"msg": "m" * 600}), 12)
     reader = Reader(P)
     items = [it for piece in (b"".join(line + b"\n" for line in lines[:-1]), lines[-1] + b"\n")
              for it in reader.feed(piece)] + list(reader.close())
