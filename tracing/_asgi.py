@@ -67,7 +67,11 @@ class TracingMiddleware:
         # (provider, its starter, the starter's quick_root for this middleware or None)
         self._for: tuple[Any, Any, Any] = (None, None, None)
 
-    def _starter(self, provider: Any) -> tuple[Any, Any, Any]:
+    def _entry(self, provider: Any) -> tuple[Any, Any, Any]:
+        """``self._for``, made again when the provider is not the one it was made for."""
+        entry = self._for
+        if entry[0] is provider:
+            return entry
         tracer = _setup.starter("opsplane.asgi")
         quick_root = getattr(tracer, "quick_root", None)
         quick = quick_root(self.skip, _PROPAGATION) if quick_root is not None else None
@@ -84,9 +88,7 @@ class TracingMiddleware:
         provider = _setup._provider
         if provider is None:
             return None
-        known, _, quick = self._for
-        if known is not provider:
-            _, _, quick = self._starter(provider)
+        quick = self._entry(provider)[2]
         return None if quick is None else quick(scope)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -109,9 +111,7 @@ class TracingMiddleware:
                 # a malformed traceparent yields an empty context: a new trace starts
                 parent = otel.propagate.extract(scope, getter=_getter())
                 break
-        known, tracer, _ = self._for
-        if known is not provider:
-            _, tracer, _ = self._starter(provider)
+        tracer = self._entry(provider)[1]
         method = scope.get("method", "GET")
         status_code = 500
         attrs = {"http.request.method": method, "url.path": scope.get("path", "")}

@@ -121,22 +121,16 @@ class LeanSpan(api.Span, ReadableSpan):
     def set_attributes(self, attributes: Mapping[str, Any]) -> None:
         if self._end_time is not None:
             return
-        attrs, fac = self._attrs, self._factory
-        max_len, max_n = fac.max_len, fac.max_n
+        set_attribute = self.set_attribute
         for k, v in attributes.items():
-            t = type(v)
-            # the usual case in one test: a plain scalar under a string key, within the limits
-            if ((t is str and len(v) <= max_len) or t is int or t is bool or t is float) and \
-                    type(k) is str and k and (k in attrs or len(attrs) < max_n):
-                attrs[k] = v
-            else:
-                self.set_attribute(k, v)
+            set_attribute(k, v)
 
     def set_attribute(self, key: str, value: Any) -> None:
         if self._end_time is not None:
             return
         attrs, fac = self._attrs, self._factory
         t = type(value)
+        # the usual case in one test: a plain scalar under a string key, within the limits
         if ((t is str and len(value) <= fac.max_len) or t is int or t is bool or t is float) and \
                 type(key) is str and key and (key in attrs or len(attrs) < fac.max_n):
             attrs[key] = value
