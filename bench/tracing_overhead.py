@@ -1,12 +1,16 @@
 """Bench: what tracing costs per request on the reference endpoint, against the same app untraced.
 
-    .venv/bin/python bench/tracing_overhead.py [--seconds 4] [--connections 8] [--rounds 3]
-                                               [--baseline DIR] [--in-process N]
+    .venv/bin/python bench/tracing_overhead.py [--seconds 2] [--connections 8] [--rounds 15]
+                                               [--baseline DIR] [--in-process N] [--no-pin]
 
-Runs examples/orders under uvicorn on 127.0.0.1 four ways, interleaved, the order turning each
-round: tracing off, tracing on at sample ratio 0.0, on at 1.0 exporting over real OTLP/HTTP
-to a receiver this script runs on loopback, and at 1.0 without an exporter. Load: wrk on
-``GET /orders/{id}`` (a seeded order; SQLite).
+Runs examples/orders under uvicorn on 127.0.0.1 five ways, all servers up for the whole run:
+tracing off, tracing on at sample ratio 0.0, on at 1.0 exporting over real OTLP/HTTP to a
+receiver this script runs on loopback, at 1.0 without an exporter, and tracing off again (a
+control: how far two identical servers differ in this run). Load: wrk on ``GET /orders/{id}``
+(a seeded order; SQLite) in short slices, one server at a time, the order turning each round,
+so the machine's drift in speed hits every case alike. The servers share one core (a pod with
+a one-core limit: the export thread competes with requests); wrk and the receiver run on the
+others (``--no-pin``: wherever the scheduler puts them).
 ``--baseline DIR`` runs every case a second time against another source tree (e.g.
 ``git archive main | tar -x -C DIR``), interleaved with this one: before and after in one run.
 The receiver checks every request is valid OTLP (protobuf parse) and counts spans, without
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import signal
 import statistics
@@ -43,7 +48,13 @@ CASES = (("untraced", {"OPSPLANE_TRACING": "false"}),
          ("traced, ratio 0.0", {"OPSPLANE_TRACING": "true", "OTEL_TRACES_SAMPLER_ARG": "0"}),
          ("traced, ratio 1.0", {"OPSPLANE_TRACING": "true", "OTEL_TRACES_SAMPLER_ARG": "1"}),
          ("ratio 1.0, no export", {"OPSPLANE_TRACING": "true", "OTEL_TRACES_SAMPLER_ARG": "1",
-                                   "OTEL_TRACES_EXPORTER": "none"}))
+                                   "OTEL_TRACES_EXPORTER": "none"}),
+         # a second untraced server, as a control: how far two identical servers differ in
+         # this run (the noise floor; smaller differences are not told apart)
+         ("untraced (control)", {"OPSPLANE_TRACING": "false"}))
+
+
+_SERVER_CPU: int | None = None  # --pin: the server's core (wrk and the receiver get the rest)
 
 
 def _start(env: dict[str, str], port: int, db: Path,
@@ -53,7 +64,8 @@ def _start(env: dict[str, str], port: int, db: Path,
             "PAYMENTS_URL": "http://127.0.0.1:9", "PYTHONHASHSEED": "0"}
     if tree is not None:  # the baseline tree's packages come first on the path
         full["PYTHONPATH"] = str(tree)
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "orders.app:app", "--host",
+    pin = ["taskset", "-c", str(_SERVER_CPU)] if _SERVER_CPU is not None else []
+    proc = subprocess.Popen([*pin, sys.executable, "-m", "uvicorn", "orders.app:app", "--host",
                              "127.0.0.1", "--port", str(port), "--no-access-log"],
                             cwd=(tree / "examples" / "orders") if tree else ORDERS, env=full,
                             stdout=subprocess.DEVNULL,
@@ -159,20 +171,28 @@ def _in_process(env: dict[str, str], n: int, db: Path, tree: Path | None) -> dic
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seconds", type=int, default=4)
+    ap.add_argument("--seconds", type=int, default=2)
     ap.add_argument("--connections", type=int, default=8)
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=15)
     ap.add_argument("--baseline", type=Path, metavar="DIR",
                     help="another source tree to run every case against too (before/after)")
     ap.add_argument("--in-process", type=int, metavar="N", default=0,
                     help="call the app directly, N requests a round (no server, no wrk)")
+    ap.add_argument("--no-pin", action="store_true",
+                    help="let the scheduler place server, wrk and receiver (default: the "
+                         "server alone on core 0, as a pod with a one-core limit)")
     ap.add_argument("--child", type=int, help=argparse.SUPPRESS)
     ns = ap.parse_args()
     if ns.child:
         _child(ns.child)
         return 0
+    global _SERVER_CPU
+    cores = sorted(os.sched_getaffinity(0))
+    if not ns.no_pin and len(cores) >= 2 and shutil.which("taskset"):
+        _SERVER_CPU = cores[0]
+        os.sched_setaffinity(0, cores[1:])  # this process (the receiver) and wrk
     sys.path.insert(0, str(ROOT))
-    from service import _free_port, _wrk  # bench/service.py: the shared wrk harness
+    from service import _free_port  # bench/service.py: the shared wrk harness
     if ns.baseline is not None and not (ns.baseline / "examples" / "orders").is_dir():
         print(f"bench: {ns.baseline} has no examples/orders (a source tree of opsplane?)",
               file=sys.stderr)
@@ -190,27 +210,42 @@ def main() -> int:
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in names}
     load = []
     with OtlpReceiver(decode=False) as rx, tempfile.TemporaryDirectory() as tmp:
-        for r in range(ns.rounds):
-            # the order turns each round: no case always runs first (or after the same one)
-            for name, env in CASES[r % len(CASES):] + CASES[:r % len(CASES)]:
-                for prefix, tree in trees:
-                    if ns.in_process:
+        if ns.in_process:
+            for r in range(ns.rounds):
+                # the order turns each round: no case always runs first (or after the same one)
+                for name, env in CASES[r % len(CASES):] + CASES[:r % len(CASES)]:
+                    for prefix, tree in trees:
                         runs[prefix + name].append(_in_process(
                             {**env, "OTEL_EXPORTER_OTLP_ENDPOINT": rx.endpoint}, ns.in_process,
                             Path(tmp) / f"orders-{len(load)}.db", tree))
                         load.append(os.getloadavg()[0])
-                        continue
-                    port = _free_port()
-                    proc = _start({**env, "OTEL_EXPORTER_OTLP_ENDPOINT": rx.endpoint}, port,
-                                  Path(tmp) / f"orders-{port}.db", tree)
-                    try:
-                        url = f"http://127.0.0.1:{port}/orders/{_an_order(port)}"
-                        runs[prefix + name].append(
-                            _wrk(str(wrk), url, ns.seconds, ns.connections, proc.pid))
-                    finally:
-                        os.kill(proc.pid, signal.SIGTERM)
-                        proc.wait(timeout=30)
+        else:
+            # every server runs the whole time (idle but for its slice): the load turns
+            # between them in short slices, so the machine's drift hits every case alike
+            servers: dict[str, tuple[subprocess.Popen[bytes], str]] = {}
+            try:
+                for name, env in CASES:
+                    for prefix, tree in trees:
+                        port = _free_port()
+                        proc = _start({**env, "OTEL_EXPORTER_OTLP_ENDPOINT": rx.endpoint},
+                                      port, Path(tmp) / f"orders-{port}.db", tree)
+                        servers[prefix + name] = (
+                            proc, f"http://127.0.0.1:{port}/orders/{_an_order(port)}")
+                for proc, url in servers.values():  # warm: imports, caches, first batches
+                    subprocess.run([str(wrk), "-t1", "-c4", "-d1s", url], capture_output=True,
+                                   check=False)
+                for r in range(ns.rounds):
+                    order = names[r % len(names):] + names[:r % len(names)]
+                    for name in order:
+                        proc, url = servers[name]
+                        runs[name].append(_load(str(wrk), url, ns.seconds, ns.connections,
+                                                proc.pid))
                     load.append(os.getloadavg()[0])
+            finally:
+                for proc, _ in servers.values():
+                    os.kill(proc.pid, signal.SIGTERM)
+                for proc, _ in servers.values():
+                    proc.wait(timeout=30)
         spans = rx.received
     rows = [(name, {k: statistics.median(r[k] for r in runs[name]) for k in runs[name][0]})
             for name in names]
@@ -221,7 +256,7 @@ def main() -> int:
     print(f"# bench/tracing_overhead.py  GET /orders/{{id}} on examples/orders (SQLite), "
           f"{how}, median of {ns.rounds} "
           f"interleaved rounds (order turning), {os.cpu_count()} cores"
-          f"{'' if ns.in_process else ' shared with wrk'}; load average (1 min) "
+          f"{'' if ns.in_process else _placement()}; load average (1 min) "
           f"{min(load):.1f}..{max(load):.1f}, median {statistics.median(load):.1f}")
     w = max(len(n) for n in names)
     print(f"{'case':<{w}} {'req/s':>7} {'vs untraced':>12} {'paired (q1-q3)':>16} "
@@ -239,6 +274,29 @@ def main() -> int:
           "(the machine's speed drifts less within a round than across the run)")
     print(f"spans received over OTLP (valid ExportTraceServiceRequests): {spans}")
     return 0
+
+
+def _load(wrk: str, url: str, seconds: int, connections: int, pid: int) -> dict[str, float]:
+    """One slice of load on one server: req/s, latency, the server's CPU per request."""
+    from service import _cpu_seconds, _ms
+
+    cpu0 = _cpu_seconds(pid)
+    out = subprocess.run([wrk, "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", url],
+                         capture_output=True, text=True, check=True).stdout
+    cpu = _cpu_seconds(pid) - cpu0
+    total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    if re.search(r"Non-2xx or 3xx responses", out):
+        raise SystemExit(f"bench: {url} answered errors under load")
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    lat = dict(re.findall(r"^\s+(50|99)%\s+(\S+)", out, flags=re.M))
+    return {"rps": rps, "p50": _ms(lat.get("50", "")), "p99": _ms(lat.get("99", "")),
+            "cpu_us": cpu / total * 1e6 if total else float("nan")}
+
+
+def _placement() -> str:
+    if _SERVER_CPU is None:
+        return " shared with wrk"
+    return f" (server pinned to core {_SERVER_CPU}; wrk and the OTLP receiver on the others)"
 
 
 def _paired(case: list[dict[str, float]], base: list[dict[str, float]]) -> str:
