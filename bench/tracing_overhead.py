@@ -1,9 +1,12 @@
 """Bench: what tracing costs per request on the reference endpoint, against the same app untraced.
 
-    .venv/bin/python bench/tracing_overhead.py [--seconds 2] [--connections 8] [--rounds 15]
-                                               [--baseline DIR] [--in-process N] [--no-pin]
+    .venv/bin/python bench/tracing_overhead.py [--seconds 1] [--connections 8] [--rounds 8]
+                                               [--servers 4] [--baseline DIR] [--in-process N]
+                                               [--no-pin]
 
-Runs examples/orders under uvicorn on 127.0.0.1 five ways, all servers up for the whole run:
+Runs examples/orders under uvicorn on 127.0.0.1 five ways, each in ``--servers`` processes with
+their own hash seeds (two processes of the same code can differ by a few percent: dict layouts),
+all up for the whole run:
 tracing off, tracing on at sample ratio 0.0, on at 1.0 exporting over real OTLP/HTTP to a
 receiver this script runs on loopback, at 1.0 without an exporter, and tracing off again (a
 control: how far two identical servers differ in this run). Load: wrk on ``GET /orders/{id}``
@@ -60,8 +63,8 @@ _SERVER_CPU: int | None = None  # --pin: the server's core (wrk and the receiver
 def _start(env: dict[str, str], port: int, db: Path,
            tree: Path | None = None) -> subprocess.Popen[bytes]:
     # one hash seed for every server: string hashing (dict layouts) varies less between cases
-    full = {**os.environ, **env, "LOGSTD_MODE": "json", "DATABASE_URL": f"sqlite:///{db}",
-            "PAYMENTS_URL": "http://127.0.0.1:9", "PYTHONHASHSEED": "0"}
+    full = {**os.environ, "PYTHONHASHSEED": "0", **env, "LOGSTD_MODE": "json",
+            "DATABASE_URL": f"sqlite:///{db}", "PAYMENTS_URL": "http://127.0.0.1:9"}
     if tree is not None:  # the baseline tree's packages come first on the path
         full["PYTHONPATH"] = str(tree)
     pin = ["taskset", "-c", str(_SERVER_CPU)] if _SERVER_CPU is not None else []
@@ -171,9 +174,11 @@ def _in_process(env: dict[str, str], n: int, db: Path, tree: Path | None) -> dic
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seconds", type=int, default=2)
+    ap.add_argument("--seconds", type=int, default=1)
     ap.add_argument("--connections", type=int, default=8)
-    ap.add_argument("--rounds", type=int, default=15)
+    ap.add_argument("--rounds", type=int, default=8)
+    ap.add_argument("--servers", type=int, default=4, metavar="K",
+                    help="server processes a case, each with its own hash seed (default 4)")
     ap.add_argument("--baseline", type=Path, metavar="DIR",
                     help="another source tree to run every case against too (before/after)")
     ap.add_argument("--in-process", type=int, metavar="N", default=0,
@@ -222,29 +227,40 @@ def main() -> int:
         else:
             # every server runs the whole time (idle but for its slice): the load turns
             # between them in short slices, so the machine's drift hits every case alike
-            servers: dict[str, tuple[subprocess.Popen[bytes], str]] = {}
+            # several servers a case, each with its own hash seed (and so its own dict
+            # layouts): one process can run a few percent faster or slower than another of
+            # the same code, and a case measured on one would carry that as its own cost
+            servers: dict[str, list[tuple[subprocess.Popen[bytes], str]]] = {n: [] for n in names}
             try:
                 for name, env in CASES:
                     for prefix, tree in trees:
-                        port = _free_port()
-                        proc = _start({**env, "OTEL_EXPORTER_OTLP_ENDPOINT": rx.endpoint},
-                                      port, Path(tmp) / f"orders-{port}.db", tree)
-                        servers[prefix + name] = (
-                            proc, f"http://127.0.0.1:{port}/orders/{_an_order(port)}")
-                for proc, url in servers.values():  # warm: imports, caches, first batches
-                    subprocess.run([str(wrk), "-t1", "-c4", "-d1s", url], capture_output=True,
-                                   check=False)
+                        for k in range(ns.servers):
+                            port = _free_port()
+                            proc = _start({**env, "OTEL_EXPORTER_OTLP_ENDPOINT": rx.endpoint,
+                                           "PYTHONHASHSEED": str(k)},
+                                          port, Path(tmp) / f"orders-{port}.db", tree)
+                            servers[prefix + name].append(
+                                (proc, f"http://127.0.0.1:{port}/orders/{_an_order(port)}"))
+                everyone = [(name, k) for name in names for k in range(ns.servers)]
+                for name, k in everyone:  # warm: imports, caches, first batches
+                    subprocess.run([str(wrk), "-t1", "-c4", "-d1s", servers[name][k][1]],
+                                   capture_output=True, check=False)
                 for r in range(ns.rounds):
-                    order = names[r % len(names):] + names[:r % len(names)]
-                    for name in order:
-                        proc, url = servers[name]
-                        runs[name].append(_load(str(wrk), url, ns.seconds, ns.connections,
-                                                proc.pid))
+                    turn = r * len(everyone) // ns.rounds
+                    got: dict[str, list[dict[str, float]]] = {n: [] for n in names}
+                    for name, k in everyone[turn:] + everyone[:turn]:
+                        proc, url = servers[name][k]
+                        got[name].append(_load(str(wrk), url, ns.seconds, ns.connections,
+                                               proc.pid))
+                    for name, slices in got.items():  # the case's servers, averaged
+                        runs[name].append({key: statistics.fmean(x[key] for x in slices)
+                                           for key in slices[0]})
                     load.append(os.getloadavg()[0])
             finally:
-                for proc, _ in servers.values():
+                started = [proc for each in servers.values() for proc, _ in each]
+                for proc in started:
                     os.kill(proc.pid, signal.SIGTERM)
-                for proc, _ in servers.values():
+                for proc in started:
                     proc.wait(timeout=30)
         spans = rx.received
     rows = [(name, {k: statistics.median(r[k] for r in runs[name]) for k in runs[name][0]})
@@ -252,7 +268,8 @@ def main() -> int:
     base = rows[0][1]
     how = (f"in process (no server), best of 5 rounds of {ns.in_process} requests (req/s = "
            f"1e6 / CPU us)" if ns.in_process else
-           f"uvicorn, wrk -t1 -c{ns.connections} -d{ns.seconds}s")
+           f"uvicorn, {ns.servers} servers a case (hash seeds 0..{ns.servers - 1}), wrk -t1 "
+           f"-c{ns.connections} -d{ns.seconds}s on each in turn")
     print(f"# bench/tracing_overhead.py  GET /orders/{{id}} on examples/orders (SQLite), "
           f"{how}, median of {ns.rounds} "
           f"interleaved rounds (order turning), {os.cpu_count()} cores"
