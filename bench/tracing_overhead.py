@@ -47,14 +47,15 @@ ROOT = HERE.parent
 ORDERS = ROOT / "examples" / "orders"
 # nothing of opsplane is imported at module level: a --child imports the tree it measures
 
-CASES = (("untraced", {"OPSPLANE_TRACING": "false"}),
+CASES = (("untraced (a)", {"OPSPLANE_TRACING": "false"}),
          ("traced, ratio 0.0", {"OPSPLANE_TRACING": "true", "OTEL_TRACES_SAMPLER_ARG": "0"}),
          ("traced, ratio 1.0", {"OPSPLANE_TRACING": "true", "OTEL_TRACES_SAMPLER_ARG": "1"}),
          ("ratio 1.0, no export", {"OPSPLANE_TRACING": "true", "OTEL_TRACES_SAMPLER_ARG": "1",
                                    "OTEL_TRACES_EXPORTER": "none"}),
-         # a second untraced server, as a control: how far two identical servers differ in
-         # this run (the noise floor; smaller differences are not told apart)
-         ("untraced (control)", {"OPSPLANE_TRACING": "false"}))
+         # untraced again: the baseline is both untraced groups pooled, and how far the two
+         # differ is this run's noise floor (smaller differences are not told apart)
+         ("untraced (b)", {"OPSPLANE_TRACING": "false"}))
+BASE = "untraced (a+b)"
 
 
 _SERVER_CPU: int | None = None  # --pin: the server's core (wrk and the receiver get the rest)
@@ -263,9 +264,18 @@ def main() -> int:
                 for proc in started:
                     proc.wait(timeout=30)
         spans = rx.received
-    rows = [(name, {k: statistics.median(r[k] for r in runs[name]) for k in runs[name][0]})
-            for name in names]
-    base = rows[0][1]
+    shown: list[str] = []
+    tree_of: dict[str, str] = {}  # each row's tree prefix ("" or "before: " / "after: ")
+    for prefix, _ in trees:  # per tree: the two untraced groups pooled are its baseline
+        a, b = runs[prefix + CASES[0][0]], runs[prefix + CASES[-1][0]]
+        runs[prefix + BASE] = [{k: statistics.fmean((x[k], y[k])) for k in x}
+                               for x, y in zip(a, b, strict=True)]
+        mine = [prefix + BASE, *(prefix + n for n, _ in CASES[1:-1]),
+                prefix + CASES[0][0], prefix + CASES[-1][0]]
+        shown += mine
+        tree_of.update(dict.fromkeys(mine, prefix))
+    rows = {name: {k: statistics.median(r[k] for r in runs[name]) for k in runs[name][0]}
+            for name in shown}
     how = (f"in process (no server), best of 5 rounds of {ns.in_process} requests (req/s = "
            f"1e6 / CPU us)" if ns.in_process else
            f"uvicorn, {ns.servers} servers a case (hash seeds 0..{ns.servers - 1}), wrk -t1 "
@@ -275,19 +285,19 @@ def main() -> int:
           f"interleaved rounds (order turning), {os.cpu_count()} cores"
           f"{'' if ns.in_process else _placement()}; load average (1 min) "
           f"{min(load):.1f}..{max(load):.1f}, median {statistics.median(load):.1f}")
-    w = max(len(n) for n in names)
+    w = max(len(n) for n in shown)
     print(f"{'case':<{w}} {'req/s':>7} {'vs untraced':>12} {'paired (q1-q3)':>16} "
           f"{'p50 ms':>7} {'p99 ms':>7} {'CPU us/req':>11} {'CPU vs untraced':>16}")
-    base_name = names[0]
-    for name, r in rows:
-        if name.startswith("after: "):
-            base = rows[len(CASES)][1]  # each tree against its own untraced run
-            base_name = names[len(CASES)]
+    for name in shown:
+        base_name = tree_of[name] + BASE  # each tree against its own baseline
+        r, base = rows[name], rows[base_name]
         p50, p99 = (f"{r[k]:>7.2f}" if r[k] == r[k] else f"{'-':>7}" for k in ("p50", "p99"))
         print(f"{name:<{w}} {r['rps']:>7.0f} {r['rps'] / base['rps']:>12.0%} "
               f"{_paired(runs[name], runs[base_name]):>16} {p50} {p99} "
               f"{r['cpu_us']:>11.0f} {r['cpu_us'] / base['cpu_us']:>16.0%}")
-    print("paired: the median over rounds of req/s against the untraced run of the same round "
+    print(f"{BASE}: the two untraced groups pooled, the baseline; (a) and (b) are the same "
+          "code, so how far apart they are is this run's noise floor")
+    print("paired: the median over rounds of req/s against the baseline of the same round "
           "(the machine's speed drifts less within a round than across the run)")
     print(f"spans received over OTLP (valid ExportTraceServiceRequests): {spans}")
     return 0
