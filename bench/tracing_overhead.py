@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/tracing_overhead.py [--seconds 1] [--connections 8] [--rounds 8]
                                                [--servers 4] [--baseline DIR] [--in-process N]
-                                               [--no-pin]
+                                               [--instructions N] [--no-pin]
 
 Runs examples/orders under uvicorn on 127.0.0.1 five ways, each in ``--servers`` processes with
 their own hash seeds (two processes of the same code can differ by a few percent: dict layouts),
@@ -18,6 +18,9 @@ others (``--no-pin``: wherever the scheduler puts them).
 ``git archive main | tar -x -C DIR``), interleaved with this one: before and after in one run.
 The receiver checks every request is valid OTLP (protobuf parse) and counts spans, without
 flattening them into dicts: a real collector runs elsewhere, not on the cores under test.
+``--instructions N`` runs each case's server under cachegrind instead (valgrind) and counts the
+instructions it executes per request over N requests, one at a time: no wrk, slow (minutes),
+but the count does not move with the machine's speed, so a cost of a percent shows.
 ``--in-process N`` replaces server and wrk by calling the ASGI app directly, N requests per
 round in a process per case, and reports the least CPU per request of 5 rounds (all threads,
 the export thread included, queued spans flushed inside the round): far less noisy than req/s
@@ -32,6 +35,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -63,7 +67,7 @@ _SERVER_CPU: int | None = None  # --pin: the server's core (wrk and the receiver
 
 def _start(env: dict[str, str], port: int, db: Path,
            tree: Path | None = None) -> subprocess.Popen[bytes]:
-    # one hash seed for every server: string hashing (dict layouts) varies less between cases
+    # hash seed 0 unless the case gives one (--servers gives each of a case's servers its own)
     full = {**os.environ, "PYTHONHASHSEED": "0", **env, "LOGSTD_MODE": "json",
             "DATABASE_URL": f"sqlite:///{db}", "PAYMENTS_URL": "http://127.0.0.1:9"}
     if tree is not None:  # the baseline tree's packages come first on the path
@@ -184,6 +188,9 @@ def main() -> int:
                     help="another source tree to run every case against too (before/after)")
     ap.add_argument("--in-process", type=int, metavar="N", default=0,
                     help="call the app directly, N requests a round (no server, no wrk)")
+    ap.add_argument("--instructions", type=int, metavar="N", default=0,
+                    help="count the server's instructions per request under cachegrind over "
+                         "N requests a case (no wrk; noise-free, slow)")
     ap.add_argument("--no-pin", action="store_true",
                     help="let the scheduler place server, wrk and receiver (default: the "
                          "server alone on core 0, as a pod with a one-core limit)")
@@ -204,8 +211,11 @@ def main() -> int:
               file=sys.stderr)
         return 2
     wrk = shutil.which("wrk")
-    if wrk is None and not ns.in_process:
+    if wrk is None and not (ns.in_process or ns.instructions):
         print("bench: wrk is not installed (bash scripts/system-deps.sh)", file=sys.stderr)
+        return 1
+    if ns.instructions and shutil.which("valgrind") is None:
+        print("bench: valgrind is not installed (bash scripts/system-deps.sh)", file=sys.stderr)
         return 1
     from tracing.testing import OtlpReceiver
 
@@ -215,6 +225,8 @@ def main() -> int:
     names = [prefix + name for prefix, _ in trees for name, _ in CASES]
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in names}
     load = []
+    if ns.instructions:
+        return _instruction_table(ns.instructions, trees)
     with OtlpReceiver(decode=False) as rx, tempfile.TemporaryDirectory() as tmp:
         if ns.in_process:
             for r in range(ns.rounds):
@@ -318,6 +330,100 @@ def _load(wrk: str, url: str, seconds: int, connections: int, pid: int) -> dict[
     lat = dict(re.findall(r"^\s+(50|99)%\s+(\S+)", out, flags=re.M))
     return {"rps": rps, "p50": _ms(lat.get("50", "")), "p99": _ms(lat.get("99", "")),
             "cpu_us": cpu / total * 1e6 if total else float("nan")}
+
+
+def _instructions(env: dict[str, str], n: int, tmp: Path, tree: Path | None,
+                  endpoint: str) -> float:
+    """Instructions the server executes per request, counted by cachegrind: the same server
+    run twice, 200 warm-up requests then 200 or 200 + n more, one at a time on one kept-alive
+    connection; the difference over n. Counts do not change with the machine's speed or with
+    what else runs, so small costs show (instructions are not time: a cache miss costs more
+    than an add, but the cases run the same kind of code)."""
+    import http.client
+
+    totals = []
+    for extra in (200, 200 + n):
+        port = _free_port_here()
+        full = {**os.environ, "PYTHONHASHSEED": "0", **env, "LOGSTD_MODE": "json",
+                "DATABASE_URL": f"sqlite:///{tmp / f'orders-{port}.db'}",
+                "PAYMENTS_URL": "http://127.0.0.1:9", "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint}
+        if tree is not None:
+            full["PYTHONPATH"] = str(tree)
+        proc = subprocess.Popen(
+            ["valgrind", "--tool=cachegrind", "--cache-sim=no",
+             f"--cachegrind-out-file={tmp / 'cachegrind.out.%p'}", sys.executable, "-m",
+             "uvicorn", "orders.app:app", "--host", "127.0.0.1", "--port", str(port),
+             "--no-access-log"],
+            cwd=(tree / "examples" / "orders") if tree else ORDERS, env=full,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            conn = None
+            for _ in range(2400):  # start-up under cachegrind: a minute or two
+                try:
+                    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+                    conn.request("GET", "/healthz/ping")
+                    conn.getresponse().read()
+                    break
+                except OSError:
+                    conn = None
+                    time.sleep(0.25)
+            if conn is None:
+                raise SystemExit("bench: orders did not start under cachegrind")
+            conn.request("GET", "/orders?customerId=C-1001")
+            order = orjson.loads(conn.getresponse().read())["orders"][0]["id"]
+            for _ in range(200 + extra):
+                conn.request("GET", f"/orders/{order}")
+                answer = conn.getresponse()
+                answer.read()
+                if answer.status != 200:
+                    raise SystemExit(f"bench: GET /orders/{order} answered {answer.status}")
+            conn.close()
+            time.sleep(1)  # the batch thread's last export of ratio 1.0, counted too
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            err = proc.communicate(timeout=600)[1]
+        found = re.search(r"I\s+refs:\s+([\d,]+)", err)
+        if found is None:
+            raise SystemExit(f"bench: no instruction count from cachegrind: {err[-300:]}")
+        totals.append(int(found.group(1).replace(",", "")))
+    return (totals[1] - totals[0]) / n
+
+
+def _instruction_table(n: int, trees: list[tuple[str, Path | None]]) -> int:
+    """--instructions N: every case of every tree under cachegrind, as many at once as there
+    are cores; a table of instructions per request against the untraced baseline."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tracing.testing import OtlpReceiver
+
+    jobs = [(prefix, tree, name, env) for name, env in CASES for prefix, tree in trees]
+    with OtlpReceiver(decode=False) as rx, tempfile.TemporaryDirectory() as tmp, \
+            ThreadPoolExecutor(max_workers=max(1, len(os.sched_getaffinity(0)))) as pool:
+        counts = dict(zip(
+            [prefix + name for prefix, _, name, _ in jobs],
+            pool.map(lambda job: _instructions(job[3], n, Path(tmp), job[1], rx.endpoint),
+                     jobs), strict=True))
+        spans = rx.received
+    print(f"# bench/tracing_overhead.py --instructions {n}  GET /orders/{{id}} on examples/orders "
+          f"(SQLite), uvicorn under cachegrind, one request at a time; instructions the server "
+          f"executes per request (all threads), the difference of a run of 200 + {n} requests "
+          f"and one of 200, after 200 to warm up")
+    w = max(len(k) for k in counts) + 2
+    print(f"{'case':<{w}} {'instructions/req':>17} {'vs untraced':>12}")
+    for prefix, _ in trees:
+        base = statistics.fmean((counts[prefix + CASES[0][0]], counts[prefix + CASES[-1][0]]))
+        print(f"{prefix + BASE:<{w}} {base:>17,.0f} {'100.0%':>12}")
+        for name, _ in (*CASES[1:-1], CASES[0], CASES[-1]):
+            c = counts[prefix + name]
+            print(f"{prefix + name:<{w}} {c:>17,.0f} {c / base:>12.1%}")
+    print(f"spans received over OTLP (valid ExportTraceServiceRequests): {spans}")
+    return 0
+
+
+def _free_port_here() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def _placement() -> str:

@@ -7,6 +7,7 @@ need=(jq:jq hyperfine:hyperfine prometheus:prometheus promtool:prometheus
       nats-server:nats-server wrk:wrk
       chromium:chromium  # loadtest report: rendered and checked headless
       lnav:lnav  # bench/pretty.py compares logstd pretty with lnav
+      valgrind:valgrind  # bench/tracing_overhead.py --instructions (cachegrind counts)
       gcc:gcc)  # builds logstd/*.c and tracing/*.c (the optional C extensions) at install
 missing=()
 for pair in "${need[@]}"; do
