@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -174,7 +175,9 @@ def test_standard_samplers_are_decided_as_the_sdk_decides(
                                  trace_state=TraceState([("k", "v")]))
         ctx = api.set_span_in_context(NonRecordingSpan(parent_ctx))
     result = sampler.should_sample(ctx, trace_id, "x", SpanKind.SERVER, {"a": 1}, ())
-    assert decide(parent_ctx, trace_id) is (result.decision is Decision.RECORD_AND_SAMPLE)
+    flags = None if parent_ctx is None else parent_ctx.trace_flags
+    remote = parent_ctx is not None and parent_ctx.is_remote
+    assert decide(flags, remote, trace_id) is (result.decision is Decision.RECORD_AND_SAMPLE)
 
 
 def test_other_samplers_are_asked() -> None:
@@ -425,6 +428,37 @@ def test_attaching_a_span_in_one_step_makes_the_apis_context() -> None:
         finally:
             api_context.detach(token)
         assert api_context.get_current() is before
+
+
+def test_detaching_in_one_step_undoes_an_attach_and_logs_a_foreign_token() -> None:
+    """tracing._current.detacher: what context.detach does, the current context restored;
+    a token made in another context is logged as the API logs it, never raised."""
+    import contextvars
+
+    from opentelemetry import context as api_context
+    from opentelemetry import trace as api_trace
+
+    from tracing._current import attacher, detacher
+
+    attach, detach = attacher(), detacher()
+    span = NonRecordingSpan(api_trace.SpanContext(1, 2, is_remote=False))
+    before = api_context.get_current()
+    token = attach(span)
+    assert api_trace.get_current_span() is span
+    detach(token)
+    assert api_context.get_current() is before
+    foreign = contextvars.copy_context().run(attach, span)  # set inside another context
+    said: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: said.append(record.getMessage())  # type: ignore[method-assign]
+    logger = logging.getLogger("opentelemetry.context")
+    logger.addHandler(handler)
+    try:
+        detach(foreign)
+    finally:
+        logger.removeHandler(handler)
+    assert said == ["Failed to detach context"]
+    assert api_context.get_current() is before
 
 
 def test_a_processor_that_acts_on_start_is_called() -> None:

@@ -92,17 +92,18 @@ class TracingMiddleware:
         return None if quick is None else quick(scope)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        token = self.unsampled(scope)
+        provider = _setup._provider
+        if scope["type"] != "http" or provider is None or \
+                scope.get("path", "").startswith(self.skip):
+            await self.app(scope, receive, send)
+            return
+        _, tracer, quick = self._entry(provider)
+        token = None if quick is None else quick(scope)
         if token is not None:  # a new trace the sampler drops (ratio 0): ids only
             try:
                 await self.app(scope, receive, send)
             finally:
                 token.var.reset(token)
-            return
-        provider = _setup._provider
-        if scope["type"] != "http" or provider is None or \
-                scope.get("path", "").startswith(self.skip):
-            await self.app(scope, receive, send)
             return
         otel = _OTEL or _otel()
         parent = None
@@ -111,7 +112,6 @@ class TracingMiddleware:
                 # a malformed traceparent yields an empty context: a new trace starts
                 parent = otel.propagate.extract(scope, getter=_getter())
                 break
-        tracer = self._entry(provider)[1]
         method = scope.get("method", "GET")
         status_code = 500
         attrs = {"http.request.method": method, "url.path": scope.get("path", "")}
@@ -125,7 +125,7 @@ class TracingMiddleware:
             try:
                 await self.app(scope, receive, send)
             finally:
-                otel.context.detach(token)
+                otel.detach(token)
             return
 
         async def send_wrapper(message: Message) -> None:
@@ -149,7 +149,7 @@ class TracingMiddleware:
             if status_code >= 500:
                 span.set_status(otel.Status(otel.ERROR))
             span.end()
-            otel.context.detach(token)
+            otel.detach(token)
 
 
 class _Otel:
@@ -159,10 +159,10 @@ class _Otel:
         from opentelemetry import context, propagate, trace
         from opentelemetry.trace import SpanKind, Status, StatusCode
 
-        from tracing._current import attacher
+        from tracing._current import attacher, detacher
 
         self.context, self.propagate, self.trace = context, propagate, trace
-        self.attach = attacher()
+        self.attach, self.detach = attacher(), detacher()
         self.SERVER, self.Status, self.ERROR = SpanKind.SERVER, Status, StatusCode.ERROR
 
 

@@ -91,6 +91,35 @@ def attacher() -> Any:
     return _attach
 
 
+_detach: Any = None
+
+
+def detacher() -> Any:
+    """``(token) -> None``: undo an ``attacher()`` attach, as ``context.detach(token)`` does
+    (a token that cannot be reset is logged, not raised); one step where the runtime context
+    is the SDK's default."""
+    global _detach
+    if _detach is not None:
+        return _detach
+    from opentelemetry import context
+
+    rt = runtime()
+    if rt is None:
+        _detach = context.detach
+        return _detach
+    var = rt[0]
+    reset = var.reset
+
+    def detach(token: Any) -> None:
+        try:
+            reset(token)
+        except Exception:  # what the API does with a token of another context
+            context.detach(token)
+
+    _detach = detach
+    return _detach
+
+
 def getter() -> Any:
     """``() -> the span of the current context`` (INVALID_SPAN when there is none); callers
     on the request path keep the function rather than calling through this module."""

@@ -69,6 +69,8 @@ _context = _context_in_one_step if all(
     type(_context_in_one_step(*a)) is SpanContext
     for a in ((1, 2, _FLAGS[1], None), (0, 2, _FLAGS[0], TraceState([("k", "v")])),
               (2**128, 0, _FLAGS[1], None))) else _context_by_the_api
+# a SpanContext is read as its tuple of six fields where that is how the API makes it
+_FIELDS = _context is _context_in_one_step
 _VALID = (bool, int, float, bytes)  # str is cut to the length limit first
 _RANDOM = getattr(TraceFlags, "RANDOM_TRACE_ID", 0)  # W3C level 2 flag (newer SDKs set it)
 
@@ -188,8 +190,9 @@ class LeanSpan(api.Span, ReadableSpan):
 def _standard_decider(sampler: Any) -> Any:
     """For the SDK's standard samplers (what OTEL_TRACES_SAMPLER names: always_on/off,
     traceidratio and their parentbased_ forms, default children), a function
-    ``(parent SpanContext or None, trace_id) -> sampled`` giving the sampler's own decision
-    without its result objects; None for any other sampler (it is then asked as usual).
+    ``(parent's trace flags or None without a parent, parent is remote, trace_id) -> sampled``
+    giving the sampler's own decision without its result objects; None for any other sampler
+    (it is then asked as usual).
     """
     on, off = sampling.ALWAYS_ON, sampling.ALWAYS_OFF
 
@@ -205,7 +208,7 @@ def _standard_decider(sampler: Any) -> Any:
 
     root = plain(sampler)
     if root is not None:
-        return lambda parent, trace_id: root(trace_id)
+        return lambda flags, remote, trace_id: root(trace_id)
     if type(sampler) is not sampling.ParentBased:
         return None
     root = plain(sampler._root)
@@ -215,12 +218,12 @@ def _standard_decider(sampler: Any) -> Any:
         return None
     remote_yes, remote_no, local_yes, local_no = (c is on for c in children)
 
-    def decide(parent: SpanContext | None, trace_id: int) -> bool:
-        if parent is None:
+    def decide(flags: int | None, remote: bool, trace_id: int) -> bool:
+        if flags is None:
             return bool(root(trace_id))
-        if parent.trace_flags.sampled:
-            return remote_yes if parent.is_remote else local_yes
-        return remote_no if parent.is_remote else local_no
+        if flags & TraceFlags.SAMPLED:
+            return remote_yes if remote else local_yes
+        return remote_no if remote else local_no
 
     return decide
 
@@ -249,6 +252,14 @@ class LeanTracer:
         # the SDK's default generator draws from the random module: drawn here in one step
         self._plain_ids = type(self.ids) is RandomIdGenerator
         self.route_ends()
+
+    def _new_trace_id(self) -> int:
+        """A root span's trace id: drawn here in one step from the SDK's default generator."""
+        if self._plain_ids:
+            trace_id = getrandbits(128)
+            if trace_id:
+                return trace_id
+        return int(self.ids.generate_trace_id())
 
     def route_ends(self) -> Any:
         """Choose what an ended LeanSpan is handed to: the provider's processors, or
@@ -329,28 +340,43 @@ class LeanTracer:
         """A LeanSpan, or a NonRecordingSpan when the sampler drops it."""
         current = (self._current() if context is None else
                    api.get_current_span(context)).get_span_context()
-        parent: SpanContext | None = current
-        if current.is_valid:
-            trace_id, flags_extra = current.trace_id, current.trace_flags & _RANDOM
+        if _FIELDS and type(current) is SpanContext:  # its six fields, read in one step
+            p_trace, _, p_remote, p_flags, p_state, p_valid = current
         else:
-            parent, trace_id, flags_extra = None, self.ids.generate_trace_id(), self._random
+            p_trace, p_remote, p_flags, p_state, p_valid = (
+                current.trace_id, current.is_remote, current.trace_flags, current.trace_state,
+                current.is_valid)
+        parent: SpanContext | None = current
+        if p_valid:
+            trace_id, flags_extra = p_trace, p_flags & _RANDOM
+        else:
+            parent, trace_id, flags_extra = None, self._new_trace_id(), self._random
         if self._decide is not None:  # a standard sampler: its decision, decided here
-            sampled = self._decide(parent, trace_id)
+            sampled = self._decide(None if parent is None else p_flags, p_remote, trace_id)
             decision = Decision.RECORD_AND_SAMPLE if sampled else Decision.DROP
-            trace_state = None if parent is None else parent.trace_state
+            trace_state = None if parent is None else p_state
             extra = attributes if sampled else None
         else:
             result = self.sampler.should_sample(context, trace_id, name, kind, attributes, ())
             decision, trace_state, extra = result.decision, result.trace_state, result.attributes
         flags = _FLAGS[(TraceFlags.SAMPLED if decision is Decision.RECORD_AND_SAMPLE
                         else TraceFlags.DEFAULT) | flags_extra]
-        ctx = _context(trace_id, self.ids.generate_span_id(), flags, trace_state)
+        span_id = (self._plain_ids and getrandbits(64)) or self.ids.generate_span_id()
+        ctx = _context(trace_id, span_id, flags, trace_state)
         if decision is Decision.DROP:
             return api.NonRecordingSpan(ctx)
         attrs = _Attributes()
         span = LeanSpan(name, ctx, parent, kind=kind, attributes=attrs, factory=self)
         if extra:
-            span.set_attributes(extra)
+            max_len, max_n = self.max_len, self.max_n
+            for k, v in extra.items():
+                # LeanSpan.set_attribute's plain-scalar test, inline (a call less each)
+                t = type(v)
+                if ((t is str and len(v) <= max_len) or t is int or t is bool or
+                        t is float) and type(k) is str and k and len(attrs) < max_n:
+                    attrs[k] = v
+                else:
+                    span.set_attribute(k, v)
         if self.processor._span_processors is not self.routed:
             self.route_ends()
         if self.starts:

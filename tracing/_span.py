@@ -18,12 +18,11 @@ def _names() -> Any:
     if _otel is None:
         from types import SimpleNamespace
 
-        from opentelemetry import context
         from opentelemetry.trace import Status, StatusCode
 
-        from tracing._current import attacher, getter
+        from tracing._current import attacher, detacher, getter
 
-        _otel = SimpleNamespace(attach=attacher(), detach=context.detach, current=getter(),
+        _otel = SimpleNamespace(attach=attacher(), detach=detacher(), current=getter(),
                                 Status=Status, ERROR=StatusCode.ERROR)
     return _otel
 

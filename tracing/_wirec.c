@@ -384,10 +384,14 @@ encode_span(Buf *b, PyObject *s)
     int remote = 0;
     if (parent != Py_None) {
         TRY(put(b, "\x22\x08", 2));
-        TRY((v = PyObject_GetAttr(parent, s_span_id)) == NULL ? -1 : 0);
+        int parent_tuple = PyTuple_Check(parent) && PyTuple_GET_SIZE(parent) == 6;
+        if (parent_tuple)
+            v = Py_NewRef(PyTuple_GET_ITEM(parent, 1));
+        TRY((v == NULL && (v = PyObject_GetAttr(parent, s_span_id)) == NULL) ? -1 : 0);
         TRY(put_id(b, v, 8));
         Py_CLEAR(v);
-        remote = truthy_attr(parent, s_is_remote);
+        remote = parent_tuple ? PyObject_IsTrue(PyTuple_GET_ITEM(parent, 2))
+                              : truthy_attr(parent, s_is_remote);
         TRY(remote < 0 ? -1 : 0);
     }
 
