@@ -380,24 +380,29 @@ def _by_the_rules(pairs: Sequence[tuple[Any, Any]], max_n: int | None,
     return out, dropped
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(pairs=st.lists(st.tuples(_KEYS, _VALUES), max_size=8),
        max_n=st.one_of(st.none(), st.integers(0, 4)),
-       max_len=st.one_of(st.none(), st.integers(0, 6)), bulk=st.booleans())
+       max_len=st.one_of(st.none(), st.integers(0, 6)),
+       how=st.sampled_from(("one by one", "bulk", "at start")))
 def test_lean_attributes_follow_the_limits_rules(pairs: list[tuple[Any, Any]],
                                                  max_n: int | None, max_len: int | None,
-                                                 bulk: bool) -> None:
-    """set_attribute / set_attributes (their quick test for plain scalars included) keep
-    what the rules keep, cut strings to the length limit and count what the count limit
-    drops."""
+                                                 how: str) -> None:
+    """set_attribute / set_attributes / start_span's attributes (each with its quick test for
+    plain scalars) keep what the rules keep, cut strings to the length limit and count what
+    the count limit drops."""
     tracing.reset()
     _setup_with(span_limits=SpanLimits(max_span_attributes=max_n,
                                        max_span_attribute_length=max_len))
-    span = _setup.starter("t").start_span("s")
-    if bulk:
+    if how == "at start":  # one mapping: a key given twice keeps its last value
+        pairs = list(dict(pairs).items())
+        span = _setup.starter("t").start_span("s", attributes=dict(pairs))
+    else:
+        span = _setup.starter("t").start_span("s")
+    if how == "bulk":
         for k, v in pairs:  # a mapping per call: set_attributes takes one
             span.set_attributes({k: v})
-    else:
+    elif how == "one by one":
         for k, v in pairs:
             span.set_attribute(k, v)
     want, dropped = _by_the_rules(pairs, max_n, max_len)
