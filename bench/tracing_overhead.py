@@ -35,7 +35,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -65,17 +64,29 @@ BASE = "untraced (a+b)"
 _SERVER_CPU: int | None = None  # --pin: the server's core (wrk and the receiver get the rest)
 
 
+def _case_env(env: dict[str, str], db: Path, tree: Path | None) -> dict[str, str]:
+    """One case's orders process environment: the case's variables over this one's, JSON
+    logs, its own SQLite file, payments unreachable (GET /orders/{id} never calls it), and
+    the tree measured first on the path (a --baseline tree)."""
+    full = {**os.environ, **env, "LOGSTD_MODE": "json", "DATABASE_URL": f"sqlite:///{db}",
+            "PAYMENTS_URL": "http://127.0.0.1:9"}
+    if tree is not None:
+        full["PYTHONPATH"] = str(tree)
+    return full
+
+
+def _orders_dir(tree: Path | None) -> Path:
+    return (tree / "examples" / "orders") if tree else ORDERS
+
+
 def _start(env: dict[str, str], port: int, db: Path,
            tree: Path | None = None) -> subprocess.Popen[bytes]:
     # hash seed 0 unless the case gives one (--servers gives each of a case's servers its own)
-    full = {**os.environ, "PYTHONHASHSEED": "0", **env, "LOGSTD_MODE": "json",
-            "DATABASE_URL": f"sqlite:///{db}", "PAYMENTS_URL": "http://127.0.0.1:9"}
-    if tree is not None:  # the baseline tree's packages come first on the path
-        full["PYTHONPATH"] = str(tree)
+    full = _case_env({"PYTHONHASHSEED": "0", **env}, db, tree)
     pin = ["taskset", "-c", str(_SERVER_CPU)] if _SERVER_CPU is not None else []
     proc = subprocess.Popen([*pin, sys.executable, "-m", "uvicorn", "orders.app:app", "--host",
                              "127.0.0.1", "--port", str(port), "--no-access-log"],
-                            cwd=(tree / "examples" / "orders") if tree else ORDERS, env=full,
+                            cwd=_orders_dir(tree), env=full,
                             stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     for _ in range(600):
@@ -160,12 +171,8 @@ def _child(n: int) -> None:
 
 
 def _in_process(env: dict[str, str], n: int, db: Path, tree: Path | None) -> dict[str, float]:
-    full = {**os.environ, **env, "LOGSTD_MODE": "json", "DATABASE_URL": f"sqlite:///{db}",
-            "PAYMENTS_URL": "http://127.0.0.1:9"}
-    if tree is not None:
-        full["PYTHONPATH"] = str(tree)
     out = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", str(n)],
-                         cwd=(tree / "examples" / "orders") if tree else ORDERS, env=full,
+                         cwd=_orders_dir(tree), env=_case_env(env, db, tree),
                          capture_output=True, text=True, check=False)
     if out.returncode != 0:
         raise SystemExit(f"bench: in-process case failed: {out.stderr.strip()[-500:]}")
@@ -316,20 +323,13 @@ def main() -> int:
 
 
 def _load(wrk: str, url: str, seconds: int, connections: int, pid: int) -> dict[str, float]:
-    """One slice of load on one server: req/s, latency, the server's CPU per request."""
-    from service import _cpu_seconds, _ms
+    """One slice of load on one (already warm) server: bench/service.py's wrk run."""
+    from service import _wrk
 
-    cpu0 = _cpu_seconds(pid)
-    out = subprocess.run([wrk, "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", url],
-                         capture_output=True, text=True, check=True).stdout
-    cpu = _cpu_seconds(pid) - cpu0
-    total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
-    if re.search(r"Non-2xx or 3xx responses", out):
+    result = _wrk(wrk, url, seconds, connections, pid, warm=False)
+    if result.pop("errors"):
         raise SystemExit(f"bench: {url} answered errors under load")
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    lat = dict(re.findall(r"^\s+(50|99)%\s+(\S+)", out, flags=re.M))
-    return {"rps": rps, "p50": _ms(lat.get("50", "")), "p99": _ms(lat.get("99", "")),
-            "cpu_us": cpu / total * 1e6 if total else float("nan")}
+    return result
 
 
 def _instructions(env: dict[str, str], n: int, tmp: Path, tree: Path | None,
@@ -341,20 +341,19 @@ def _instructions(env: dict[str, str], n: int, tmp: Path, tree: Path | None,
     than an add, but the cases run the same kind of code)."""
     import http.client
 
+    from service import _free_port
+
     totals = []
     for extra in (200, 200 + n):
-        port = _free_port_here()
-        full = {**os.environ, "PYTHONHASHSEED": "0", **env, "LOGSTD_MODE": "json",
-                "DATABASE_URL": f"sqlite:///{tmp / f'orders-{port}.db'}",
-                "PAYMENTS_URL": "http://127.0.0.1:9", "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint}
-        if tree is not None:
-            full["PYTHONPATH"] = str(tree)
+        port = _free_port()
+        full = _case_env({"PYTHONHASHSEED": "0", **env, "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint},
+                         tmp / f"orders-{port}.db", tree)
         proc = subprocess.Popen(
             ["valgrind", "--tool=cachegrind", "--cache-sim=no",
              f"--cachegrind-out-file={tmp / 'cachegrind.out.%p'}", sys.executable, "-m",
              "uvicorn", "orders.app:app", "--host", "127.0.0.1", "--port", str(port),
              "--no-access-log"],
-            cwd=(tree / "examples" / "orders") if tree else ORDERS, env=full,
+            cwd=_orders_dir(tree), env=full,
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         try:
             conn = None
@@ -423,12 +422,6 @@ def _instruction_table(n: int, trees: list[tuple[str, Path | None]]) -> int:
             print(f"{prefix + name:<{w}} {c:>17,.0f} {c / base:>12.1%}")
     print(f"spans received over OTLP (valid ExportTraceServiceRequests): {spans}")
     return 0
-
-
-def _free_port_here() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _placement() -> str:

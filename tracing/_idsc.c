@@ -36,10 +36,20 @@ typedef struct {
     PyObject *propagation;      /* frozenset of header names (bytes) carrying trace context */
 } QuickRoot;
 
+#define N_FIELDS 10
+
+/* the fields in their keyword order: init, traverse and clear all go through this list */
+static void fields_of(QuickRoot *self, PyObject **out[N_FIELDS]) {
+    PyObject **all[N_FIELDS] = {&self->var, &self->key, &self->context_class,
+                                &self->span_class, &self->span_context, &self->getrandbits,
+                                &self->flags, &self->state, &self->skip, &self->propagation};
+    memcpy(out, all, sizeof all);
+}
+
 static int QuickRoot_init(QuickRoot *self, PyObject *args, PyObject *kwds) {
     static char *kw[] = {"var", "key", "context_class", "span_class", "span_context",
                          "getrandbits", "flags", "state", "skip", "propagation", NULL};
-    PyObject *v[10];
+    PyObject *v[N_FIELDS];
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOOO!OOOO!O!", kw, &v[0], &v[1], &v[2],
                                      &v[3], &PyType_Type, &v[4], &v[5], &v[6], &v[7],
                                      &PyTuple_Type, &v[8], &PyFrozenSet_Type, &v[9]))
@@ -52,10 +62,9 @@ static int QuickRoot_init(QuickRoot *self, PyObject *args, PyObject *kwds) {
         PyErr_SetString(PyExc_TypeError, "var must be a ContextVar");
         return -1;
     }
-    PyObject **slots[] = {&self->var, &self->key, &self->context_class, &self->span_class,
-                          &self->span_context, &self->getrandbits, &self->flags,
-                          &self->state, &self->skip, &self->propagation};
-    for (int i = 0; i < 10; i++) {
+    PyObject **slots[N_FIELDS];
+    fields_of(self, slots);
+    for (int i = 0; i < N_FIELDS; i++) {
         Py_INCREF(v[i]);
         Py_XSETREF(*slots[i], v[i]);
     }
@@ -63,30 +72,18 @@ static int QuickRoot_init(QuickRoot *self, PyObject *args, PyObject *kwds) {
 }
 
 static int QuickRoot_traverse(QuickRoot *self, visitproc visit, void *arg) {
-    Py_VISIT(self->var);
-    Py_VISIT(self->key);
-    Py_VISIT(self->context_class);
-    Py_VISIT(self->span_class);
-    Py_VISIT(self->span_context);
-    Py_VISIT(self->getrandbits);
-    Py_VISIT(self->flags);
-    Py_VISIT(self->state);
-    Py_VISIT(self->skip);
-    Py_VISIT(self->propagation);
+    PyObject **slots[N_FIELDS];
+    fields_of(self, slots);
+    for (int i = 0; i < N_FIELDS; i++)
+        Py_VISIT(*slots[i]);
     return 0;
 }
 
 static int QuickRoot_clear(QuickRoot *self) {
-    Py_CLEAR(self->var);
-    Py_CLEAR(self->key);
-    Py_CLEAR(self->context_class);
-    Py_CLEAR(self->span_class);
-    Py_CLEAR(self->span_context);
-    Py_CLEAR(self->getrandbits);
-    Py_CLEAR(self->flags);
-    Py_CLEAR(self->state);
-    Py_CLEAR(self->skip);
-    Py_CLEAR(self->propagation);
+    PyObject **slots[N_FIELDS];
+    fields_of(self, slots);
+    for (int i = 0; i < N_FIELDS; i++)
+        Py_CLEAR(*slots[i]);
     return 0;
 }
 

@@ -123,21 +123,27 @@ class LeanSpan(api.Span, ReadableSpan):
     def set_attributes(self, attributes: Mapping[str, Any]) -> None:
         if self._end_time is not None:
             return
-        set_attribute = self.set_attribute
-        for k, v in attributes.items():
-            set_attribute(k, v)
+        attrs, fac = self._attrs, self._factory
+        max_len, max_n = fac.max_len, fac.max_n
+        for key, value in attributes.items():
+            t = type(value)
+            # the usual case in one test: a plain scalar under a string key, within the limits
+            if ((t is str and len(value) <= max_len) or t is int or t is bool or
+                    t is float) and type(key) is str and key and \
+                    (key in attrs or len(attrs) < max_n):
+                attrs[key] = value
+            else:
+                self._set_by_the_rules(key, value)
 
     def set_attribute(self, key: str, value: Any) -> None:
-        if self._end_time is not None:
-            return
-        attrs, fac = self._attrs, self._factory
-        t = type(value)
-        # the usual case in one test: a plain scalar under a string key, within the limits
-        if ((t is str and len(value) <= fac.max_len) or t is int or t is bool or t is float) and \
-                type(key) is str and key and (key in attrs or len(attrs) < fac.max_n):
-            attrs[key] = value
-            return
-        limits = fac.limits
+        if type(key) is str:
+            self.set_attributes({key: value})
+        elif self._end_time is None:  # any other key (even an unhashable one) is dropped
+            self._set_by_the_rules(key, value)
+
+    def _set_by_the_rules(self, key: str, value: Any) -> None:
+        """What the quick test leaves: validated and cut as the SDK does, or dropped."""
+        attrs, limits = self._attrs, self._factory.limits
         clean = _clean(value, limits.max_span_attribute_length)
         if not key or not isinstance(key, str) or clean is None:
             log.debug("span attribute dropped: not a valid key or value",
@@ -368,15 +374,7 @@ class LeanTracer:
         attrs = _Attributes()
         span = LeanSpan(name, ctx, parent, kind=kind, attributes=attrs, factory=self)
         if extra:
-            max_len, max_n = self.max_len, self.max_n
-            for k, v in extra.items():
-                # LeanSpan.set_attribute's plain-scalar test, inline (a call less each)
-                t = type(v)
-                if ((t is str and len(v) <= max_len) or t is int or t is bool or
-                        t is float) and type(k) is str and k and len(attrs) < max_n:
-                    attrs[k] = v
-                else:
-                    span.set_attribute(k, v)
+            span.set_attributes(extra)
         if self.processor._span_processors is not self.routed:
             self.route_ends()
         if self.starts:
