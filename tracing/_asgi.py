@@ -144,8 +144,10 @@ class TracingMiddleware:
             tmpl = route_template(scope)
             if tmpl:
                 span.update_name(f"{method} {tmpl}")
-                span.set_attribute("http.route", tmpl)
-            span.set_attribute("http.response.status_code", status_code)
+                span.set_attributes({"http.route": tmpl,
+                                     "http.response.status_code": status_code})
+            else:
+                span.set_attribute("http.response.status_code", status_code)
             if status_code >= 500:
                 span.set_status(otel.Status(otel.ERROR))
             span.end()
