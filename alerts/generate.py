@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from opsplane.errors import SpecError
+from opsplane.org import Endpoints
 from opsplane.slo import (
     BURN_ALERTS,
     SLO,
@@ -320,16 +321,27 @@ def _version(v: str) -> tuple[int, int]:
         raise SpecError(f"--alertmanager-version: {v!r} is not a version like 0.27") from e
 
 
+def ticket_url_for(base: str, version: str) -> str:
+    """The ticket receiver's URL for an endpoints file's ``ticket`` base URL: Jira's base
+    itself for ``jira_configs`` (>= 0.28), else the ticket bridge's ``/alerts`` path."""
+    return base if _version(version) >= (0, 28) else f"{base.rstrip('/')}/alerts"
+
+
 def alertmanager(specs: Sequence[ServiceSpec], *, version: str = "0.25",
                  ticket_url: str = "http://ticket-bridge.monitoring.svc:9095/alerts",
-                 sources: Sequence[str] | None = None) -> dict[str, Any]:
+                 sources: Sequence[str] | None = None,
+                 endpoints: Endpoints | None = None) -> dict[str, Any]:
     """The Alertmanager configuration: a routing tree by service and severity.
 
     ``version`` picks the fields the target Alertmanager understands: webhook ``url_file``
     from 0.26, ``jira_configs`` from 0.28; before 0.26 the ticket webhook posts to
     ``ticket_url`` and authenticates with the referenced credential file.
+    ``endpoints`` (an environment's endpoints file) replaces the vendors' public URLs:
+    PagerDuty's Events API base, and a chat API URL posted to with the referenced token
+    (instead of an incoming-webhook URL read from a file).
     """
     am = _version(version)
+    ends = endpoints or Endpoints()
     receivers: list[dict[str, Any]] = [{"name": "opsplane-default"}]
     routes: list[dict[str, Any]] = []
     srcs = sources or [f"{s.name}/service.yaml" for s in specs]
@@ -340,8 +352,9 @@ def alertmanager(specs: Sequence[ServiceSpec], *, version: str = "0.25",
         if a.pager:
             path = secret_path(a.pager.routing_key, f"{default_dir}/pagerduty-routing-key",
                                f"{src}: alerting.pager.routing_key")
+            url = {"url": f"{ends.pager}/v2/enqueue"} if ends.pager else {}
             receivers.append({"name": f"{spec.name}-pager", "pagerduty_configs": [{
-                "routing_key_file": path, "send_resolved": True,
+                "routing_key_file": path, **url, "send_resolved": True,
                 "description": '{{ .CommonAnnotations.summary }}',
                 "details": {"service": spec.name, "pagerduty_service": a.pager.service,
                             "runbook": "{{ .CommonAnnotations.runbook_url }}",
@@ -360,8 +373,11 @@ def alertmanager(specs: Sequence[ServiceSpec], *, version: str = "0.25",
         if a.chat:
             path = secret_path(a.chat.webhook, f"{default_dir}/slack-webhook",
                                f"{src}: alerting.chat.webhook")
+            api: dict[str, Any] = {"api_url_file": path} if not ends.chat else {
+                "api_url": ends.chat,
+                "http_config": {"authorization": {"type": "Bearer", "credentials_file": path}}}
             receivers.append({"name": f"{spec.name}-chat", "slack_configs": [{
-                "api_url_file": path, "channel": a.chat.channel, "send_resolved": True,
+                **api, "channel": a.chat.channel, "send_resolved": True,
                 "title": '[{{ .CommonLabels.severity }}] {{ .CommonAnnotations.summary }}',
                 "text": "{{ .CommonAnnotations.description }}\n"
                         "runbook: {{ .CommonAnnotations.runbook_url }}\n"

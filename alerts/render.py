@@ -7,6 +7,7 @@ from typing import Any
 
 from alerts.generate import Links, alertmanager, prometheus_rule, rule_tests, rules
 from opsplane.atomic import generated_by
+from opsplane.org import Endpoints
 from opsplane.spec import ServiceSpec
 
 
@@ -20,7 +21,8 @@ def dump_yaml(data: dict[str, Any], source: str) -> str:
 def render(specs: Sequence[ServiceSpec], *, links: Links | None = None,
            alertmanager_version: str = "0.25",
            ticket_url: str = "http://ticket-bridge.monitoring.svc:9095/alerts",
-           sources: Sequence[str] | None = None) -> dict[str, str]:
+           sources: Sequence[str] | None = None,
+           endpoints: Endpoints | None = None) -> dict[str, str]:
     """relative path -> text. Writes nothing.
 
     Only rule files sit at the top, so the directory can be a Prometheus ``rule_files`` glob
@@ -40,5 +42,5 @@ def render(specs: Sequence[ServiceSpec], *, links: Links | None = None,
     every = ", ".join(sorted(f"{s.name} service.yaml" for s in specs))
     files["alertmanager/alertmanager.yaml"] = dump_yaml(
         alertmanager(specs, version=alertmanager_version, ticket_url=ticket_url,
-                     sources=sources), every)
+                     sources=sources, endpoints=endpoints), every)
     return files

@@ -23,3 +23,25 @@ def validate(specs: Sequence[ServiceSpec], sources: Sequence[str] | None = None)
                 raise SpecError(f"{source}: {field}: Alertmanager reads credentials from "
                                 f"files; reference a file or a Kubernetes secret instead of "
                                 f"env {ref.env}")
+        unreached(spec, source)
+
+
+#: who each severity reaches (alerts.generate.alertmanager routes it so)
+REACHES = {"page": ("pager", "chat"), "ticket": ("ticket", "chat")}
+
+
+def unreached(spec: ServiceSpec, source: str) -> None:
+    """Raise SpecError for the first page or ticket alert no receiver of the spec gets."""
+    from alerts.generate import rules
+
+    a = spec.alerting
+    for group in rules(spec)["groups"]:
+        for rule in group["rules"]:
+            severity = rule.get("labels", {}).get("severity")
+            kinds = REACHES.get(severity or "")
+            if "alert" not in rule or kinds is None or any(getattr(a, k) for k in kinds):
+                continue
+            raise SpecError(
+                f"{source}: alert {rule['alert']} (severity {severity}) would reach no one: "
+                f"set alerting.{kinds[0]} or alerting.{kinds[1]}, or team {spec.team}'s "
+                f"defaults in opsplane.yaml")

@@ -34,6 +34,12 @@ def add_parser(sub: Any) -> None:
                    help="target Alertmanager: 0.26 adds webhook url_file, 0.28 jira_configs")
     a.add_argument("--ticket-url", default="http://ticket-bridge.monitoring.svc:9095/alerts",
                    help="ticketing endpoint (Alertmanager < 0.26) or Jira API URL (>= 0.28)")
+    a.add_argument("--org", metavar="FILE",
+                   help="organisation file with team defaults and endpoints "
+                        "(default: ./opsplane.yaml when present)")
+    a.add_argument("--endpoints", metavar="FILE",
+                   help="YAML mapping chat, ticket and pager to base URLs (local, staging); "
+                        "replaces the vendors' endpoints and the org file's")
     a.set_defaults(run=run_alerts)
 
 
@@ -77,11 +83,20 @@ def run_dashboards(args: argparse.Namespace) -> int:
 
 def run_alerts(args: argparse.Namespace) -> int:
     from alerts import Links, write_alerts
+    from alerts.generate import ticket_url_for
+    from opsplane.org import apply_org, find_org, load_endpoints
 
-    written = write_alerts(_specs(args.files), args.output, sources=args.files,
+    org = find_org(args.org)
+    specs = [apply_org(s, org) for s in _specs(args.files)]
+    ends = load_endpoints(args.endpoints) if args.endpoints else (
+        org.endpoints if org is not None else None)
+    ticket_url = args.ticket_url
+    if ends is not None and ends.ticket:
+        ticket_url = ticket_url_for(ends.ticket, args.alertmanager_version)
+    written = write_alerts(specs, args.output, sources=args.files,
                            links=Links(args.grafana_url, args.runbook_url),
                            alertmanager_version=args.alertmanager_version,
-                           ticket_url=args.ticket_url)
+                           ticket_url=ticket_url, endpoints=ends)
     for path in written:
         print(path)
     return 0

@@ -12,6 +12,7 @@ from pathlib import Path
 from string import Template
 
 from opsplane.errors import UsageError
+from opsplane.spec import Alerting
 
 _DNS = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
 
@@ -263,8 +264,19 @@ Deploys with the standard chart: `chart/values.yaml` (generated from service.yam
 """
 
 
-def _files(name: str, team: str, port: int) -> dict[str, str]:
+_NO_ALERTING = """\
+# alerting: team $team has no defaults in opsplane.yaml, and page and ticket alerts must
+# reach someone (opsplane generate alerts refuses otherwise). Fill in, e.g.:
+# alerting:
+#   chat: {channel: "#$name-alerts", webhook: {secret: $name-alerting, key: chat-webhook}}
+#   ticket: {project: TEAM}
+#   pager: {service: $team-oncall, routing_key: {secret: $name-alerting, key: pager-key}}
+"""
+
+
+def _files(name: str, team: str, port: int, alerting: Alerting | None = None) -> dict[str, str]:
     from opsplane import helmvalues
+    from opsplane.org import alerting_yaml
     from opsplane.spec import parse_spec
 
     sub = {"name": name, "team": team, "port": str(port), "module": name.replace("-", "_")}
@@ -274,9 +286,13 @@ def _files(name: str, team: str, port: int) -> dict[str, str]:
 
     import yaml
 
-    spec = parse_spec(yaml.safe_load(t(_SERVICE_YAML)), f"{name}/service.yaml")
+    block = alerting_yaml(alerting) if alerting is not None else ""
+    service_yaml = t(_SERVICE_YAML) + (
+        f"# alerting: team {team}'s defaults from opsplane.yaml\n{block}" if block
+        else t(_NO_ALERTING))
+    spec = parse_spec(yaml.safe_load(service_yaml), f"{name}/service.yaml")
     return {
-        "service.yaml": t(_SERVICE_YAML),
+        "service.yaml": service_yaml,
         "app.py": t(_APP),
         "requirements.txt": "opsplane\nstarlette\n",
         "pyproject.toml": t(_PYPROJECT),
@@ -309,8 +325,11 @@ def _files(name: str, team: str, port: int) -> dict[str, str]:
 
 
 def init_service(name: str, directory: str | Path, *, team: str = "platform",
-                 port: int = 8080) -> list[Path]:
-    """Create ``directory`` with a new service; refuses an existing path. Returns the files."""
+                 port: int = 8080, alerting: Alerting | None = None) -> list[Path]:
+    """Create ``directory`` with a new service; refuses an existing path. Returns the files.
+
+    ``alerting``: the team's defaults (:func:`opsplane.org.team_alerting`) written into
+    service.yaml's ``alerting:`` block."""
     if not _DNS.match(name):
         raise UsageError(f"service name {name!r} must be a DNS label "
                          "(lowercase letters, digits, -)")
@@ -319,7 +338,7 @@ def init_service(name: str, directory: str | Path, *, team: str = "platform",
     root = Path(directory)
     if root.exists():
         raise UsageError(f"{root} already exists; opsplane init never overwrites")
-    files = _files(name, team, port)
+    files = _files(name, team, port, alerting)
     created = []
     for rel, text in files.items():
         p = root / rel

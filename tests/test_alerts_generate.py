@@ -181,16 +181,16 @@ def test_env_credential_is_refused_with_the_field(tmp_path: Path, capsys: Any) -
     assert not (tmp_path / "out").exists()
 
 
-def test_service_without_alerting_gets_rules_but_no_route(tmp_path: Path) -> None:
-    """A fresh spec (opsplane init) has no alerting yet: its rules are still generated and
-    its alerts fall to the root receiver until chat/ticket/pager are filled in."""
+def test_service_without_alerting_is_refused(tmp_path: Path, capsys: Any) -> None:
+    """A fresh spec without alerting (and no team defaults): its page alerts would reach no
+    one, so nothing is generated; the line names the alert and its severity."""
     path = tmp_path / "service.yaml"
     path.write_text(yaml.safe_dump(_raw(alerting={})))
-    assert main(["generate", "alerts", str(path), "-o", str(tmp_path / "o")]) == 0
-    am = yaml.safe_load((tmp_path / "o" / "alertmanager" / "alertmanager.yaml").read_text())
-    assert am["route"]["routes"] == []
-    assert am["receivers"] == [{"name": "opsplane-default"}]
-    assert (tmp_path / "o" / "orders.rules.yaml").is_file()
+    assert main(["generate", "alerts", str(path), "-o", str(tmp_path / "o")]) == 2
+    assert capsys.readouterr().err == (
+        f"error: {path}: alert ErrorBudgetBurn (severity page) would reach no one: set "
+        "alerting.pager or alerting.chat, or team commerce's defaults in opsplane.yaml\n")
+    assert not (tmp_path / "o").exists()
 
 
 def test_bad_alertmanager_version(capsys: Any, tmp_path: Path) -> None:
