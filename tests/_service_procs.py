@@ -121,11 +121,11 @@ def orders_and_payments(work: Path,
                         env: dict[str, str] | None = None) -> Iterator[tuple[Service, Service]]:
     """examples/orders (SQLite in ``work``) wired to its payments stub; both stopped after.
 
-    ``env`` goes to both services.
+    ``env`` goes to both services (a ``DATABASE_URL`` in it replaces the SQLite file).
     """
     payments = Service("payments_stub:app", ORDERS, work, env=dict(env or {}))
     orders = Service("orders.app:app", ORDERS, work, env={
-        **(env or {}), "DATABASE_URL": f"sqlite:///{work / 'o.db'}"})
+        "DATABASE_URL": f"sqlite:///{work / 'o.db'}", **(env or {})})
     orders.env["PAYMENTS_URL"] = payments.url
     try:
         payments.start(wait=False)

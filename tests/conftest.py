@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import logstd
+from tests.pg import PostgresMissing, PostgresServer
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_SCHEMAS = ROOT.parent / "shared" / "schemas"
@@ -69,3 +70,31 @@ def require_tool(name: str) -> str:
             pytest.fail(f"{name} is not installed (make test installs it: scripts/system-deps.sh)")
         pytest.skip(f"{name} not installed")
     return path
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A real PostgreSQL (Debian's, tests/pg.py) on a free loopback port, for the session.
+
+    Missing postgresql is a failure under CI, else a skip. Stopped by pid at the end.
+    """
+    try:
+        server = PostgresServer()  # its own temp dir: pytest's is root-only (0700)
+    except PostgresMissing as e:
+        if os.environ.get("CI") == "true":
+            pytest.fail(str(e))
+        pytest.skip(str(e))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.cleanup()
+
+
+@pytest.fixture
+def pg_url(postgres: PostgresServer, request: pytest.FixtureRequest) -> str:
+    """URL of a fresh, empty database on the session's PostgreSQL (named for the test)."""
+    import re
+
+    name = "t_" + re.sub(r"[^a-z0-9]+", "_", request.node.name.lower())[:55]
+    return postgres.create_database(name)

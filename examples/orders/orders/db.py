@@ -1,9 +1,11 @@
 """Storage of the orders service: SQLite by default, PostgreSQL when DATABASE_URL says so.
 
-Plain DB-API (sqlite3, or psycopg when installed). The schema and the seed data
-(customers C-1001..C-1010 and a few historical orders) are created on start, idempotently.
-SQLite runs inline on the event loop (local file, sub-millisecond statements); PostgreSQL
-statements run in a worker thread.
+Plain DB-API (sqlite3, or psycopg when installed: the ``postgres`` extra). The schema and
+the seed data (customers C-1001..C-1010 and a few historical orders) are created on start,
+idempotently. SQLite runs inline on the event loop (local file, sub-millisecond statements);
+PostgreSQL statements run in a worker thread, one at a time on one connection. When the
+server goes away, a statement fails fast with ``DatabaseUnavailable`` (HTTP 503) and the
+next one reconnects: the service recovers without a restart.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import tracing
+from opsplane import ApiError
 
 T = TypeVar("T")
 
@@ -65,6 +68,16 @@ SEED_ORDERS = [
 ]
 
 CANCELLABLE = frozenset({"created", "paid", "payment_failed"})
+CONNECT_TIMEOUT_S = 2  # a PostgreSQL that does not answer fails the statement, not the request
+
+
+class DatabaseUnavailable(ApiError):
+    """The database cannot be reached: answered 503, the server's message kept out."""
+
+    def __init__(self, kind: str, error: BaseException) -> None:
+        super().__init__(503, "DATABASE_UNAVAILABLE",
+                         f"the {kind} database is unavailable ({type(error).__name__}); "
+                         "try again")
 
 
 def sqlite_path(url: str) -> str:
@@ -95,12 +108,10 @@ class Database:
             self.con.execute("PRAGMA foreign_keys=ON")
             self.con.execute("PRAGMA busy_timeout=2000")
             self.param = "?"
-        elif self.kind == "postgresql":  # pragma: no cover - needs a PostgreSQL server
-            import psycopg
-
-            self.con = psycopg.connect(url.replace("postgresql+psycopg", "postgresql"),
-                                       autocommit=True)
+        elif self.kind == "postgresql":
+            self.con = None
             self.param = "%s"
+            self.con = self._connect()
         else:
             raise ValueError(f"DATABASE_URL scheme {scheme!r} is not sqlite or postgresql")
 
@@ -114,13 +125,33 @@ class Database:
                                             "db.operation.name": name}):
             if self.kind == "sqlite":
                 return fn(*args)
-            import anyio.to_thread  # pragma: no cover
+            import anyio.to_thread
 
-            return await anyio.to_thread.run_sync(self._locked, fn, *args)  # pragma: no cover
+            return await anyio.to_thread.run_sync(self._locked, fn, *args)
 
-    def _locked(self, fn: Callable[..., T], *args: Any) -> T:  # pragma: no cover
+    def _connect(self) -> Any:
+        import psycopg
+
+        url = self.url.replace("postgresql+psycopg", "postgresql")
+        try:
+            return psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
+        except psycopg.OperationalError as e:
+            raise DatabaseUnavailable(self.kind, e) from None
+
+    def _locked(self, fn: Callable[..., T], *args: Any) -> T:
+        """One PostgreSQL statement group at a time; reconnect when the last one broke."""
+        import psycopg
+
         with self._lock:
-            return fn(*args)
+            if self.con is None or self.con.closed or self.con.broken:
+                if self.con is not None:
+                    self.con.close()
+                self.con = None
+                self.con = self._connect()
+            try:
+                return fn(*args)
+            except psycopg.OperationalError as e:
+                raise DatabaseUnavailable(self.kind, e) from None
 
     def _q(self, sql: str) -> str:
         return sql if self.param == "?" else sql.replace("?", "%s")
@@ -160,7 +191,8 @@ class Database:
         self._exec("SELECT 1").fetchone()
 
     def close(self) -> None:
-        self.con.close()
+        if self.con is not None:
+            self.con.close()
 
     # -- queries ---------------------------------------------------------------------
     def customer_exists(self, customer_id: str) -> bool:
