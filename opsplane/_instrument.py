@@ -105,13 +105,17 @@ class Instrumented:
         if settings is not None:
             self.health.settings_loaded = False
         self.log_probes = log_probes
-        # tracing (spec ``tracing: true``): the span wraps the request layer, so the summary
-        # record is written inside it and carries traceId/spanId
-        # OPSPLANE_TRACING=true|false overrides the spec (the chart sets it per environment)
+        # tracing: the span wraps the request layer, so the summary record is written inside
+        # it and carries traceId/spanId. On where OTEL_* configures an OTLP endpoint (and
+        # OTEL_SDK_DISABLED is not true); the spec's ``tracing: true|false`` wins over that,
+        # and OPSPLANE_TRACING=true|false over the spec
         if tracing is None:
+            import tracing as _tracing
+
             env = os.environ.get("OPSPLANE_TRACING", "").strip().lower()
-            tracing = {"1": True, "true": True, "yes": True, "0": False, "false": False,
-                       "no": False}.get(env, spec.tracing)
+            switch = {"1": True, "true": True, "yes": True, "0": False, "false": False,
+                      "no": False}.get(env, spec.tracing.enabled)
+            tracing = _tracing.wanted(switch)
         self.tracing = tracing
         # OPSPLANE_GC_FREEZE=false keeps what startup made in the collector's generations
         self.gc_freeze = os.environ.get("OPSPLANE_GC_FREEZE", "").strip().lower() not in (
@@ -282,9 +286,20 @@ class Instrumented:
         logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
         if self.tracing:
             import tracing
+            from tracing.errors import TracingError
 
             if not tracing.is_enabled():
-                tracing.setup(service=self.spec.name, version=self.version)
+                try:
+                    tracing.setup(service=self.spec.name, version=self.version,
+                                  sampler=self.spec.tracing.sampler,
+                                  ratio=self.spec.tracing.ratio)
+                except TracingError as e:  # a bad OTEL_* variable: one line, not a traceback
+                    line = str(e)
+                    self.state.startup_error = line
+                    log.error("startup failed", extra={
+                        "event": "startup.failed", "errorType": "TracingError",
+                        "errorMessage": line})
+                    return line
             tracing.instrument_httpx()
         if self.settings_class is not None:
             from opsplane.errors import SettingsError

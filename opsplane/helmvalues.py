@@ -55,7 +55,7 @@ def generate(spec: ServiceSpec, *, image: str | None = None,
             "drainDelaySeconds": _number(spec.shutdown.drain_delay),
             "graceSeconds": _number(spec.shutdown.grace),
         },
-        "tracing": {"enabled": spec.tracing},
+        "tracing": {"enabled": spec.tracing.enabled is True},
     }
 
 

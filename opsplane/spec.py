@@ -137,6 +137,24 @@ class Shutdown(_Model):
     max_in_flight: int = Field(256, ge=1)
 
 
+# the samplers OTEL_TRACES_SAMPLER may name (OpenTelemetry's built-in ones)
+Sampler = Literal["always_on", "always_off", "traceidratio", "parentbased_always_on",
+                  "parentbased_always_off", "parentbased_traceidratio"]
+
+
+class Tracing(_Model):
+    """``tracing:``. Each field set here wins over the OTEL_* environment; ``tracing: true``
+    (or ``false``) alone is ``enabled``."""
+
+    enabled: bool | None = Field(
+        None, description="spans on or off whatever OTEL_* says (unset: on where "
+                          "OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT is set and OTEL_SDK_DISABLED "
+                          "is not true)")
+    sampler: Sampler | None = Field(None, description="instead of OTEL_TRACES_SAMPLER")
+    ratio: float | None = Field(None, ge=0, le=1,
+                                description="instead of OTEL_TRACES_SAMPLER_ARG")
+
+
 class ServiceSpec(_Model):
     """service.yaml, version 1."""
 
@@ -153,7 +171,12 @@ class ServiceSpec(_Model):
     resources: Resources = Resources()
     load: LoadMix = LoadMix()
     shutdown: Shutdown = Shutdown()
-    tracing: bool = False
+    tracing: Tracing = Tracing()
+
+    @field_validator("tracing", mode="before")
+    @classmethod
+    def _tracing_switch(cls, v: Any) -> Any:
+        return {"enabled": v} if isinstance(v, bool) else v
 
     @field_validator("dependencies")
     @classmethod

@@ -70,6 +70,78 @@ def test_bad_settings_are_one_line(env: dict[str, str], message: str) -> None:
     assert str(e.value).startswith(message)
 
 
+_EP = "http://collector:4318"
+
+
+@pytest.mark.parametrize(("enabled", "env", "expected"), [
+    (None, {}, False),
+    (None, {"OTEL_EXPORTER_OTLP_ENDPOINT": _EP}, True),
+    (None, {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": _EP + "/v1/traces"}, True),
+    (None, {"OTEL_TRACES_EXPORTER": "otlp"}, True),  # the exporter's default endpoint
+    (None, {"OTEL_EXPORTER_OTLP_ENDPOINT": _EP, "OTEL_TRACES_EXPORTER": "none"}, False),
+    (None, {"OTEL_EXPORTER_OTLP_ENDPOINT": _EP, "OTEL_SDK_DISABLED": "TRUE"}, False),
+    (None, {"OTEL_EXPORTER_OTLP_ENDPOINT": _EP, "OTEL_SDK_DISABLED": "false"}, True),
+    (None, {"OTEL_EXPORTER_OTLP_ENDPOINT": _EP, "OTEL_SDK_DISABLED": "1"}, True),  # not "true"
+    (False, {"OTEL_EXPORTER_OTLP_ENDPOINT": _EP}, False),  # the spec wins
+    (True, {}, True),
+    (True, {"OTEL_SDK_DISABLED": "true"}, False),  # the SDK's own switch wins over all
+])
+def test_wanted_follows_opentelemetry_conventions(enabled: bool | None, env: dict[str, str],
+                                                  expected: bool) -> None:
+    assert tracing.wanted(enabled, env=env) is expected
+
+
+def test_sampler_and_ratio_arguments_win_over_the_variables() -> None:
+    env = {"OTEL_TRACES_SAMPLER": "always_on", "OTEL_TRACES_SAMPLER_ARG": "0.5"}
+    assert (resolve_config("o", env=env).sampler, resolve_config("o", env=env).ratio) == (
+        "always_on", 0.5)
+    cfg = resolve_config("o", env=env, sampler="traceidratio", ratio=0.25)
+    assert (cfg.sampler, cfg.ratio) == ("traceidratio", 0.25)
+    assert resolve_config("o", env=env, sampler="always_off").ratio == 0.5
+    with pytest.raises(TracingError, match="sampler 'sometimes' is not one of"):
+        resolve_config("o", env=env, sampler="sometimes")
+
+
+def _kit(spec: Any) -> Any:
+    from prometheus_client import CollectorRegistry
+
+    import opsplane
+    from opsplane.lifecycle import State
+
+    return opsplane.instrument(Starlette(routes=[]), spec, State(started=True),
+                               registry=CollectorRegistry(), configure_logging=False)
+
+
+async def test_the_kit_traces_where_otel_variables_say_and_the_spec_overrides(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from opentelemetry.sdk.trace import sampling
+
+    from opsplane.spec import ServiceSpec
+
+    for var in ("OPSPLANE_TRACING", "OTEL_SDK_DISABLED", "OTEL_TRACES_EXPORTER"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9")
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "always_on")
+    base = {"name": "svc", "team": "t", "app": "m:app"}
+    assert _kit(ServiceSpec(**base)).tracing is True
+    assert _kit(ServiceSpec(**base, tracing=False)).tracing is False
+    monkeypatch.setenv("OPSPLANE_TRACING", "true")  # the deployment's switch wins over the spec
+    assert _kit(ServiceSpec(**base, tracing=False)).tracing is True
+    monkeypatch.delenv("OPSPLANE_TRACING")
+    kit = _kit(ServiceSpec(**base, tracing={"sampler": "traceidratio", "ratio": 0.25}))
+    assert kit.tracing is True
+    assert await kit.startup() is None
+    sampler = tracing._setup._provider.sampler  # the SDK's public TracerProvider.sampler
+    assert type(sampler) is sampling.TraceIdRatioBased
+    assert sampler.rate == 0.25
+    tracing.reset()
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "sometimes")
+    kit = _kit(ServiceSpec(**base))
+    assert await kit.startup() == "OTEL_TRACES_SAMPLER='sometimes' is not one of " \
+        "always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off, " \
+        "parentbased_traceidratio"
+
+
 async def test_inbound_span_named_by_route_with_db_child_and_log_ids() -> None:
     with capture_spans("front") as spans, capture_logs() as logs:
         r = await call("/items/42")

@@ -1,7 +1,8 @@
 """tracing: OpenTelemetry for every service -- setup, inbound and outbound spans, ids in logs.
 
     import tracing
-    tracing.setup(service="orders", version="1.4.2")   # OTLP from OTEL_* variables, if any
+    if tracing.wanted():                                 # an OTLP endpoint in OTEL_*
+        tracing.setup(service="orders", version="1.4.2")   # OTLP from OTEL_* variables
     app = tracing.TracingMiddleware(app)                 # inbound spans named by route
     tracing.instrument_httpx()                           # outbound spans + traceparent
     with tracing.span("orders.reserve_stock", orderId=order_id):
@@ -12,7 +13,15 @@ Importing this package loads no OpenTelemetry module; ``setup`` does.
 
 from tracing._asgi import TracingMiddleware
 from tracing._outbound import instrument_httpx, instrument_requests
-from tracing._setup import TracingConfig, current_ids, is_enabled, reset, setup, shutdown
+from tracing._setup import (
+    TracingConfig,
+    current_ids,
+    is_enabled,
+    reset,
+    setup,
+    shutdown,
+    wanted,
+)
 from tracing._span import span
 
 __all__ = [
@@ -26,4 +35,5 @@ __all__ = [
     "setup",
     "shutdown",
     "span",
+    "wanted",
 ]

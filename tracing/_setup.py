@@ -57,10 +57,39 @@ def _parse_headers(raw: str) -> dict[str, str]:
     return out
 
 
+def _true(env: Mapping[str, str], name: str) -> bool:
+    """An OpenTelemetry boolean variable: true only when it says ``true`` (any case)."""
+    return env.get(name, "").strip().lower() == "true"
+
+
+def wanted(enabled: bool | None = None, env: Mapping[str, str] | None = None) -> bool:
+    """Whether a service traces, by OpenTelemetry's environment conventions.
+
+    ``OTEL_SDK_DISABLED=true`` turns it off whatever else says (the SDK's own switch). Then
+    ``enabled`` (the service spec's ``tracing:``), when not None, decides. Otherwise spans
+    are on where an OTLP endpoint is configured (``OTEL_EXPORTER_OTLP_ENDPOINT`` or
+    ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``) or ``OTEL_TRACES_EXPORTER=otlp`` asks for the
+    exporter's default endpoint, unless ``OTEL_TRACES_EXPORTER=none``.
+    """
+    env = os.environ if env is None else env
+    if _true(env, "OTEL_SDK_DISABLED"):
+        return False
+    if enabled is not None:
+        return enabled
+    exporter = env.get("OTEL_TRACES_EXPORTER", "").strip().lower()
+    if exporter == "none":
+        return False
+    endpoint = (env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "").strip() or
+                env.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip())
+    return bool(endpoint) or exporter == "otlp"
+
+
 def resolve_config(service: str, version: str | None = None, environment: str | None = None,
                    ratio: float | None = None,
-                   env: Mapping[str, str] | None = None) -> TracingConfig:
-    """Settings from arguments first, then the standard OTEL_* variables."""
+                   env: Mapping[str, str] | None = None, *,
+                   sampler: str | None = None) -> TracingConfig:
+    """Settings from arguments first (``sampler`` and ``ratio`` instead of
+    OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG), then the standard OTEL_* variables."""
     from tracing.errors import TracingError
 
     env = os.environ if env is None else env
@@ -74,11 +103,16 @@ def resolve_config(service: str, version: str | None = None, environment: str | 
     if protocol not in ("http/protobuf", "grpc"):
         raise TracingError(f"OTEL_EXPORTER_OTLP_PROTOCOL={protocol!r} is not supported "
                            "(http/protobuf or grpc)")
-    sampler = env.get("OTEL_TRACES_SAMPLER", "parentbased_traceidratio").strip()
     known = ("always_on", "always_off", "traceidratio", "parentbased_always_on",
              "parentbased_always_off", "parentbased_traceidratio")
-    if sampler not in known:
-        raise TracingError(f"OTEL_TRACES_SAMPLER={sampler!r} is not one of {', '.join(known)}")
+    if sampler is not None:
+        if sampler not in known:
+            raise TracingError(f"sampler {sampler!r} is not one of {', '.join(known)}")
+    else:
+        sampler = env.get("OTEL_TRACES_SAMPLER", "").strip() or "parentbased_traceidratio"
+        if sampler not in known:
+            raise TracingError(
+                f"OTEL_TRACES_SAMPLER={sampler!r} is not one of {', '.join(known)}")
     if ratio is None:
         raw = env.get("OTEL_TRACES_SAMPLER_ARG", "1.0")
         try:
@@ -137,6 +171,7 @@ def setup(
     version: str | None = None,
     environment: str | None = None,
     *,
+    sampler: str | None = None,
     ratio: float | None = None,
     exporter: SpanExporter | None = None,
     processors: Sequence[Any] = (),
@@ -145,6 +180,7 @@ def setup(
 ) -> TracerProvider:
     """Create (or replace) the process's TracerProvider; returns it.
 
+    ``sampler`` and ``ratio`` win over OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG.
     ``exporter`` overrides the OTLP exporter the environment names (tests pass an in-memory
     one); ``provider`` injects a ready provider. Log records written inside a span get
     traceId and spanId unless ``log_ids`` is false.
@@ -159,7 +195,7 @@ def setup(
 
     from tracing._export import CountingBatchProcessor, CountingExporter
 
-    cfg = resolve_config(service, version, environment, ratio)
+    cfg = resolve_config(service, version, environment, ratio, sampler=sampler)
     if provider is None:
         provider = TracerProvider(resource=Resource.create(cfg.resource), sampler=_sampler(cfg))
         chosen = exporter or (_otlp_exporter(cfg) if cfg.exporter == "otlp" else None)
