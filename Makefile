@@ -4,7 +4,7 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck bench bench-limits system-deps clean docs
+.PHONY: demo test lint typecheck bench bench-limits system-deps clean docs up down
 
 $(STAMP): pyproject.toml $(wildcard logstd/*.c logstd/*.h tracing/*.c)
 	$(PY) -m venv $(VENV)
@@ -23,6 +23,14 @@ test: system-deps $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/logstd lint .
 	$(BIN)/pytest -q
+
+# the orders stack on Docker (deploy/local/stack.sh): generated rules, routes and dashboards,
+# every service on 127.0.0.1; ports etc. from STACK_* variables (deploy/local/stack.py)
+up: | $(STAMP)
+	bash deploy/local/stack.sh up
+
+down:
+	bash deploy/local/stack.sh down
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
