@@ -22,6 +22,8 @@ COMMANDS = {
     "test": "opsplane._cmd_test",
     "generate": "opsplane._cmd_generate",
     "serve": "opsplane._cmd_serve",
+    "ticket-bridge": "opsplane._cmd_ticket_bridge",
+    "canary": "opsplane._cmd_canary",
 }
 
 

@@ -310,8 +310,13 @@ async def run_async(collection: Collection, env: Environment, *, iterations: int
                     concurrency: int = 1, tags: Sequence[str] = (), bail: bool = False,
                     wait_s: float = 0.0, source: str = "collection",
                     on_result: Callable[[RequestResult], None] | None = None,
-                    on_wait: Callable[[str], None] | None = None) -> RunResult:
-    """Run ``iterations`` passes of the collection, ``concurrency`` at a time."""
+                    on_wait: Callable[[str], None] | None = None,
+                    client: Any = None) -> RunResult:
+    """Run ``iterations`` passes of the collection, ``concurrency`` at a time.
+
+    ``client``: an ``httpx.AsyncClient`` to send with (a long-running caller such as the
+    canary shares one, with its pool and TLS context); by default the run opens its own.
+    """
     import httpx
 
     if iterations < 1 or concurrency < 1:
@@ -347,9 +352,12 @@ async def run_async(collection: Collection, env: Environment, *, iterations: int
                 if bail and not r.passed:
                     stop.set()
 
-    limits = httpx.Limits(max_connections=max(concurrency, 1))
-    async with httpx.AsyncClient(limits=limits, follow_redirects=False) as client:
+    if client is not None:
         await asyncio.gather(*(worker(client) for _ in range(result.concurrency)))
+    else:
+        limits = httpx.Limits(max_connections=max(concurrency, 1))
+        async with httpx.AsyncClient(limits=limits, follow_redirects=False) as own:
+            await asyncio.gather(*(worker(own) for _ in range(result.concurrency)))
     result.duration_s = time.perf_counter() - started
     result.bailed = stop.is_set()
     result.results.sort(key=lambda r: (r.iteration, r.index))
