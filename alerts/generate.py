@@ -148,13 +148,41 @@ def symptom_alerts(spec: ServiceSpec, links: Links) -> list[dict[str, Any]]:
     } for name, severity, for_, expr, summary, desc in rules]
 
 
+#: the canary alerts on this many failed runs in a row, never on one blip
+CANARY_FAILURES = 3
+_PROD = "prod|production"
+
+
+def canary_alerts(spec: ServiceSpec, links: Links) -> list[dict[str, Any]]:
+    """CanaryFailing: the production canary (``opsplane canary``) failed the service's
+    collection ``CANARY_FAILURES`` runs in a row; pages for production, tickets elsewhere."""
+    streak = metric(spec, "canary_consecutive_failures")
+    out = []
+    for severity, match in (("page", f'=~"{_PROD}"'), ("ticket", f'!~"{_PROD}"')):
+        out.append({
+            "alert": "CanaryFailing",
+            "expr": f"max by (environment, collection) ({streak}{{service=\"{spec.name}\","
+                    f"environment{match}}}) >= {CANARY_FAILURES}",
+            "labels": _labels(spec, severity),
+            "annotations": _annotations(
+                spec, "CanaryFailing",
+                f"{spec.name}: canary failing in {{{{ $labels.environment }}}}",
+                f"The canary's {{{{ $labels.collection }}}} collection failed "
+                f"{{{{ $value }}}} runs in a row against {spec.name} in "
+                "{{ $labels.environment }} (or cannot be read); each failure is on the "
+                "canary page.", links),
+        })
+    return out
+
+
 def rules(spec: ServiceSpec, links: Links = Links()) -> dict[str, Any]:
     """The Prometheus rule file of one service (``groups:``)."""
     return {"groups": [
         {"name": f"opsplane-{spec.name}-sli",
          "rules": recording_rules(spec)},
         {"name": f"opsplane-{spec.name}-alerts",
-         "rules": slo_alerts(spec, links) + symptom_alerts(spec, links)},
+         "rules": slo_alerts(spec, links) + symptom_alerts(spec, links)
+         + canary_alerts(spec, links)},
     ]}
 
 
@@ -273,7 +301,36 @@ def rule_tests(spec: ServiceSpec, rule_file: str, links: Links = Links()) -> dic
                              "exp_alerts": [_expected(spec, links, n, sev[n], extra)]}
                             for n, extra in symptom.items()],
     })
+    tests.append(_canary_test(spec, links))
     return {"rule_files": [rule_file], "evaluation_interval": "1m", "tests": tests}
+
+
+def _canary_test(spec: ServiceSpec, links: Links) -> dict[str, Any]:
+    """One failed canary run is silent; CANARY_FAILURES in a row page (prod) or ticket."""
+    streak = metric(spec, "canary_consecutive_failures")
+    values = "0 1 0 1 2 3 4 5 6 7"  # a blip at 1m, then failures from 3m on
+
+    def series(env: str) -> dict[str, str]:
+        return {"series": f'{streak}{{service="{spec.name}",environment="{env}",'
+                          'collection="smoke"}', "values": values}
+
+    def expected(severity: str, env: str, value: int) -> dict[str, Any]:
+        rule = next(r for r in canary_alerts(spec, links) if r["labels"]["severity"] == severity)
+        notes = {k: v.replace("{{ $labels.environment }}", env)
+                 .replace("{{ $labels.collection }}", "smoke").replace("{{ $value }}", str(value))
+                 for k, v in rule["annotations"].items()}
+        return {"exp_labels": {**rule["labels"], "environment": env, "collection": "smoke"},
+                "exp_annotations": notes}
+
+    return {
+        "name": "canary: one failed run is silent, three in a row fire",
+        "interval": "1m", "input_series": [series("prod"), series("staging")],
+        "alert_rule_test": [
+            {"eval_time": "1m", "alertname": "CanaryFailing", "exp_alerts": []},
+            {"eval_time": "5m", "alertname": "CanaryFailing",
+             "exp_alerts": [expected("page", "prod", 3), expected("ticket", "staging", 3)]},
+        ],
+    }
 
 
 def _key(item: dict[str, Any]) -> str:
@@ -356,7 +413,9 @@ def alertmanager(specs: Sequence[ServiceSpec], *, version: str = "0.25",
             receivers.append({"name": f"{spec.name}-pager", "pagerduty_configs": [{
                 "routing_key_file": path, **url, "send_resolved": True,
                 "description": '{{ .CommonAnnotations.summary }}',
-                "details": {"service": spec.name, "pagerduty_service": a.pager.service,
+                "details": {"alertname": "{{ .CommonLabels.alertname }}",
+                            "severity": "{{ .CommonLabels.severity }}",
+                            "service": spec.name, "pagerduty_service": a.pager.service,
                             "runbook": "{{ .CommonAnnotations.runbook_url }}",
                             "dashboard": "{{ .CommonAnnotations.dashboard_url }}"}}]})
             sub.append({"receiver": f"{spec.name}-pager",
@@ -378,7 +437,8 @@ def alertmanager(specs: Sequence[ServiceSpec], *, version: str = "0.25",
                 "http_config": {"authorization": {"type": "Bearer", "credentials_file": path}}}
             receivers.append({"name": f"{spec.name}-chat", "slack_configs": [{
                 **api, "channel": a.chat.channel, "send_resolved": True,
-                "title": '[{{ .CommonLabels.severity }}] {{ .CommonAnnotations.summary }}',
+                "title": "[{{ .Status | toUpper }}] [{{ .CommonLabels.severity }}] "
+                         "{{ .CommonLabels.alertname }}: {{ .CommonAnnotations.summary }}",
                 "text": "{{ .CommonAnnotations.description }}\n"
                         "runbook: {{ .CommonAnnotations.runbook_url }}\n"
                         "dashboard: {{ .CommonAnnotations.dashboard_url }}"}]})

@@ -74,7 +74,10 @@ def test_burn_rate_alerts_use_the_workbook_windows(spec: ServiceSpec) -> None:
     assert names == {"ErrorBudgetBurn": "ticket", "ServiceDown": "page",
                      "ReadinessFailing": "ticket", "CrashLooping": "ticket",
                      "MemoryNearLimit": "ticket", "CPUThrottled": "ticket",
-                     "DependencyUnhealthy": "chat"}
+                     "DependencyUnhealthy": "chat", "CanaryFailing": "ticket"}
+    canary = [a for a in alerts if a["alert"] == "CanaryFailing"]
+    assert [a["labels"]["severity"] for a in canary] == ["page", "ticket"]
+    assert all(">= 3" in a["expr"] and 'service="orders"' in a["expr"] for a in canary)
     for a in alerts:
         assert set(a["annotations"]) == {"summary", "description", "runbook_url",
                                          "dashboard_url"}
@@ -86,7 +89,7 @@ def test_promtool_checks_and_unit_tests_pass(out: Path) -> None:
     check = _run([promtool, "check", "rules", "orders.rules.yaml"], cwd=out,
                            capture_output=True, text=True, timeout=60)
     assert check.returncode == 0, check.stdout + check.stderr
-    assert "SUCCESS: 33 rules found" in check.stdout
+    assert "SUCCESS: 35 rules found" in check.stdout
     test = _run([promtool, "test", "rules", "tests/orders.rules.test.yaml"], cwd=out,
                           capture_output=True, text=True, timeout=120)
     assert test.returncode == 0, test.stdout + test.stderr
