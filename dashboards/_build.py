@@ -164,6 +164,22 @@ def service(spec: ServiceSpec, header: str, logs_datasource: str,
         lay.add(TimeSeries, 8, 8, title="Dependency health checks", unit="short",
                 valueMin=0, valueMax=1, targets=[_t(q.dependency_health(spec), "{{check}}")])
 
+    lay.row("Canary")
+    lay.add(TimeSeries, 8, 8, title="Canary: last run passed",
+            description="probe_success of the production canary (1 passed, 0 failed), per "
+                        "environment and collection", unit="short", valueMin=0, valueMax=1,
+            targets=[_t(q.canary(spec, "probe_success"), "{{environment}} {{collection}}")])
+    lay.add(TimeSeries, 8, 8, title="Canary: run duration", unit="s",
+            targets=[_t(q.canary(spec, "probe_duration_seconds", "max"),
+                        "{{environment}} {{collection}}")])
+    lay.add(TimeSeries, 8, 8, title="Canary: failures in a row",
+            description="CanaryFailing fires at 3", unit="short",
+            thresholdsStyleMode="line", thresholds=_steps((None, "green"), (3, "red")),
+            targets=[_t(q.canary(spec, "canary_consecutive_failures", "max"),
+                        "{{environment}} {{collection}}", "A"),
+                     _t(q.canary_failed_checks(spec), "failing: {{environment}} {{check}}",
+                        "B")])
+
     logs = _explore(logs_datasource, {"expr": f'{{namespace="$namespace",app="{spec.name}"}}'})
     traces = _explore(traces_datasource, {"queryType": "search", "service": spec.name})
     dash = Dashboard(

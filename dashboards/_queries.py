@@ -54,6 +54,20 @@ def burn_rate(spec: ServiceSpec, slo: SLO, window: str) -> str:
     return f"({ratio}) / {num(slo.budget)}"
 
 
+def canary(spec: ServiceSpec, name: str, reduce: str = "min") -> str:
+    """A canary series of this service (the canary runs in its own namespace: no
+    ``$namespace``), by environment and collection."""
+    m = metric(spec, name)
+    return (f'{reduce} by (environment, collection) '
+            f'({m}{{service="{spec.name}",cluster="$cluster"}})')
+
+
+def canary_failed_checks(spec: ServiceSpec) -> str:
+    m = metric(spec, "probe_check_success")
+    return (f'min by (environment, collection, check) '
+            f'({m}{{service="{spec.name}",cluster="$cluster"}}) == 0')
+
+
 def _scoped(expr: str, spec: ServiceSpec) -> str:
     """Add the cluster/namespace variables to the job matcher of an SLI expression."""
     return expr.replace(f'job="{spec.name}"',

@@ -75,6 +75,16 @@ class Exporter:
             pod["pod"], "false").set(0)
         self.pod = pod
         self.stop = threading.Event()
+        # the canary's series, made by the canary's own instruments from a run that failed
+        from opsplane.canary.metrics import CanaryMetrics
+        from opsplane.canary.store import ResultRecord, RunRecord
+
+        checks = (ResultRecord(0, 1, "readiness", "GET", "/healthz/readiness", 200, 3.0,
+                               "passed"),
+                  ResultRecord(1, 1, "create order", "POST", "/orders", 500, 9.0, "failed"))
+        CanaryMetrics(reg).observe(RunRecord(
+            "r1", spec.name, "prod", "smoke", "schedule", 0.0, 0.0, 0.02, 0.0, "failed", 1, 1,
+            results=checks))
 
     def tick(self) -> None:
         for route, status, seconds in (("/orders", "201", 0.02), ("/orders/{id}", "200", 0.04),
@@ -218,7 +228,7 @@ def test_every_rule_loads_and_evaluates(prom: tuple[str, ServiceSpec]) -> None:
         time.sleep(0.2)
     assert groups is not None
     rules = [r for g in groups for r in g["rules"]]
-    assert len(rules) == 33
+    assert len(rules) == 35
     assert [r["name"] for r in rules if r["health"] != "ok"] == []
     recorded = _query(base, 'slo:sli_error:ratio_rate5m{service="orders",slo="availability"}')
     assert float(recorded["data"]["result"][0]["value"][1]) == pytest.approx(0.25, rel=0.05)
