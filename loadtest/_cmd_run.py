@@ -83,6 +83,9 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from loadtest.run import RunOptions, parse_duration, run_load
+    from logstd._climain import require
+
+    require("locust", "psutil")  # Locust runs in its own process: check it here
 
     paths, service, weights = profile_flags(args)
     if args.interval < 0.05:

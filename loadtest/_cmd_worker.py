@@ -28,6 +28,9 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from loadtest.remote_worker import WorkerOptions, run_workers
+    from logstd._climain import require
+
+    require("locust", "psutil")  # Locust runs in its own process: check it here
 
     paths, _service, weights = profile_flags(args)
     opts = WorkerOptions(master_host=args.master_host, master_port=args.master_port,

@@ -16,6 +16,43 @@ from collections.abc import Callable, Mapping, Sequence
 
 Setup = Callable[[argparse.ArgumentParser], None]
 
+# A tool's heavy dependency -> the extra that installs it (pyproject's optional-dependencies).
+# A command that imports one that is missing ends with one line naming the install, exit 2.
+EXTRAS = {
+    "locust": "loadtest",
+    "gevent": "loadtest",
+    "psutil": "loadtest",
+    "grafanalib": "dashboards",
+    "detect_secrets": "secrets",
+    "jsonpath": "blackbox",
+    "nats": "nats",
+    "grpc": "grpc",
+    "requests": "requests",
+    "helm_python": "chart",
+    "matplotlib": "preview",
+    "duckdb": "query",
+    "psycopg": "postgres",
+}
+
+
+def missing_extra(err: ModuleNotFoundError) -> str | None:
+    """The one-line message for a missing extra's module, or None for any other module."""
+    top = (err.name or "").partition(".")[0]
+    extra = EXTRAS.get(top)
+    if extra is None:
+        return None
+    return f"{top} is not installed; install it with: pip install 'opsplane[{extra}]'"
+
+
+def require(*modules: str) -> None:
+    """Raise ModuleNotFoundError for the first of ``modules`` that cannot be imported, for a
+    command that hands the import to another process (Locust runs in its own)."""
+    import importlib.util
+
+    for name in modules:
+        if importlib.util.find_spec(name) is None:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
 
 def command_of(argv: Sequence[str], commands: Mapping[str, str],
                valued_options: Sequence[str] = ()) -> str | None:
@@ -54,17 +91,23 @@ def run_main(
         setup: Setup | None = None, valued_options: Sequence[str] = ()) -> int:
     """Parse, run the command, and turn the tool's errors into ``error: ...`` and a code."""
     args_in = sys.argv[1:] if argv is None else list(argv)
-    parser = build_parser(prog, description, commands, setup=setup,
-                          only=command_of(args_in, commands, valued_options))
-    args = parser.parse_args(args_in)
-    if not args.command:
-        parser.print_help(sys.stderr)
-        return 2
+    command = command_of(args_in, commands, valued_options)
     try:
+        parser = build_parser(prog, description, commands, setup=setup, only=command)
+        args = parser.parse_args(args_in)
+        if not args.command:
+            parser.print_help(sys.stderr)
+            return 2
         return int(args.run(args))
     except errors as e:
         print(f"error: {e}", file=sys.stderr)
         return int(getattr(e, "exit_code", 1))
+    except ModuleNotFoundError as e:
+        message = missing_extra(e)
+        if message is None:
+            raise
+        print(f"error: {prog} {command or ''}: {message}".replace(" : ", ": "), file=sys.stderr)
+        return 2
     except BrokenPipeError:
         # `| head`: the reader left; end quietly without a flush error at exit
         devnull = os.open(os.devnull, os.O_WRONLY)

@@ -169,14 +169,18 @@ cmd_image() {
   base=$(cmd_base)
   local py=${PYTHON:-$root/.venv/bin/python}
   [ -x "$py" ] || py=python3
-  local ctx=$root/build/image
-  rm -rf "$ctx/wheels"; mkdir -p "$ctx/wheels"
-  say "building wheels on the host (pip wheel .[postgres])"
-  "$py" -m pip wheel --quiet --disable-pip-version-check --wheel-dir "$ctx/wheels" \
-      "$root[postgres]" >&2
+  # the Dockerfile installs from build/wheels with --no-index (no PyPI inside the build)
+  local wheels=$root/build/wheels log=$root/build/pip-wheel.log
+  rm -rf "$wheels"; mkdir -p "$wheels"
+  say "building wheels on the host (pip wheel '.[postgres]' -> build/wheels)"
+  "$py" -m pip wheel --disable-pip-version-check --wheel-dir "$wheels" "$root[postgres]" \
+      >"$log" 2>&1 \
+    || { say "pip wheel failed; last lines of $log:"; tail -n 5 "$log" >&2; exit 1; }
   say "building $tag on $base"
-  docker build --quiet --build-arg "PYTHON_IMAGE=$base" --build-context "wheels=$ctx/wheels" \
+  docker build --quiet --build-arg "PYTHON_IMAGE=$base" \
       -f "$root/examples/orders/Dockerfile" -t "$tag" "$root" >&2
+  # the build stage's image (labelled in the Dockerfile) is left dangling by each build
+  docker image prune --force --filter label=org.opsplane.stage=build >/dev/null
   echo "$tag"
 }
 
