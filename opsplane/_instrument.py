@@ -88,7 +88,9 @@ class Instrumented:
                  version: str | None = None, release_id: str | None = None,
                  log_probes: bool = False, cache_ttl: float = 1.0,
                  configure_logging: bool = True, tracing: bool | None = None) -> None:
-        self.app = app
+        from opsplane._faults import wrap
+
+        self.app = wrap(app)  # the alert drill's faults (only with OPSPLANE_DRILL_FAULTS)
         self.spec = spec
         self.state = state
         self.version = version or os.environ.get("SERVICE_VERSION") or "0.0.0-dev"
@@ -123,11 +125,13 @@ class Instrumented:
         self._handle: Callable[[Scope, Receive, Send], Awaitable[None]] = self._request
         # tracing's quick path for requests it only gives ids to (ratio 0), taken here
         self._unsampled: Callable[[Scope], Any] | None = None
+        self._unsampled_done: Callable[[Any], None] = lambda token: None
         if self.tracing:
             from tracing import TracingMiddleware
 
             middleware = TracingMiddleware(self._request)
             self._handle, self._unsampled = middleware, middleware.unsampled
+            self._unsampled_done = middleware.unsampled_done
         self.configure_logging = configure_logging
         self._clients: list[httpx.AsyncClient] = []
         self._probes: dict[str, Callable[[Scope, Send], Awaitable[None]]] = {
@@ -177,7 +181,7 @@ class Instrumented:
                 try:
                     await self._request(scope, receive, send)
                 finally:
-                    token.var.reset(token)
+                    self._unsampled_done(token)
             elif self.log_probes:
                 await self._request(scope, receive, send, probe)
             else:

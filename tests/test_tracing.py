@@ -18,6 +18,7 @@ from starlette.applications import Starlette
 import tracing
 from logstd.testing import capture_logs
 from opsplane.procs import free_port as _free_port
+from tracing._export import dropped_counter
 from tracing._setup import resolve_config
 from tracing.errors import TracingError
 from tracing.testing import OtlpReceiver, capture_spans
@@ -231,12 +232,12 @@ def test_span_helper_without_setup_is_a_noop() -> None:
 
 
 async def test_unreachable_collector_never_fails_requests() -> None:
-    from tracing._export import dropped_counter
+
 
     port = _free_port()  # nothing listens there
     os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"] = f"http://127.0.0.1:{port}"
     try:
-        before = dropped_counter().labels(reason="export_failed")._value.get()
+        before = _dropped("export_failed")
         with capture_logs() as logs:
             tracing.setup("front")
             statuses = [(await call(f"/items/{i}")).status_code for i in range(5)]
@@ -244,7 +245,7 @@ async def test_unreachable_collector_never_fails_requests() -> None:
     finally:
         del os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"]
     assert statuses == [200] * 5
-    after = dropped_counter().labels(reason="export_failed")._value.get()
+    after = _dropped("export_failed")
     assert after - before == 10  # 5 server spans + 5 db spans
     warnings = [x for x in logs if x.get("event") == "tracing.export_failed"]
     assert len(warnings) == 1
@@ -259,7 +260,7 @@ def test_a_full_span_queue_is_counted_and_said_once() -> None:
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-    from tracing._export import CountingBatchProcessor, CountingExporter, dropped_counter
+    from tracing._export import CountingBatchProcessor, CountingExporter
 
     release = threading.Event()
     exported: list[Any] = []
@@ -275,18 +276,26 @@ def test_a_full_span_queue_is_counted_and_said_once() -> None:
     provider.add_span_processor(CountingBatchProcessor(
         counting, max_queue_size=4, max_export_batch_size=2, schedule_delay_millis=60_000))
     tracer = provider.get_tracer("queue")
-    before = dropped_counter().labels(reason="queue_full")._value.get()
+    before = _dropped("queue_full")
     with capture_logs() as logs:
         for i in range(40):
             tracer.start_span(f"s{i}").end()
         release.set()
         provider.shutdown()
-    after = dropped_counter().labels(reason="queue_full")._value.get()
+    after = _dropped("queue_full")
     assert counting.dropped == after - before > 0
     assert len(exported) + counting.dropped == 40  # none lost without being counted
     said = [x for x in logs if x.get("event") == "tracing.queue_full"]
     assert len(said) == 1
     assert not [x for x in logs if str(x.get("message", "")).startswith("Queue full")]
+
+
+def _dropped(reason: str) -> float:
+    """tracing_spans_dropped_total{reason} as the default registry exposes it."""
+    from prometheus_client import REGISTRY
+
+    dropped_counter()  # registered on first use
+    return REGISTRY.get_sample_value("tracing_spans_dropped_total", {"reason": reason}) or 0.0
 
 
 def _start(service: str, port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
@@ -349,3 +358,75 @@ def test_one_trace_across_two_processes_via_real_otlp(tmp_path: Path) -> None:
     charged = next(x for x in logs if x["message"] == "charged")
     assert loaded["traceId"] == charged["traceId"] == trace_id
     assert charged["spanId"] == remote["spanId"]
+
+
+@pytest.mark.parametrize(("sampler", "ratio", "drops"), [
+    ("always_off", 1.0, True), ("parentbased_always_off", 1.0, True),
+    ("traceidratio", 0.0, True), ("parentbased_traceidratio", 0.0, True),
+    ("traceidratio", 0.5, False), ("parentbased_traceidratio", 1e-9, False),
+    ("always_on", 0.0, False), ("parentbased_always_on", 0.0, False),
+])
+def test_the_quick_path_only_where_the_sampler_drops_every_new_trace(
+        sampler: str, ratio: float, drops: bool) -> None:
+    """setup() knows from its settings when every root span is dropped; where it says so,
+    the SDK's sampler it built drops roots of any trace id too."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.sampling import Decision
+
+    provider = tracing.setup("t", sampler=sampler, ratio=ratio, log_ids=False)
+    assert tracing._setup.drops_every_root() is drops
+    if drops:
+        for trace_id in (1, 2**64, 2**128 - 1):
+            result = provider.sampler.should_sample(None, trace_id, "root")
+            assert result.decision is Decision.DROP
+    tracing.reset()
+    assert tracing._setup.drops_every_root() is False
+    tracing.setup("t", provider=TracerProvider(), sampler="always_off", log_ids=False)
+    assert tracing._setup.drops_every_root() is False  # a provider it did not make: not known
+
+
+async def test_ratio_zero_requests_get_fresh_ids_and_export_nothing() -> None:
+    """The middleware's quick path at ratio 0: each request a new valid, unsampled trace
+    (ids in the context its handler sees), nothing exported, the context restored after;
+    a sampled traceparent and a current span still go to the sampler."""
+    from opentelemetry import context as api_context
+    from opentelemetry import trace as api_trace
+    from opentelemetry.trace import NonRecordingSpan
+
+    seen: list[Any] = []
+
+    async def handler(scope: Any, receive: Any, send: Any) -> None:
+        seen.append(api_trace.get_current_span())
+        if scope["path"] == "/boom":
+            raise RuntimeError("boom")
+
+    mw = tracing.TracingMiddleware(handler)
+    scope = {"type": "http", "method": "GET", "path": "/x", "headers": []}
+    with capture_spans(ratio=0.0) as spans:
+        for _ in range(3):
+            await mw(dict(scope), None, None)
+        with pytest.raises(RuntimeError):
+            await mw({**scope, "path": "/boom"}, None, None)
+        assert len({s.get_span_context().trace_id for s in seen}) == 4
+        assert all(type(s) is NonRecordingSpan for s in seen)
+        assert all(s.get_span_context().is_valid for s in seen)
+        assert not any(s.get_span_context().trace_flags.sampled for s in seen)
+        assert api_trace.get_current_span() is api_trace.INVALID_SPAN
+        assert spans.spans == []
+        token = mw.unsampled(dict(scope))
+        assert token is not None
+        assert api_trace.get_current_span().get_span_context().is_valid
+        mw.unsampled_done(token)
+        assert api_trace.get_current_span() is api_trace.INVALID_SPAN
+        tid = "4bf92f3577b34da6a3ce929d0e0e4736"
+        sampled = [(b"traceparent", f"00-{tid}-00f067aa0ba902b7-01".encode())]
+        assert mw.unsampled({**scope, "headers": sampled}) is None
+        await mw({**scope, "headers": sampled}, None, None)
+        (span,) = spans.spans
+        assert format(span.context.trace_id, "032x") == tid
+        outer = api_trace.NonRecordingSpan(span.context)  # a current span: no quick path
+        token = api_context.attach(api_trace.set_span_in_context(outer))
+        try:
+            assert mw.unsampled(dict(scope)) is None
+        finally:
+            api_context.detach(token)

@@ -64,7 +64,7 @@ class TracingMiddleware:
     def __init__(self, app: ASGIApp, skip_prefixes: tuple[str, ...] = _SKIP) -> None:
         self.app = app
         self.skip = skip_prefixes
-        # (provider, its starter, the starter's quick_root for this middleware or None)
+        # (provider, its tracer, the quick path for unsampled new traces or None)
         self._for: tuple[Any, Any, Any] = (None, None, None)
 
     def _entry(self, provider: Any) -> tuple[Any, Any, Any]:
@@ -72,24 +72,28 @@ class TracingMiddleware:
         entry = self._for
         if entry[0] is provider:
             return entry
-        tracer = _setup.starter("opsplane.asgi")
-        quick_root = getattr(tracer, "quick_root", None)
-        quick = quick_root(self.skip, _PROPAGATION) if quick_root is not None else None
+        tracer = _setup.tracer("opsplane.asgi")
+        quick = _quick_root(provider, self.skip) if _setup.drops_every_root() else None
         self._for = (provider, tracer, quick)
         return self._for
 
     def unsampled(self, scope: Scope) -> Any:
         """For a request without trace context (no traceparent or baggage) whose new trace
         the sampler drops whatever its id (ratio 0): attach that trace's unsampled span (ids
-        for the logs and downstream) and return the ContextVar token to reset when the
-        request ends (``token.var.reset(token)``); None for every other request. What
-        ``__call__`` does first; a caller that wraps the app itself (the service kit) calls
-        it directly and saves a layer per request."""
+        for the logs and downstream) and return the token to give ``unsampled_done`` when the
+        request ends; None for every other request. What ``__call__`` does first; a caller
+        that wraps the app itself (the service kit) calls it directly and saves a layer per
+        request."""
         provider = _setup._provider
         if provider is None:
             return None
         quick = self._entry(provider)[2]
         return None if quick is None else quick(scope)
+
+    @staticmethod
+    def unsampled_done(token: Any) -> None:
+        """End what ``unsampled`` attached."""
+        (_OTEL or _otel()).detach(token)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         provider = _setup._provider
@@ -99,13 +103,13 @@ class TracingMiddleware:
             return
         _, tracer, quick = self._entry(provider)
         token = None if quick is None else quick(scope)
+        otel = _OTEL or _otel()
         if token is not None:  # a new trace the sampler drops (ratio 0): ids only
             try:
                 await self.app(scope, receive, send)
             finally:
-                token.var.reset(token)
+                otel.detach(token)
             return
-        otel = _OTEL or _otel()
         parent = None
         for k, _ in scope.get("headers", ()):
             if k in _PROPAGATION:
@@ -154,6 +158,36 @@ class TracingMiddleware:
             otel.detach(token)
 
 
+def _quick_root(provider: Any, skip: tuple[str, ...]) -> Any:
+    """``(scope) -> token or None`` for a provider whose sampler drops every new trace: an
+    HTTP request whose path does not start with one of ``skip`` and whose headers carry no
+    trace context gets its new trace's unsampled span attached (the ids the SDK's tracer
+    would give it, for the logs and ``traceparent`` downstream), without asking the sampler
+    or making a span object of the SDK: ratio 0 is meant to cost next to nothing."""
+    from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+
+    otel = _OTEL or _otel()
+    ids = provider.id_generator  # the SDK TracerProvider's own
+    random_flag = getattr(TraceFlags, "RANDOM_TRACE_ID", 0)  # W3C level 2 (newer SDKs)
+    random_ids = getattr(ids, "is_trace_id_random", lambda: False)()
+    flags = TraceFlags(random_flag if random_ids else TraceFlags.DEFAULT)
+    new_trace, new_span, attach = ids.generate_trace_id, ids.generate_span_id, otel.attach
+    current = otel.current
+
+    def quick(scope: Scope) -> Any:
+        if scope.get("type") != "http" or scope.get("path", "").startswith(skip):
+            return None
+        for k, _ in scope.get("headers", ()):
+            if k in _PROPAGATION:
+                return None
+        if current().get_span_context().is_valid:  # under a span: the sampler decides
+            return None
+        ctx = SpanContext(new_trace(), new_span(), False, flags)
+        return attach(NonRecordingSpan(ctx))
+
+    return quick
+
+
 class _Otel:
     """The OpenTelemetry names the middleware uses, imported once (not per request)."""
 
@@ -161,10 +195,10 @@ class _Otel:
         from opentelemetry import context, propagate, trace
         from opentelemetry.trace import SpanKind, Status, StatusCode
 
-        from tracing._current import attacher, detacher
+        from tracing._current import attacher, detacher, getter
 
         self.context, self.propagate, self.trace = context, propagate, trace
-        self.attach, self.detach = attacher(), detacher()
+        self.attach, self.detach, self.current = attacher(), detacher(), getter()
         self.SERVER, self.Status, self.ERROR = SpanKind.SERVER, Status, StatusCode.ERROR
 
 

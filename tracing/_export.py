@@ -1,20 +1,25 @@
-"""An exporter wrapper that counts what could not be sent and says so once in the log.
+"""Export off the request path, with every span that could not be sent counted.
 
-An unreachable or wrong collector must never block or fail requests: the batch processor
-queues (bounded) off the request path; spans the exporter could not deliver are counted in
-``tracing_spans_dropped_total`` and reported once.
+An unreachable or wrong collector must never block or fail requests: the SDK's batch
+processor queues (bounded) off the request path and exports from its own thread. Spans that
+could not be delivered are counted in ``tracing_spans_dropped_total{reason}`` and said once
+in the log: ``export_failed`` (the exporter did not take them) and ``queue_full`` (the
+collector is slower than the service and the queue is full).
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
+import os
+import threading
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
+from opentelemetry.sdk.trace import SpanProcessor
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
-
-from tracing._wire import preencode as _preencode
 
 log = logging.getLogger("tracing")
 _COUNTER: Any = None
@@ -43,18 +48,24 @@ _SAID = {
 
 
 class CountingExporter(SpanExporter):
+    """Wraps an exporter: counts the spans it did not take, and every span it was handed."""
+
     def __init__(self, inner: SpanExporter) -> None:
         self.inner = inner
         self.dropped = 0
+        self.handled = 0  # spans handed to export (taken or not): they left the queue
+        self._lock = threading.Lock()
         self._reported: set[str] = set()
 
     def _count(self, n: int, reason: str) -> None:
         """Count ``n`` dropped spans; the first drop of each reason is said in the log."""
-        self.dropped += n
+        with self._lock:
+            self.dropped += n
+            first = reason not in self._reported
+            self._reported.add(reason)
         with contextlib.suppress(Exception):  # metrics are best effort here
             dropped_counter().labels(reason=reason).inc(n)
-        if reason not in self._reported:
-            self._reported.add(reason)
+        if first:
             message, event = _SAID[reason]
             log.warning(message, extra={"event": event, "count": n})
 
@@ -63,6 +74,8 @@ class CountingExporter(SpanExporter):
             result = self.inner.export(spans)
         except Exception:
             result = SpanExportResult.FAILURE
+        with self._lock:
+            self.handled += len(spans)
         if result != SpanExportResult.SUCCESS:
             self._count(len(spans), "export_failed")
         return result
@@ -71,46 +84,57 @@ class CountingExporter(SpanExporter):
         self.inner.shutdown()
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
-        flush = getattr(self.inner, "force_flush", None)
-        return bool(flush(timeout_millis)) if flush else True
+        return bool(self.inner.force_flush(timeout_millis))
 
 
-class _QueueFullOnce(logging.Filter):
-    """The SDK warns once per span dropped from a full queue: CountingBatchProcessor counts
-    them and says it once instead."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith("Queue full")
+def _env_size(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    return int(raw) if raw.isdigit() and int(raw) > 0 else default
 
 
-class CountingBatchProcessor(BatchSpanProcessor):
-    """The SDK's batch processor (bounded queue, export off the request path) whose
-    queue-full drops are counted too (``reason="queue_full"``), not only failed exports."""
+class CountingBatchProcessor(SpanProcessor):
+    """The SDK's BatchSpanProcessor (bounded queue, export off the request path), in front of
+    which a span that would find the queue full is counted (``reason="queue_full"``) and
+    dropped here, rather than evicted there unseen.
+
+    The queue's fill is what ended minus what the exporter was handed: a batch being exported
+    counts as queued until its export returns, so under a stalled collector the queue holds
+    ``max_queue_size`` spans at most, the batch in flight included.
+    """
 
     def __init__(self, exporter: CountingExporter, **kwargs: Any) -> None:
-        super().__init__(exporter, **kwargs)
         self.counting = exporter
-        self._batch = getattr(self, "_batch_processor", None)  # the SDK's queue (1.3x and later)
-        # tracing's own OTLP exporters read spans encoded as they end (tracing._wire)
-        self.preencode = getattr(exporter.inner, "reads_preencoded", False)
-        sdk_log = logging.getLogger("opentelemetry.sdk._shared_internal")
-        if not any(isinstance(f, _QueueFullOnce) for f in sdk_log.filters):
-            sdk_log.addFilter(_QueueFullOnce())
+        self.max_queue = kwargs.get("max_queue_size") or _env_size(
+            "OTEL_BSP_MAX_QUEUE_SIZE", 2048)  # the SDK's default
+        self.batch = BatchSpanProcessor(exporter, **kwargs)
+        self._ended = itertools.count()  # next() is one atomic step under the GIL
+        self._full = 0
+        self._base = 0
+        if hasattr(os, "register_at_fork"):
+            # the SDK's processor starts over with an empty queue in a forked child
+            forked = weakref.WeakMethod(self._forked)
+            os.register_at_fork(after_in_child=lambda: (m := forked()) and m())
+
+    def _forked(self) -> None:
+        self._ended = itertools.count()
+        self._full = 0
+        self._base = self.counting.handled
+
+    def on_start(self, span: Any, parent_context: Any = None) -> None:
+        pass
 
     def on_end(self, span: Any) -> None:
         if not span.context.trace_flags.sampled:
             return
-        self.emit(span)
-
-    def emit(self, span: Any) -> None:
-        """Queue a sampled, ended span (LeanSpan.end comes here directly when this is the
-        provider's only processor): a full queue drops the oldest span, counted."""
-        batch = self._batch
-        if batch is None:
-            super().on_end(span)
-            return
-        # its queue is read each time: the SDK makes a new one in a forked child
-        if len(batch._queue) >= batch._max_queue_size:
+        queued = next(self._ended) - self._full - (self.counting.handled - self._base)
+        if queued >= self.max_queue:
+            self._full += 1  # the request paths' thread: one at a time under the GIL
             self.counting._count(1, "queue_full")
-        item = _preencode(span) if self.preencode else None
-        batch.emit(span if item is None else item)
+            return
+        self.batch.on_end(span)
+
+    def shutdown(self) -> None:
+        self.batch.shutdown()  # type: ignore[no-untyped-call]
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return bool(self.batch.force_flush(timeout_millis))

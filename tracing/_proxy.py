@@ -7,24 +7,29 @@ a later setup() (or a reset in tests) applies everywhere.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from opentelemetry import trace
 
 
 class ProxyProvider(trace.TracerProvider):
+    """``current()`` gives the provider to forward to (None: tracing is off)."""
+
+    def __init__(self, current: Callable[[], Any]) -> None:
+        self._current = current
+
     def get_tracer(self, instrumenting_module_name: str, *args: Any, **kwargs: Any) -> Any:
-        return ProxyTracer(instrumenting_module_name, args, kwargs)
+        return ProxyTracer(self._current, instrumenting_module_name, args, kwargs)
 
 
 class ProxyTracer(trace.Tracer):
-    def __init__(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        self._name, self._args, self._kwargs = name, args, kwargs
+    def __init__(self, current: Callable[[], Any], name: str, args: tuple[Any, ...],
+                 kwargs: dict[str, Any]) -> None:
+        self._current, self._name, self._args, self._kwargs = current, name, args, kwargs
 
     def _real(self) -> Any:
-        from tracing import _setup
-
-        p = _setup._provider
+        p = self._current()
         if p is None:
             return trace.NoOpTracer()
         return p.get_tracer(self._name, *self._args, **self._kwargs)

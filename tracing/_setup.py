@@ -21,6 +21,9 @@ log = logging.getLogger("tracing")
 _lock = threading.Lock()
 _provider: TracerProvider | None = None
 _providers_registered = False
+# the provider's sampler drops every new trace's root span whatever its id (ratio 0,
+# always_off and their parentbased_ forms): known from the settings setup() made it with
+_drops_roots = False
 
 # downward-API variables the chart sets -> resource attributes
 _K8S_ENV = {"POD_NAME": "k8s.pod.name", "POD_NAMESPACE": "k8s.namespace.name",
@@ -185,7 +188,7 @@ def setup(
     one); ``provider`` injects a ready provider. Log records written inside a span get
     traceId and spanId unless ``log_ids`` is false.
     """
-    global _provider
+    global _provider, _drops_roots
     from opentelemetry import propagate
     from opentelemetry.baggage.propagation import W3CBaggagePropagator
     from opentelemetry.propagators.composite import CompositePropagator
@@ -196,7 +199,10 @@ def setup(
     from tracing._export import CountingBatchProcessor, CountingExporter
 
     cfg = resolve_config(service, version, environment, ratio, sampler=sampler)
+    drops_roots = False
     if provider is None:
+        drops_roots = cfg.sampler in ("always_off", "parentbased_always_off") or (
+            cfg.sampler in ("traceidratio", "parentbased_traceidratio") and cfg.ratio == 0)
         provider = TracerProvider(resource=Resource.create(cfg.resource), sampler=_sampler(cfg))
         chosen = exporter or (_otlp_exporter(cfg) if cfg.exporter == "otlp" else None)
         if chosen is not None:
@@ -207,7 +213,7 @@ def setup(
     propagate.set_global_textmap(CompositePropagator(
         [TraceContextTextMapPropagator(), W3CBaggagePropagator()]))
     with _lock:
-        old, _provider = _provider, provider
+        old, _provider, _drops_roots = _provider, provider, drops_roots
     if old is not None and old is not provider:
         old.shutdown()
     _set_global_provider(provider)
@@ -228,13 +234,13 @@ def _set_global_provider(provider: TracerProvider) -> None:
     if not _providers_registered:
         from tracing._proxy import ProxyProvider
 
-        trace.set_tracer_provider(ProxyProvider())
+        trace.set_tracer_provider(ProxyProvider(lambda: _provider))
         _providers_registered = True
 
 
-# (provider, name) -> (provider, SDK tracer, what starts spans); the provider is kept and
-# compared so that a new provider at a freed one's address never gets its old tracers
-_tracers: dict[tuple[int, str], tuple[Any, Any, Any]] = {}
+# (provider id, name) -> (provider, its tracer); the provider is kept and compared so that a
+# new provider at a freed one's address never gets its old tracers
+_tracers: dict[tuple[int, str], tuple[Any, Any]] = {}
 
 
 # The batch processor's settings when OTEL_BSP_* does not say: spans leave every 5 s (the
@@ -262,43 +268,28 @@ def batch_settings(env: Mapping[str, str]) -> dict[str, int]:
     return out
 
 
-def _tracer_entry(name: str) -> tuple[Any, Any, Any] | None:
+def tracer(name: str = "opsplane") -> Any:
+    """The tracer ``name`` of the current provider (cached: get_tracer is costly per call);
+    a no-op tracer when tracing is not set up."""
     p = _provider
     if p is None:
-        return None
+        from opentelemetry import trace
+
+        return trace.NoOpTracer()
     key = (id(p), name)
     hit = _tracers.get(key)
     if hit is None or hit[0] is not p:
-        from tracing._lean import lean_tracer
-
-        t = p.get_tracer(name)
         if len(_tracers) > 64:
             _tracers.clear()
-        hit = _tracers[key] = (p, t, lean_tracer(t, name) or t)
-    return hit
-
-
-def tracer(name: str = "opsplane") -> Any:
-    """The SDK tracer ``name`` of the current provider (cached: get_tracer is costly per call)."""
-    hit = _tracer_entry(name)
-    if hit is None:
-        from opentelemetry import trace
-
-        return trace.NoOpTracer()
+        hit = _tracers[key] = (p, p.get_tracer(name))
     return hit[1]
 
 
-def starter(name: str = "opsplane") -> Any:
-    """What starts tracing's own spans: a LeanTracer on the SDK's provider, else the tracer.
-
-    Its ``start_span(name, context=, kind=, attributes=)`` is the Tracer method's subset.
-    """
-    hit = _tracer_entry(name)
-    if hit is None:
-        from opentelemetry import trace
-
-        return trace.NoOpTracer()
-    return hit[2]
+def drops_every_root() -> bool:
+    """The current provider's sampler drops every new trace whatever its id (ratio 0,
+    always_off and their parentbased_ forms), as far as setup() knows: False for an injected
+    provider."""
+    return _drops_roots and _provider is not None
 
 
 def is_enabled() -> bool:

@@ -57,7 +57,7 @@ class span(contextlib.ContextDecorator):
         attrs = {k: v for k, v in self._attributes.items() if isinstance(v, _SCALARS)}
         # start_span + attach rather than start_as_current_span: the same span and context,
         # without two more generator-based context managers per span
-        s = self._span = _setup.starter("opsplane").start_span(self._name, attributes=attrs)
+        s = self._span = _setup.tracer("opsplane").start_span(self._name, attributes=attrs)
         self._token = otel.attach(s)
         return s
 

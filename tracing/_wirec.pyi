@@ -1,3 +1,0 @@
-from typing import Any
-
-def span_field(span: Any, /) -> bytes | None: ...
