@@ -4,7 +4,8 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck bench bench-limits system-deps clean docs up down
+.PHONY: demo test lint typecheck bench bench-limits system-deps clean docs up down pipeline \
+	dist chart-package chart-push
 
 $(STAMP): pyproject.toml $(wildcard logstd/*.c logstd/*.h tracing/*.c)
 	$(PY) -m venv $(VENV)
@@ -31,6 +32,31 @@ up: | $(STAMP)
 
 down:
 	bash deploy/local/stack.sh down
+
+# the delivery pipeline here: gates, image, deploy into the local stack, smoke + integration,
+# rollback to the previous image when they fail, report (opsplane pipeline run --local)
+pipeline: system-deps $(STAMP)
+	$(BIN)/opsplane pipeline run --local --dir examples/orders
+
+# release (.github/workflows/release.yml runs these on a version tag)
+VERSION        ?= $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+CHART_REGISTRY ?= oci://ghcr.io/opsplane/charts
+
+# the sdist, and manylinux wheels (PyPI takes no plain linux wheels) built by cibuildwheel
+dist:
+	$(PY) -m pip install --quiet 'build>=1.2,<2' 'cibuildwheel>=2.21,<3'
+	rm -rf dist
+	$(PY) -m build --sdist --outdir dist .
+	CIBW_BUILD='cp311-* cp312-* cp313-*' CIBW_SKIP='*-musllinux_*' \
+	  $(PY) -m cibuildwheel --output-dir dist .
+
+# the standard chart, versioned like the package, pushed as an OCI artifact (needs helm)
+chart-package:
+	mkdir -p dist/chart
+	helm package helm/service --version $(VERSION) --app-version $(VERSION) --destination dist/chart
+
+chart-push: chart-package
+	helm push dist/chart/service-$(VERSION).tgz $(CHART_REGISTRY)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -22,6 +22,7 @@ COMMANDS = {
     "test": "opsplane._cmd_test",
     "generate": "opsplane._cmd_generate",
     "serve": "opsplane._cmd_serve",
+    "pipeline": "opsplane._cmd_pipeline",
     "ticket-bridge": "opsplane._cmd_ticket_bridge",
     "canary": "opsplane._cmd_canary",
 }

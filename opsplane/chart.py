@@ -139,7 +139,12 @@ def render_text(values: dict[str, Any], *, chart: str | Path = CHART_DIR,
 
 def lint(values: dict[str, Any], *, chart: str | Path = CHART_DIR, strict: bool = True,
          kube_version: str | None = None) -> list[str]:
-    """Helm's lint; returns the findings (warnings and errors) as ``path: message`` lines."""
+    """Helm's lint plus everything :func:`render` refuses, as ``path: message`` lines.
+
+    Helm's lint reports a template's ``fail`` (e.g. ``prometheusRule.enabled`` with no rules)
+    only as information, and knows nothing of opsplane's own refusals (credentials as
+    facts); the render is run too, so the lint gate refuses exactly what deploy would.
+    """
     helm_python = _engine()
     try:
         report = helm_python.lint(str(chart), values, strict=strict, kube_version=kube_version)
@@ -148,4 +153,8 @@ def lint(values: dict[str, Any], *, chart: str | Path = CHART_DIR, strict: bool 
     found = [f"{m.get('path', '')}: {_clean(m.get('error', ''))}"
              for m in report.get("messages", []) if int(m.get("severity", 0)) >= 2]
     found += [_clean(e) for e in report.get("errors", []) if e]
+    try:
+        render(values, chart=chart)
+    except ChartError as e:
+        found.append(str(e))
     return sorted(set(found))

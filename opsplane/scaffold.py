@@ -202,24 +202,28 @@ resources:
 """
 
 _WORKFLOW = """\
-# The standard pipeline, configured for $name.
+# The standard pipeline (opsplane's reusable workflow), configured for $name.
 name: deploy
 on:
   push:
     branches: [main]
+permissions: {}
 jobs:
   pipeline:
-    uses: opsplane/opsplane/.github/workflows/service-pipeline.yml@v0.1.0
+    uses: opsplane/opsplane/.github/workflows/service.yml@v1
+    permissions:
+      contents: read
+      packages: write
+      id-token: write
+      attestations: write
     with:
       service: $name
-      registry: ghcr.io/$team
+      image: ghcr.io/$team/$name
       staging-url: https://$name.staging.example
       production-url: https://$name.example
     secrets:
-      registry-password: $${{ secrets.GITHUB_TOKEN }}
       staging-kubeconfig: $${{ secrets.STAGING_KUBECONFIG }}
       production-kubeconfig: $${{ secrets.PRODUCTION_KUBECONFIG }}
-      chat-webhook: $${{ secrets.CHAT_WEBHOOK }}
 """
 
 _LOGKEYS = """\

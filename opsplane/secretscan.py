@@ -44,7 +44,9 @@ _NOT_CREDENTIALS = frozenset({"email", "creditCardNumber", "cvv"})
 _REFERENCE_KEYS = frozenset({"existingsecret", "secretname", "secretref", "secretkeyref",
                              "secretstoreref", "secretkey", "secretsmanager", "passwordfile",
                              "tokenfile", "secretfile", "secrettemplate", "secretenv",
-                             "tokenenv", "passwordenv"})
+                             "tokenenv", "passwordenv",
+                             # GitHub Actions' permission `id-token: write` (OIDC), not a token
+                             "idtoken"})
 _PLACEHOLDER = re.compile(r"^(\$\{.*\}|\$\(.*\)|\$[A-Z_][A-Z0-9_]*|\{\{.*\}\}|<[^>]*>|%\(.*\)s"
                           r"|\*+|x{3,}|redacted|\[REDACTED\]|null|none|~|true|false|"
                           r"changeme-in-secret-store)$", re.IGNORECASE)

@@ -1,9 +1,10 @@
-"""Dockerfile, compose file, Minikube script and pipeline: checked by their parsers and schemas."""
+"""Dockerfile, compose file and Minikube script: checked by their parsers and schemas.
+
+The workflows and the Jenkinsfile: tests/test_pipeline_workflows.py."""
 
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,6 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-PIPELINE = ROOT / "deploy" / "pipeline" / "service-pipeline.yml"
 
 
 def compose_errors(path: Path, shared_schemas: Path) -> list[str]:
@@ -125,64 +125,6 @@ def workflow_errors(path: Path) -> list[str]:
     doc = yaml.safe_load(path.read_text())
     doc["on"] = doc.pop(True)  # YAML 1.1 reads the key `on` as a boolean; GitHub does not
     return [e.message for e in jsonschema.Draft7Validator(schema).iter_errors(doc)]
-
-
-@pytest.mark.parametrize("name", ["service-pipeline.yml", "example-caller.yml"])
-def test_workflows_validate_against_github_schema(name: str) -> None:
-    assert workflow_errors(ROOT / "deploy" / "pipeline" / name) == []
-
-
-def _order(jobs: dict[str, Any]) -> list[str]:
-    """Jobs in dependency order (a topological sort of `needs`)."""
-    done: list[str] = []
-
-    def visit(j: str) -> None:
-        if j in done:
-            return
-        needs = jobs[j].get("needs", [])
-        for n in [needs] if isinstance(needs, str) else needs:
-            visit(n)
-        done.append(j)
-
-    for j in jobs:
-        visit(j)
-    return done
-
-
-def test_pipeline_gates_are_present_and_ordered() -> None:
-    wf = yaml.safe_load(PIPELINE.read_text())
-    assert "workflow_call" in wf[True]  # PyYAML reads the key `on` as True
-    jobs = wf["jobs"]
-    order = _order(jobs)
-    assert order.index("lint") < order.index("test") < order.index("build") \
-        < order.index("deploy-staging") < order.index("deploy-production") < order.index("notify")
-    lint_steps = [s.get("run", "") for s in jobs["lint"]["steps"]]
-    for gate in ("ruff check", "logstd lint", "opsplane secrets scan", "opsplane chart lint"):
-        assert any(gate in s for s in lint_steps), gate
-    for env in ("deploy-staging", "deploy-production"):
-        steps = jobs[env]["steps"]
-        names = [s.get("name", "") for s in steps]
-        deploy = next(s for s in steps if "helm upgrade --install" in s.get("run", ""))
-        assert "--atomic" in deploy["run"]
-        assert "--wait" in deploy["run"]
-        assert names.index("smoke test") > names.index(deploy["name"])
-        rollback = steps[names.index("rollback on failure")]
-        assert rollback["if"] == "failure()"
-        assert "helm rollback" in rollback["run"]
-        assert "opsplane test" in steps[names.index("smoke test")]["run"]
-    assert jobs["notify"]["if"] == "always()"
-
-
-def test_jenkinsfile_has_the_same_gates_in_order() -> None:
-    text = (ROOT / "deploy" / "pipeline" / "Jenkinsfile").read_text()
-    stages = re.findall(r"stage\('([^']+)'\)", text)
-    assert stages == ["gate: lint", "gate: tests", "build and push image", "deploy staging",
-                      "deploy production"]
-    positions = [text.index(s) for s in ("opsplane secrets scan", "opsplane chart lint",
-                                         "helm upgrade --install", "opsplane test -t smoke",
-                                         "helm rollback")]
-    assert positions == sorted(positions)
-    assert "--atomic --wait" in text
 
 
 def test_postgres_seed_is_consistent() -> None:
