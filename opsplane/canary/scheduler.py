@@ -95,6 +95,10 @@ class Canary:
     async def start(self, *, schedule: bool = True) -> None:
         import httpx
 
+        # httpx logs every request's URL at INFO: a credential in a query would leak, and
+        # the canary's own record per failed run says what matters
+        for name in ("httpx", "httpcore"):
+            logging.getLogger(name).setLevel(logging.WARNING)
         self._sem = asyncio.Semaphore(self.registry.model.concurrency)
         limits = httpx.Limits(max_connections=self.registry.model.concurrency * 4,
                               max_keepalive_connections=self.registry.model.concurrency * 2)
