@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 import urllib.parse
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -287,8 +288,8 @@ def test_page_in_headless_chromium(canary: tuple[Canary, Path]) -> None:
 
 def _slack(c: Canary, text: str, *, ts: int | None = None, secret: str = SLACK_SECRET,
            sig: str | None = None) -> httpx.Response:
-    body = urllib.parse.urlencode({"command": "/canary", "text": text,
-                                   "user_name": "ops"}).encode()
+    body = urllib.parse.urlencode({"command": "/canary", "text": text, "user_name": "ops",
+                                   "trigger_id": uuid.uuid4().hex}).encode()
     stamp = str(ts if ts is not None else int(time.time()))
     headers = {"X-Slack-Request-Timestamp": stamp,
                "X-Slack-Signature": sig or signature(secret, stamp, body),
