@@ -449,7 +449,7 @@ def alertmanager(specs: Sequence[ServiceSpec], *, version: str = "0.25",
                            "matchers": [f'service="{spec.name}"'], "routes": sub})
     return {
         "route": {"receiver": "opsplane-default",
-                  "group_by": ["alertname", "service", "slo"],
+                  "group_by": ["alertname", "service", "slo", "severity"],
                   "group_wait": "30s", "group_interval": "5m", "repeat_interval": "4h",
                   "routes": routes},
         "inhibit_rules": [{

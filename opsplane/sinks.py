@@ -118,7 +118,7 @@ class Sink:
         raise NotImplementedError
 
 
-_SLACK_TITLE = re.compile(r"^\[(FIRING|RESOLVED)\] \[(\w+)\] (\w+): ")
+_SLACK_TITLE = re.compile(r"^\[(FIRING|RESOLVED)\] \[(\w*)\] (\w*): (.*)")
 
 
 class SlackSink(Sink):
@@ -148,7 +148,8 @@ class SlackSink(Sink):
                     problems.append("an attachment without text, fallback or title")
                 m = _SLACK_TITLE.match(str(a.get("title", "")))
                 if m:
-                    status, severity, alert = m.group(1).lower(), m.group(2), m.group(3)
+                    status, severity = m.group(1).lower(), m.group(2)
+                    alert = m.group(4) or m.group(3)
         if "channel" in body and not str(body["channel"]).startswith(("#", "@", "C")):
             problems.append(f"channel {body['channel']!r} is not a channel name or id")
         self.record("message", problems, body, status=status, alert=alert, severity=severity)
@@ -194,7 +195,7 @@ class PagerDutySink(Sink):
             if len(str(payload.get("summary", ""))) > 1024:
                 problems.append("payload.summary over 1024 characters")
             details = payload.get("custom_details") or {}
-            alert = str(details.get("alertname", ""))
+            alert = str(payload.get("summary") or details.get("alertname", ""))
             severity = str(details.get("severity", ""))
             if isinstance(dedup, str):
                 self.open[dedup] = alert
