@@ -114,6 +114,8 @@ def _read_csv(p: Path, required: bool = True) -> list[dict[str, str]]:
 
 def _read_samples(p: Path) -> list[dict[str, float]]:
     rows = _read_csv(p)
+    if not rows:
+        raise RunDirError(f"{p}: no samples (an empty or header-only file)")
     out: list[dict[str, float]] = []
     for i, row in enumerate(rows, start=2):
         try:

@@ -33,9 +33,9 @@ dictionary knows (cust_id finds customerId).
 
 
 class InputError(LogstdError):
-    """An input file could not be read (the others were shown)."""
+    """An input file could not be read (the others were shown): bad input, exit 2."""
 
-    exit_code = 1
+    exit_code = 2
 
 
 def _csv(values: list[str] | None) -> list[str]:
@@ -105,6 +105,25 @@ def build(args: argparse.Namespace, stream: Any = None) -> Any:
         raise UsageError(str(e)) from None
 
 
+def _unreadable(path: str) -> str:
+    """Why ``path`` could not be read, in a few words."""
+    import errno
+
+    try:
+        if os.path.isdir(path):
+            return "is a directory"
+        os.close(os.open(path, os.O_RDONLY))
+    except OSError as e:
+        if e.errno == errno.ENOENT:
+            return "no such file"
+        if e.errno == errno.ELOOP:
+            return "too many levels of symbolic links"
+        if e.errno in (errno.EACCES, errno.EPERM):
+            return "permission denied"
+        return (e.strerror or str(e)).lower()
+    return "not a readable file"
+
+
 def run(args: argparse.Namespace) -> int:
     import gc
 
@@ -125,11 +144,6 @@ def run(args: argparse.Namespace) -> int:
     if failed:
         reasons = []
         for path in failed:
-            reason = "not a readable file"
-            if not os.path.exists(path):
-                reason = "no such file"
-            elif os.path.isdir(path):
-                reason = "is a directory"
-            reasons.append(f"{path}: {reason}")
+            reasons.append(f"{path}: {_unreadable(path)}")
         raise InputError("cannot read " + "; ".join(reasons))
     return 0

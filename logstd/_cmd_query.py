@@ -25,7 +25,8 @@ def add_parser(sub: Any) -> None:
                    help="overlay template file (repeatable; LOGSTD_QUERY_TEMPLATES)")
     p.add_argument("--list", action="store_true", help="list the templates and exit")
     p.add_argument("--run", nargs="+", metavar="FILE", dest="run_files",
-                   help="run the SQL form with DuckDB over JSON-lines or kubectl output files")
+                   help="run the SQL form with DuckDB over JSON-lines, kubectl or CRI (kubelet) "
+                        "log files; - reads stdin")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table",
                    help="output of --run (default: table)")
     p.set_defaults(run=run)

@@ -718,28 +718,94 @@ def _json_path(key: str) -> str:
     return '$."' + key.replace('"', '\\"') + '"'
 
 
+def _read_input(f: str) -> bytes:
+    """The bytes of one --run input (``-`` is stdin); a one-line error naming it otherwise."""
+    import errno
+    import sys
+
+    if f == "-":
+        return sys.stdin.buffer.read()
+    try:
+        with open(f, "rb") as fh:
+            return fh.read()
+    except OSError as e:
+        why = {errno.ENOENT: "no such file", errno.EISDIR: "is a directory",
+               errno.ELOOP: "too many levels of symbolic links",
+               errno.EACCES: "cannot read (permission denied)",
+               errno.EPERM: "cannot read (permission denied)"}.get(
+                   e.errno or 0, f"cannot read: {(e.strerror or str(e)).lower()}")
+        raise UsageError(f"{f}: {why}") from None
+
+
+def prepared_lines(data: bytes) -> bytes | None:
+    """``data`` as DuckDB reads it, or None when it can read ``data`` as it is.
+
+    CRI lines (``<time> stdout F <record>``) lose their prefix, and a run of partial lines
+    (``P`` pieces up to the ``F`` piece) is joined into one record in its first piece's line,
+    the other pieces' lines left empty (every line keeps its number), as ``logstd pretty``
+    and ``logstd lint`` read them. Bytes that are not UTF-8 become U+FFFD; NUL and the
+    reader's column delimiter (0x01) become spaces, CR LF ends become LF (a CR elsewhere
+    becomes a space: DuckDB's reader refuses line ends of both kinds).
+    """
+    from logstd._cri import _cri, has_cri_partials, join_partials
+
+    cri = b" stdout F " in data or b" stderr F " in data or has_cri_partials(data)
+    clean = b"\x00" not in data and b"\x01" not in data and b"\r" not in data
+    if clean and not cri:
+        try:
+            data.decode("utf-8")
+            return None
+        except UnicodeDecodeError:
+            pass
+    if cri:
+        lines = data.split(b"\n")
+        if has_cri_partials(data):
+            lines = join_partials(lines, keep_places=True)
+        match = _cri().match
+        for i, line in enumerate(lines):
+            m = match(line)
+            if m is not None:
+                lines[i] = line[m.end():]
+        data = b"\n".join(lines)
+    data = data.decode("utf-8", "replace").encode("utf-8")
+    data = data.replace(b"\r\n", b"\n")
+    return data.replace(b"\x00", b" ").replace(b"\x01", b" ").replace(b"\r", b" ")
+
+
 def run_sql(q: Query, d: Dictionary,
             files: Sequence[str]) -> tuple[list[str], list[tuple[Any, ...]]]:
-    """Run the SQL form of ``q`` with DuckDB over log files: (column names, rows)."""
-    for f in files:
-        p = Path(f)
-        if not p.is_file():
-            raise UsageError(f"{f}: no such file")
-        if not os.access(p, os.R_OK):
-            raise UsageError(f"{f}: cannot read (permission denied)")
+    """Run the SQL form of ``q`` with DuckDB over log files: (column names, rows).
+
+    ``-`` reads stdin; CRI lines are read as their records (see :func:`prepared_lines`).
+    """
+    import tempfile
+
+    if list(files).count("-") > 1:
+        raise UsageError("--run: stdin (-) can be read once")
     try:
         import duckdb
     except ImportError:
         raise UsageError("logstd query --run needs DuckDB: pip install 'opsplane[query]'") \
             from None
     sql = _sql(q, d, datetime.now(UTC)).text
-    con = duckdb.connect()
-    try:
-        con.execute(logs_view_sql(d, [str(Path(f).resolve()) for f in files]))
-        cur = con.execute(sql)
-        names = [c[0] for c in cur.description or []]
-        return names, [tuple(r) for r in cur.fetchall()]
-    except duckdb.Error as e:
-        raise UsageError(f"duckdb: {str(e).splitlines()[0]}") from e
-    finally:
-        con.close()
+    with tempfile.TemporaryDirectory(prefix="logstd-query-") as tmp:
+        paths: list[str] = []
+        for n, f in enumerate(files):
+            data = _read_input(f)
+            ready = prepared_lines(data)
+            if ready is None and f != "-":
+                paths.append(str(Path(f).resolve()))
+                continue
+            copy = Path(tmp) / f"{n}.log"
+            copy.write_bytes(data if ready is None else ready)
+            paths.append(str(copy))
+        con = duckdb.connect()
+        try:
+            con.execute(logs_view_sql(d, paths))
+            cur = con.execute(sql)
+            names = [c[0] for c in cur.description or []]
+            return names, [tuple(r) for r in cur.fetchall()]
+        except duckdb.Error as e:
+            raise UsageError(f"{', '.join(files)}: duckdb: {str(e).splitlines()[0]}") from e
+        finally:
+            con.close()

@@ -53,8 +53,12 @@ def run_render(args: argparse.Namespace) -> int:
     from opsplane import chart
 
     values = chart.load_values(args.values)
-    sys.stdout.write(chart.render_text(values, release=args.release, namespace=args.namespace,
-                                       **_chart_kw(args)))
+    try:
+        text = chart.render_text(values, release=args.release, namespace=args.namespace,
+                                 **_chart_kw(args))
+    except chart.ValuesError as e:  # refused by the schema: name the files the values came from
+        raise chart.ValuesError(f"{', '.join(args.values) or 'default values'}: {e}") from None
+    sys.stdout.write(text)
     return 0
 
 

@@ -18,9 +18,14 @@ def add_parser(sub: Any) -> None:
 def run_scan(args: argparse.Namespace) -> int:
     from opsplane.secretscan import scan
 
-    findings = scan(args.paths)
+    skipped: list[str] = []
+    findings = scan(args.paths, skipped=skipped)
     for f in findings:
         print(f)
+    if skipped:  # said, never silently passed over
+        shown = ", ".join(skipped[:3]) + (f" and {len(skipped) - 3} more" if len(skipped) > 3
+                                          else "")
+        print(f"note: {len(skipped)} file(s) not scanned: {shown}", file=sys.stderr)
     print(f"{len(findings)} secret(s) found" if findings else "no secrets found",
           file=sys.stderr)
     return 1 if findings else 0

@@ -20,6 +20,12 @@ class ChartError(OpsplaneError):
     """The chart did not render or lint, or its values were refused by values.schema.json."""
 
 
+class ValuesError(ChartError):
+    """A values file cannot be read, is not YAML, or its values are refused: bad input."""
+
+    exit_code = 2
+
+
 @dataclass(frozen=True)
 class Manifest:
     template: str
@@ -44,11 +50,18 @@ def load_values(paths: list[str | Path]) -> dict[str, Any]:
         try:
             data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
         except OSError as e:
-            raise ChartError(f"{p}: cannot read: {e.strerror or e}") from e
+            raise ValuesError(f"{p}: cannot read: {e.strerror or e}") from e
+        except UnicodeDecodeError as e:
+            line = e.object[:e.start].count(b"\n") + 1
+            raise ValuesError(f"{p}:{line}: not UTF-8 text ({e.reason} at byte {e.start})") \
+                from None
         except yaml.YAMLError as e:
-            raise ChartError(f"{p}: YAML syntax error: {e}") from e
+            mark = getattr(e, "problem_mark", None)
+            where = f":{mark.line + 1}" if mark else ""
+            what = _clean(getattr(e, "problem", None) or str(e))
+            raise ValuesError(f"{p}{where}: YAML syntax error: {what}") from e
         if not isinstance(data, dict):
-            raise ChartError(f"{p}: a values file is a mapping")
+            raise ValuesError(f"{p}: a values file is a mapping")
         merged = merge(merged, data)
     return merged
 
@@ -111,8 +124,8 @@ def render(values: dict[str, Any], *, chart: str | Path = CHART_DIR, release: st
         c.validate_schema(values)
         out = c.render(values, name=release, namespace=namespace, is_install=True)
     except helm_python.HelmValuesError as e:
-        raise ChartError(f"{chart}/values.schema.json: values rejected: {_schema_msg(str(e))}") \
-            from e
+        raise ValuesError(f"{chart}/values.schema.json: values rejected: "
+                          f"{_schema_msg(str(e))}") from e
     except helm_python.HelmError as e:
         raise ChartError(f"{chart}: render failed: {_clean(str(e))}") from e
     manifests: list[Manifest] = []

@@ -74,8 +74,8 @@ def _load(path: Path, model: type[BaseModel], what: str) -> Any:
     from opsplane.blackbox._yaml import validation_message
 
     data = load_yaml(path, SpecError)
-    if data is None:
-        data = {}
+    if data is None:  # an empty file named on purpose is a mistake, not "no defaults"
+        raise SpecError(f"{path}:1: (top): empty; {what} is a mapping")
     if not isinstance(data, dict):
         raise SpecError(f"{path}:1: (top): {what} is a mapping")
     try:

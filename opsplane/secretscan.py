@@ -69,7 +69,18 @@ _WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 
 
 class SecretScanError(OpsplaneError):
-    """A path to scan does not exist or cannot be read."""
+    """A path to scan does not exist or cannot be read: bad input."""
+
+    exit_code = 2
+
+
+def _unreadable(p: Path, e: OSError) -> SecretScanError:
+    import errno
+
+    why = {errno.ENOENT: "no such file or directory",
+           errno.ELOOP: "too many levels of symbolic links"}.get(
+               e.errno or 0, f"cannot read: {e.strerror or e}")
+    return SecretScanError(f"{p}: {why}")
 
 
 @dataclass(frozen=True, order=True)
@@ -250,8 +261,10 @@ def _allowlist(root: Path) -> list[tuple[str, str]]:
 def iter_files(paths: Iterable[str | Path]) -> Iterator[Path]:
     for raw in paths:
         p = Path(raw)
-        if not p.exists():
-            raise SecretScanError(f"{p}: no such file or directory")
+        try:
+            p.stat()
+        except OSError as e:
+            raise _unreadable(p, e) from None
         if p.is_file():
             yield p
             continue
@@ -259,23 +272,35 @@ def iter_files(paths: Iterable[str | Path]) -> Iterator[Path]:
             dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS
                                  and not d.endswith(".egg-info"))
             for name in sorted(filenames):
-                yield Path(dirpath) / name
+                f = Path(dirpath) / name
+                if f.is_file():  # a dangling or looping symlink in a tree is not content
+                    yield f
 
 
-def scan(paths: Sequence[str | Path] = (".",), *, root: str | Path | None = None) -> list[Finding]:
-    """Scan files and folders; returns the findings not allowed, sorted by file and line."""
+def scan(paths: Sequence[str | Path] = (".",), *, root: str | Path | None = None,
+         skipped: list[str] | None = None) -> list[Finding]:
+    """Scan files and folders; returns the findings not allowed, sorted by file and line.
+
+    Files over ``MAX_BYTES`` and binary files are not scanned; each one is added to
+    ``skipped`` (``path (why)``) when a list is given, so that a caller can say so.
+    """
     base = Path(root) if root is not None else Path.cwd()
     allowed = _allowlist(base)
     findings: list[Finding] = []
     for f in iter_files(paths):
         try:
-            if f.stat().st_size > MAX_BYTES:
+            size = f.stat().st_size
+            if size > MAX_BYTES:
+                if skipped is not None:
+                    skipped.append(f"{f} ({size / 1e6:.1f} MB, over {MAX_BYTES / 1e6:g} MB)")
                 continue
             data = f.read_bytes()
         except OSError as e:
-            raise SecretScanError(f"{f}: cannot read: {e.strerror or e}") from e
+            raise _unreadable(f, e) from None
         if b"\0" in data[:8192]:
-            continue  # binary
+            if skipped is not None:
+                skipped.append(f"{f} (binary)")
+            continue
         text = data.decode("utf-8", errors="replace")
         try:
             label = f.resolve().relative_to(base.resolve()).as_posix()

@@ -218,12 +218,16 @@ def load_spec(path: str | Path) -> ServiceSpec:
         text = p.read_text(encoding="utf-8")
     except OSError as e:
         raise SpecError(f"{p}: cannot read: {e.strerror or e}") from e
+    except UnicodeDecodeError as e:
+        line = e.object[:e.start].count(b"\n") + 1
+        raise SpecError(f"{p}:{line}: not UTF-8 text ({e.reason} at byte {e.start})") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f":{mark.line + 1}" if mark else ""
-        raise SpecError(f"{p}{where}: YAML syntax error: {getattr(e, 'problem', e)}") from e
+        what = " ".join(str(getattr(e, "problem", None) or e).split())
+        raise SpecError(f"{p}{where}: YAML syntax error: {what}") from e
     return parse_spec(data, str(p))
 
 

@@ -138,7 +138,7 @@ def test_repository_is_clean(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_missing_path_is_a_clear_error(tmp_path: Path,
                                        capsys: pytest.CaptureFixture[str]) -> None:
-    assert _cli.main(["secrets", "scan", str(tmp_path / "nope")]) == 1
+    assert _cli.main(["secrets", "scan", str(tmp_path / "nope")]) == 2  # bad input
     assert capsys.readouterr().err == f"error: {tmp_path / 'nope'}: no such file or directory\n"
 
 

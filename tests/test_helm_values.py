@@ -97,5 +97,7 @@ def test_cli_lint_and_render(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert "kind: Deployment" in out
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: orders\nimage: {repository: orders}\nreplicaCount: -3\n")
-    assert _cli.main(["chart", "render", "-f", str(bad)]) == 1
-    assert "at '/replicaCount': minimum" in capsys.readouterr().err
+    assert _cli.main(["chart", "render", "-f", str(bad)]) == 2  # bad input
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {bad}: ")
+    assert "at '/replicaCount': minimum" in err

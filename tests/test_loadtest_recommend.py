@@ -201,12 +201,12 @@ def test_cli_table_json_and_values(run_dir: Path, tmp_path: Path,
 
 
 def test_cli_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["recommend-limits", str(tmp_path / "missing")]) == 1
+    assert main(["recommend-limits", str(tmp_path / "missing")]) == 2  # bad input
     err = capsys.readouterr().err
     assert err == f"error: {tmp_path / 'missing'}: no such run directory\n"
     (tmp_path / "bad.yaml").write_text("a: [\n")
     d = make_run(tmp_path / "r", CPU, MEM, users=USERS)
-    assert main(["recommend-limits", str(d), "-o", str(tmp_path / "bad.yaml")]) == 1
+    assert main(["recommend-limits", str(d), "-o", str(tmp_path / "bad.yaml")]) == 2
     err = capsys.readouterr().err
     assert err == (f"error: {tmp_path / 'bad.yaml'}: not valid YAML; fix it or write "
                    "elsewhere (-o)\n")
@@ -238,7 +238,7 @@ def test_step_saturation_point(tmp_path: Path) -> None:
 
 def test_report_of_a_bad_run_dir(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "empty").mkdir()
-    assert main(["report", str(tmp_path / "empty"), "-o", str(tmp_path / "r.html")]) == 1
+    assert main(["report", str(tmp_path / "empty"), "-o", str(tmp_path / "r.html")]) == 2
     assert capsys.readouterr().err == (
         f"error: {tmp_path / 'empty'}: not a loadtest run directory (no metadata.json)\n")
     assert not (tmp_path / "r.html").exists()

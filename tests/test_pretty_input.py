@@ -148,7 +148,7 @@ def test_missing_file_is_an_error_naming_it_after_the_others(tmp_path: Path) -> 
     good.write_bytes(GOOD + b"\n")
     r = pretty(str(tmp_path / "nope.log"), str(good), str(tmp_path))
     assert r.stdout == GOOD_OUT + b"\n"
-    assert r.returncode == 1
+    assert r.returncode == 2  # bad input
     assert r.stderr.decode() == (f"error: cannot read {tmp_path / 'nope.log'}: no such file; "
                                  f"{tmp_path}: is a directory\n")
 
