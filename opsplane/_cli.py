@@ -24,6 +24,7 @@ COMMANDS = {
     "serve": "opsplane._cmd_serve",
     "pipeline": "opsplane._cmd_pipeline",
     "ticket-bridge": "opsplane._cmd_ticket_bridge",
+    "alerts": "opsplane._cmd_alerts",
     "canary": "opsplane._cmd_canary",
 }
 
