@@ -10,7 +10,9 @@
 #                               Debian packages (debootstrap minbase + python3, docker import)
 #   scripts/docker.sh image [TAG]
 #                               base, host wheels (pip wheel), then the orders image
-#                               (default tag opsplane/orders:local); prints the tag
+#                               (default tag opsplane/orders:local); prints the tag. Skipped
+#                               when TAG's label says it was built from today's sources on
+#                               this base (OPSPLANE_IMAGE_REBUILD=1 builds anyway)
 #   scripts/docker.sh check     exit 0 when a daemon answers, else one line saying how to start it
 #   scripts/docker.sh stop      stop the dockerd this script started (by its recorded pid)
 #
@@ -21,6 +23,8 @@
 # Environment:
 #   OPSPLANE_DOCKER_STATE  where dockerd's log and pid live (default /var/tmp/opsplane-docker)
 #   OPSPLANE_DOCKER_START  0: never install or start a daemon, only use one that answers
+#                          (also the case when DOCKER_HOST names the daemon)
+#   OPSPLANE_BASE          debian: the Debian-built base even when the slim image is there
 #   OPSPLANE_BASE_TAG      the Debian-built base's tag (default opsplane/python-base:bookworm)
 #   OPSPLANE_PULL          0: do not try to pull python:3.11-slim-bookworm
 #   DEBIAN_MIRROR          debootstrap's mirror (default http://deb.debian.org/debian)
@@ -70,7 +74,8 @@ cmd_install() {
 
 cmd_daemon() {
   answers && return 0
-  if [ "${OPSPLANE_DOCKER_START:-1}" = 0 ]; then cmd_check; fi
+  # a daemon named elsewhere (DOCKER_HOST) or starting turned off: only say how to start one
+  if [ "${OPSPLANE_DOCKER_START:-1}" = 0 ] || [ -n "${DOCKER_HOST:-}" ]; then cmd_check; fi
   cmd_install
   if [ "$(id -u)" -ne 0 ]; then
     say "no Docker daemon answers and starting one needs root; $start_hint"
@@ -91,8 +96,7 @@ cmd_daemon() {
   local deadline=$((SECONDS + 60))
   until answers; do
     if ! kill -0 "$pid" 2>/dev/null; then
-      say "dockerd exited at start; last lines of $log:"
-      tail -n 5 "$log" >&2
+      say "dockerd exited at start (its log: $log); $start_hint"
       exit 2
     fi
     if [ $SECONDS -ge $deadline ]; then
@@ -156,17 +160,40 @@ cmd_base() {
   cmd_daemon
   if [ "${OPSPLANE_BASE:-}" = debian ]; then :
   elif has_image "$slim_tag"; then echo "$slim_tag"; return 0
-  elif [ "${OPSPLANE_PULL:-1}" != 0 ] && [ "${OPSPLANE_BASE:-}" != debian ] \
-       && timeout 60 docker pull -q "$slim_tag" >/dev/null 2>&1; then
+  elif [ "${OPSPLANE_PULL:-1}" != 0 ] && timeout 60 docker pull -q "$slim_tag" >/dev/null 2>&1
+  then
     echo "$slim_tag"; return 0
   fi
   has_image "$base_tag" || build_debian_base
   echo "$base_tag"
 }
 
+# what the image is made of: the base's id and every source file the wheel and the app take
+source_hash() {
+  local base_id; base_id=$(docker image inspect -f '{{.Id}}' "$1")
+  { echo "$base_id"
+    cd "$root" && find pyproject.toml README.md logstd opsplane loadtest tracing dashboards \
+        alerts examples/orders/Dockerfile examples/orders/orders examples/orders/payments_stub.py \
+        examples/orders/service.yaml -type f \( -name '*.py' -o -name '*.c' -o -name '*.h' \
+        -o -name '*.pyi' -o -name '*.yaml' -o -name '*.toml' -o -name '*.md' -o -name py.typed \
+        -o -name Dockerfile \) -not -path '*/__pycache__/*' -print0 \
+      | sort -z | xargs -0 sha256sum
+  } | sha256sum | cut -c1-16
+}
+
 cmd_image() {
   local tag=${1:-opsplane/orders:local} base
   base=$(cmd_base)
+  mkdir -p "$root/build"
+  # one build at a time (the stack and the container test both ask for the image)
+  exec 9>"$root/build/.image.lock"
+  flock 9
+  local hash; hash=$(source_hash "$base")
+  if [ "${OPSPLANE_IMAGE_REBUILD:-0}" != 1 ] && [ "$(docker image inspect \
+       -f '{{index .Config.Labels "org.opsplane.source"}}' "$tag" 2>/dev/null)" = "$hash" ]; then
+    say "$tag is up to date (sources $hash on $base)"
+    echo "$tag"; return 0
+  fi
   local py=${PYTHON:-$root/.venv/bin/python}
   [ -x "$py" ] || py=python3
   # the Dockerfile installs from build/wheels with --no-index (no PyPI inside the build)
@@ -177,8 +204,11 @@ cmd_image() {
       >"$log" 2>&1 \
     || { say "pip wheel failed; last lines of $log:"; tail -n 5 "$log" >&2; exit 1; }
   say "building $tag on $base"
-  docker build --quiet --build-arg "PYTHON_IMAGE=$base" \
-      -f "$root/examples/orders/Dockerfile" -t "$tag" "$root" >&2
+  # the classic builder: Debian's docker.io has no buildx beside it
+  DOCKER_BUILDKIT=0 docker build --quiet --build-arg "PYTHON_IMAGE=$base" \
+      --label "org.opsplane.source=$hash" --label "org.opsplane.base=$base" \
+      -f "$root/examples/orders/Dockerfile" -t "$tag" "$root" >/dev/null 2>"$log" \
+    || { say "docker build failed; last lines:"; tail -n 5 "$log" >&2; exit 1; }
   # the build stage's image (labelled in the Dockerfile) is left dangling by each build
   docker image prune --force --filter label=org.opsplane.stage=build >/dev/null
   echo "$tag"
