@@ -33,6 +33,12 @@ up: | $(STAMP)
 down:
 	bash deploy/local/stack.sh down
 
+# the service image opsplane/orders:local (scripts/docker.sh: dockerd started when missing, the
+# python slim base if it can be pulled, else one built from Debian packages; host wheels)
+.PHONY: image
+image: | $(STAMP)
+	@bash scripts/docker.sh image opsplane/orders:local
+
 # the delivery pipeline here: gates, image, deploy into the local stack, smoke + integration,
 # rollback to the previous image when they fail, report (opsplane pipeline run --local)
 pipeline: system-deps $(STAMP)
