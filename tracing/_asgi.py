@@ -172,7 +172,7 @@ def _quick_root(provider: Any, skip: tuple[str, ...]) -> Any:
     random_ids = getattr(ids, "is_trace_id_random", lambda: False)()
     flags = TraceFlags(random_flag if random_ids else TraceFlags.DEFAULT)
     new_trace, new_span, attach = ids.generate_trace_id, ids.generate_span_id, otel.attach
-    current = otel.current
+    current = otel.context.get_current
 
     def quick(scope: Scope) -> Any:
         if scope.get("type") != "http" or scope.get("path", "").startswith(skip):
@@ -180,7 +180,7 @@ def _quick_root(provider: Any, skip: tuple[str, ...]) -> Any:
         for k, _ in scope.get("headers", ()):
             if k in _PROPAGATION:
                 return None
-        if current().get_span_context().is_valid:  # under a span: the sampler decides
+        if current():  # a span (or baggage) already in the context: the sampler decides
             return None
         ctx = SpanContext(new_trace(), new_span(), False, flags)
         return attach(NonRecordingSpan(ctx))
