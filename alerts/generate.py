@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from opsplane.alertmap import DEFAULT_RUNBOOKS, runbook_url
 from opsplane.errors import SpecError
 from opsplane.org import Endpoints
 from opsplane.slo import (
@@ -36,7 +37,7 @@ class Links:
     """Where alerts point people: Grafana and the runbooks."""
 
     grafana_url: str = "http://localhost:3000"
-    runbook_url: str = "https://runbooks.example.com/opsplane"
+    runbook_url: str = DEFAULT_RUNBOOKS
 
 
 def _labels(spec: ServiceSpec, severity: str, **extra: str) -> dict[str, str]:
@@ -48,7 +49,7 @@ def _annotations(spec: ServiceSpec, alert: str, summary: str, description: str,
     return {
         "summary": summary,
         "description": description,
-        "runbook_url": f"{links.runbook_url.rstrip('/')}/{alert.lower()}",
+        "runbook_url": runbook_url(links.runbook_url, spec, alert),
         "dashboard_url": f"{links.grafana_url.rstrip('/')}/d/svc-{spec.name}",
     }
 

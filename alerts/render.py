@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from alerts.generate import Links, alertmanager, prometheus_rule, rule_tests, rules
+from alerts.runbooks import runbooks
 from opsplane.atomic import generated_by
 from opsplane.org import Endpoints
 from opsplane.spec import ServiceSpec
@@ -27,7 +28,8 @@ def render(specs: Sequence[ServiceSpec], *, links: Links | None = None,
 
     Only rule files sit at the top, so the directory can be a Prometheus ``rule_files`` glob
     (``rules/*.yaml``); the promtool tests, the PrometheusRule resources and the Alertmanager
-    configuration go in ``tests/``, ``kubernetes/`` and ``alertmanager/``.
+    configuration go in ``tests/``, ``kubernetes/`` and ``alertmanager/``; one runbook page per
+    alert in ``runbooks/<service>/`` (publish it at ``--runbook-url``).
     """
     links = links or Links()
     files: dict[str, str] = {}
@@ -39,6 +41,7 @@ def render(specs: Sequence[ServiceSpec], *, links: Links | None = None,
             rule_tests(spec, f"../{rule_file}", links), src)
         files[f"kubernetes/{spec.name}.prometheusrule.yaml"] = dump_yaml(
             prometheus_rule(spec, links), src)
+        files.update(runbooks(spec, links))
     every = ", ".join(sorted(f"{s.name} service.yaml" for s in specs))
     files["alertmanager/alertmanager.yaml"] = dump_yaml(
         alertmanager(specs, version=alertmanager_version, ticket_url=ticket_url,

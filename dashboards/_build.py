@@ -23,6 +23,7 @@ from grafanalib.core import (
 )
 
 from dashboards import _queries as q
+from opsplane.alertmap import DEFAULT_RUNBOOKS, panel_alerts, runbook_url
 from opsplane.slo import PAGE_FACTORS, num, slos
 from opsplane.spec import ServiceSpec
 
@@ -95,8 +96,20 @@ def _raw(dash: Dashboard) -> dict[str, Any]:
     return data
 
 
+def _alert_links(spec: ServiceSpec, panels: list[Any], base: str) -> None:
+    """Each panel that shows an alert links to the alert's runbook (opsplane.alertmap)."""
+    by_panel = panel_alerts(spec)
+    for panel in panels:
+        for alert in by_panel.get(getattr(panel, "title", ""), []):
+            panel.links.append({
+                "title": f"Alert {alert}: runbook", "type": "link", "icon": "doc",
+                "tooltip": f"what {alert} means and the first steps", "tags": [],
+                "asDropdown": False, "targetBlank": True, "includeVars": False,
+                "keepTime": False, "url": runbook_url(base, spec, alert)})
+
+
 def service(spec: ServiceSpec, header: str, logs_datasource: str,
-            traces_datasource: str) -> dict[str, Any]:
+            traces_datasource: str, runbooks: str = DEFAULT_RUNBOOKS) -> dict[str, Any]:
     """The raw grafanalib JSON of one service's dashboard."""
     objectives = slos(spec)
     avail, latency = objectives[0], objectives[1]
@@ -180,6 +193,7 @@ def service(spec: ServiceSpec, header: str, logs_datasource: str,
                      _t(q.canary_failed_checks(spec), "failing: {{environment}} {{check}}",
                         "B")])
 
+    _alert_links(spec, lay.panels, runbooks)
     logs = _explore(logs_datasource, {"expr": f'{{namespace="$namespace",app="{spec.name}"}}'})
     traces = _explore(traces_datasource, {"queryType": "search", "service": spec.name})
     dash = Dashboard(

@@ -6,6 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from opsplane.alertmap import DEFAULT_RUNBOOKS
 from opsplane.atomic import generated_by
 from opsplane.spec import ServiceSpec
 
@@ -15,13 +16,16 @@ FOLDER = "opsplane"
 
 
 def service_dashboard(spec: ServiceSpec, *, logs_datasource: str = LOGS_DATASOURCE,
-                      traces_datasource: str = TRACES_DATASOURCE) -> dict[str, Any]:
-    """One service's dashboard as Grafana 11.6 JSON (uid ``svc-<name>``)."""
+                      traces_datasource: str = TRACES_DATASOURCE,
+                      runbook_url: str = DEFAULT_RUNBOOKS) -> dict[str, Any]:
+    """One service's dashboard as Grafana 11.6 JSON (uid ``svc-<name>``); a panel that
+    shows an alert links to the alert's runbook under ``runbook_url``."""
     from dashboards import _build
     from dashboards._adapt import adapt
 
     header = generated_by(f"{spec.name} service.yaml")
-    return adapt(_build.service(spec, header, logs_datasource, traces_datasource))
+    return adapt(_build.service(spec, header, logs_datasource, traces_datasource,
+                                runbook_url))
 
 
 def overview_dashboard(specs: Sequence[ServiceSpec]) -> dict[str, Any]:
@@ -60,18 +64,20 @@ def dump_json(data: dict[str, Any]) -> str:
     return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def dashboards_of(specs: Sequence[ServiceSpec]) -> dict[str, dict[str, Any]]:
+def dashboards_of(specs: Sequence[ServiceSpec],
+                  runbook_url: str = DEFAULT_RUNBOOKS) -> dict[str, dict[str, Any]]:
     """uid -> dashboard, for every service plus the overview."""
-    boards = {f"svc-{s.name}": service_dashboard(s) for s in specs}
+    boards = {f"svc-{s.name}": service_dashboard(s, runbook_url=runbook_url) for s in specs}
     boards["svc-overview"] = overview_dashboard(specs)
     return boards
 
 
-def render(specs: Sequence[ServiceSpec]) -> dict[str, str]:
+def render(specs: Sequence[ServiceSpec],
+           runbook_url: str = DEFAULT_RUNBOOKS) -> dict[str, str]:
     """Every file of ``generate dashboards``: relative path -> text. Nothing is written."""
     import yaml
 
-    boards = dashboards_of(specs)
+    boards = dashboards_of(specs, runbook_url)
     header = "# " + generated_by(", ".join(sorted(f"{s.name} service.yaml" for s in specs)))
     files = {f"{uid}.json": dump_json(d) for uid, d in boards.items()}
     files["provisioning/dashboards.yaml"] = header + "\n" + yaml.safe_dump(

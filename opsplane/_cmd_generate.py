@@ -20,6 +20,8 @@ def add_parser(sub: Any) -> None:
     d.add_argument("--range", default="1h", help="time range of the preview (default 1h)")
     d.add_argument("--var", action="append", default=[], metavar="NAME=VALUE",
                    help="a dashboard variable for the preview (default: first known value)")
+    d.add_argument("--runbook-url", default="https://runbooks.example.com/opsplane",
+                   help="base URL of the runbooks the panels link to (as for alerts)")
     d.set_defaults(run=run_dashboards)
 
     a = gsub.add_parser("alerts", help="Prometheus rules (+ tests, PrometheusRule) and "
@@ -29,7 +31,8 @@ def add_parser(sub: Any) -> None:
     a.add_argument("--grafana-url", default="http://localhost:3000",
                    help="base URL of Grafana for dashboard_url annotations")
     a.add_argument("--runbook-url", default="https://runbooks.example.com/opsplane",
-                   help="base URL of the runbooks (one page per alert name)")
+                   help="base URL of the runbooks (runbooks/SERVICE/ALERT.md, generated "
+                        "beside the rules, published there)")
     a.add_argument("--alertmanager-version", default="0.25", metavar="X.Y",
                    help="target Alertmanager: 0.26 adds webhook url_file, 0.28 jira_configs")
     a.add_argument("--ticket-url", default="http://ticket-bridge.monitoring.svc:9095/alerts",
@@ -64,7 +67,8 @@ def run_dashboards(args: argparse.Namespace) -> int:
             raise UsageError(f"--var {item!r}: expected NAME=VALUE")
         variables[name] = value
     specs = _specs(args.files)
-    for path in write_dashboards(specs, args.output, sources=args.files):
+    for path in write_dashboards(specs, args.output, sources=args.files,
+                                 runbook_url=args.runbook_url):
         print(path)
     if not args.preview:
         return 0
