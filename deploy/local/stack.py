@@ -174,14 +174,19 @@ def compose_override(host: str, ports: dict[str, int], skipped: list[str],
     def base() -> dict[str, Any]:
         return {"network_mode": "host", "ports": []}
 
+    # the image's health check every 2 s (10 s in the image): orders starts once payments is
+    # healthy, and `up --wait` returns once orders is (Docker 20.10 has no start_interval)
+    health = {"interval": "2s", "timeout": "3s", "retries": 5, "start_period": "30s"}
     services: dict[str, Any] = {
-        "orders": {**base(), "command": ["--host", host, "--port", str(ports["orders"])],
+        "orders": {**base(), "healthcheck": health,
+                   "command": ["--host", host, "--port", str(ports["orders"])],
                    "environment": {
                        "PORT": str(ports["orders"]),
                        "DATABASE_URL": f"postgresql://orders@{host}:{ports['postgres']}/orders",
                        "PAYMENTS_URL": f"http://{host}:{ports['payments']}", **tracing}},
-        "payments": {**base(), "command": ["payments_stub:app", "--host", host,
-                                         "--port", str(ports["payments"])],
+        "payments": {**base(), "healthcheck": health,
+                     "command": ["payments_stub:app", "--host", host,
+                                 "--port", str(ports["payments"])],
                      "environment": {"PORT": str(ports["payments"]), **tracing}},
         "postgres": {**base(), "environment": {"PGPORT": str(ports["postgres"]), "LISTEN": host},
                      "healthcheck": {"test": ["CMD", "pg_isready", "-h", host, "-p",

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The orders stack on this machine's Docker: `make up` and `make down` run this.
 #
-#   deploy/local/stack.sh up      dockerd (scripts/docker.sh), the images (orders by `make image`'s
-#                                 script; PostgreSQL, Prometheus, Alertmanager from Debian packages),
+#   deploy/local/stack.sh up      dockerd (scripts/docker.sh), the images (opsplane/orders:local by
+#                                 `make image`'s script when that tag is missing; PostgreSQL,
+#                                 Prometheus, Alertmanager from Debian packages, layer-cached),
 #                                 the generated rules, routes and dashboards (deploy/local/stack.py),
 #                                 then `docker compose up --wait`: returns when every service is
 #                                 healthy or running
@@ -50,7 +51,8 @@ cmd_up() {
   bash "$root/scripts/docker.sh" daemon
   local base
   base=$(bash "$root/scripts/docker.sh" base)
-  if [ "${STACK_BUILD_ORDERS:-1}" = 1 ] || ! docker image inspect opsplane/orders:local >/dev/null 2>&1; then
+  # the orders image is cached by tag: `make image` rebuilds it (or STACK_BUILD_ORDERS=1)
+  if [ "${STACK_BUILD_ORDERS:-0}" = 1 ] || ! docker image inspect opsplane/orders:local >/dev/null 2>&1; then
     bash "$root/scripts/docker.sh" image opsplane/orders:local >/dev/null
   fi
   mkdir -p "$(dirname "$STACK_DIR")"
