@@ -23,8 +23,9 @@ def add_parser(sub: Any) -> None:
                     "from Slack (/slack/command) or POST /runs. SIGTERM: runs in flight "
                     "finish or are cut at --grace.",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("-c", "--config", default="canary.yaml", metavar="FILE",
-                   help="the registry (default ./canary.yaml)")
+    p.add_argument("-c", "--config", metavar="FILE",
+                   help="the registry: canary.yaml, or an opsplane.yaml with a canary: "
+                        "section (default ./canary.yaml, else ./opsplane.yaml's)")
     p.add_argument("--check", action="store_true", help="validate the registry and exit")
     p.add_argument("--once", action="store_true",
                    help="run every target once, print the results, exit (1 if one failed)")
@@ -41,8 +42,9 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     import os
 
-    from opsplane.canary.registry import load_registry
+    from opsplane.canary.registry import find_registry, load_registry
 
+    args.config = str(find_registry(args.config))
     registry = load_registry(args.config)
     if args.check:
         print(f"{args.config}: {len(registry.targets)} targets "

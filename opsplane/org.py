@@ -67,6 +67,9 @@ class OrgSpec(_Model):
     version: Literal[1] = 1
     teams: dict[str, TeamDefaults] = Field(default_factory=dict)
     endpoints: Endpoints = Endpoints()
+    canary: dict[str, Any] | None = Field(
+        None, description="the production canary's registry (canary.yaml's fields: targets, "
+                          "store, ...); validated by opsplane canary")
 
 
 def _load(path: Path, model: type[BaseModel], what: str) -> Any:

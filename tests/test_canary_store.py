@@ -181,3 +181,26 @@ def test_schedule_spreads_starts_and_a_slow_target_delays_nobody(tmp_path: Path)
     assert ("slow", "cut") in outcomes
     assert all(o == "failed" for s, o in outcomes if s != "slow")
     assert max(canary.skews) < 1.0
+
+
+def test_targets_from_the_organisation_file(tmp_path: Path, capsys: Any,
+                                            monkeypatch: Any) -> None:
+    from opsplane.org import load_org
+
+    monkeypatch.chdir(tmp_path)
+    Path("opsplane.yaml").write_text(
+        "version: 1\nteams: {}\ncanary:\n  concurrency: 4\n  targets:\n"
+        "    - {service: orders, environment: prod, baseUrl: 'http://o', collections: [a]}\n"
+        "    - {service: payments, environment: prod, baseUrl: 'http://p', collections: [b]}\n")
+    assert load_org("opsplane.yaml").canary is not None  # alerts still read the same file
+    assert main(["canary", "--check"]) == 0
+    assert capsys.readouterr().out == "opsplane.yaml: 2 targets (orders/prod, payments/prod)\n"
+    Path("opsplane.yaml").write_text(
+        "version: 1\ncanary:\n  targets:\n    - service: orders\n      environment: prod\n"
+        "      env: env.prod.yaml\n      baseUrl: 'http://o'\n      collections: [a]\n")
+    assert main(["canary", "--check"]) == 2
+    assert capsys.readouterr().err == (
+        "error: opsplane.yaml:4: canary.targets[0]: give exactly one of baseUrl or env\n")
+    Path("canary.yaml").write_text("version: 1\n")  # canary.yaml comes first
+    assert main(["canary", "--check"]) == 0
+    assert capsys.readouterr().out == "canary.yaml: 0 targets (none)\n"

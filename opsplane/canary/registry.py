@@ -203,27 +203,61 @@ class Registry:
 
 
 def parse_registry(data: Any, source: str = "canary.yaml", folder: Path | None = None,
-                   ) -> Registry:
-    """Validate loaded YAML; errors are one line: ``file:line: key.path: what``."""
+                   *, section: str | None = None) -> Registry:
+    """Validate loaded YAML; errors are one line: ``file:line: key.path: what``.
+
+    ``section``: the registry is that key of ``data`` (``canary`` of opsplane.yaml)."""
     from opsplane.blackbox._yaml import validation_message
 
+    whole = data
+    if section is not None:
+        data = data.get(section) if isinstance(data, dict) else None
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise RegistryError(f"{source}: a registry is a mapping (version, targets, ...)")
+        where = f"{section}: " if section else ""
+        raise RegistryError(f"{source}: {where}a registry is a mapping (version, targets, ...)")
     try:
         model = RegistryFile.model_validate(data)
     except ValidationError as e:
-        raise RegistryError(validation_message(source, data, [dict(x) for x in e.errors()])) \
-            from e
+        errors: list[dict[str, Any]] = [dict(x) for x in e.errors()]
+        if section is not None:
+            errors = [{**x, "loc": (section, *tuple(x.get("loc", ())))} for x in errors]
+        raise RegistryError(validation_message(source, whole, errors)) from e
     return Registry(model, source, folder or Path.cwd())
 
 
+ORG_FILE = "opsplane.yaml"
+
+
 def load_registry(path: str | Path) -> Registry:
-    """Read and validate ``canary.yaml``."""
+    """Read and validate ``canary.yaml``, or the ``canary:`` section of the organisation
+    file (``opsplane.yaml``, issue 21's), named so or holding ``teams`` / ``endpoints``."""
     from logstd._yamlsrc import load_yaml
 
     p = Path(path)
     if not p.is_file():
         raise RegistryError(f"{p}: no such registry file (write one: see opsplane canary --help)")
-    return parse_registry(load_yaml(p, RegistryError), str(p), p.resolve().parent)
+    data = load_yaml(p, RegistryError)
+    org = p.name == ORG_FILE or (isinstance(data, dict) and "canary" in data
+                                 and not {"targets", "store"} & set(data))
+    if org and (not isinstance(data, dict) or data.get("canary") is None):
+        raise RegistryError(f"{p}: no canary: section (the canary's targets, store, ...)")
+    return parse_registry(data, str(p), p.resolve().parent, section="canary" if org else None)
+
+
+def find_registry(given: str | Path | None, cwd: Path | None = None) -> Path:
+    """``-c FILE`` when given; else ./canary.yaml; else ./opsplane.yaml when it has a
+    ``canary:`` section; else ./canary.yaml (which then does not exist: said so)."""
+    if given is not None:
+        return Path(given)
+    here = cwd or Path()
+    if (here / "canary.yaml").is_file():
+        return here / "canary.yaml"
+    org = here / ORG_FILE
+    if org.is_file():
+        import re
+
+        if re.search(r"(?m)^canary:", org.read_text(encoding="utf-8", errors="replace")):
+            return org
+    return here / "canary.yaml"

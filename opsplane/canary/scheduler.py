@@ -99,6 +99,10 @@ class Canary:
         # the canary's own record per failed run says what matters
         for name in ("httpx", "httpcore"):
             logging.getLogger(name).setLevel(logging.WARNING)
+        # the runner's modules load now, not inside the first runs (their starts would slip)
+        import opsplane.blackbox.collection
+        import opsplane.blackbox.runner  # noqa: F401
+
         self._sem = asyncio.Semaphore(self.registry.model.concurrency)
         limits = httpx.Limits(max_connections=self.registry.model.concurrency * 4,
                               max_keepalive_connections=self.registry.model.concurrency * 2)

@@ -220,7 +220,7 @@ class PostgresStore(Store):
             import psycopg
         except ImportError as e:  # pragma: no cover - the extra is missing
             raise RegistryError("store: PostgreSQL needs psycopg: pip install "
-                                "'opsplane[canary]'") from e
+                                "'opsplane[canary]' (or opsplane[postgres])") from e
         try:
             conn = psycopg.connect(url, connect_timeout=10)
         except psycopg.Error as e:
