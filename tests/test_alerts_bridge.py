@@ -218,3 +218,57 @@ def _wait(check: Callable[[], Any], what: str, timeout: float = 60.0) -> Any:
             return got
         time.sleep(0.2)
     pytest.fail(f"timed out waiting for {what}")
+
+
+def test_token_from_the_kits_secrets_directory(tmp_path: Path) -> None:
+    """As the chart mounts it: a file ticket_token in OPSPLANE_SECRETS_DIR, no flag."""
+    import os
+    import threading
+
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    (secrets / "ticket_token").write_text(TOKEN)
+    sink = GitHubSink([], threading.Lock())
+    sink.start()
+    port = free_port()
+    env = {**os.environ, "OPSPLANE_SECRETS_DIR": str(secrets)}
+    with (tmp_path / "bridge.log").open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "opsplane._cli", "ticket-bridge", "--system", "github",
+             "--url", sink.url, "--repo", "acme/alerts", "--host", "127.0.0.1",
+             "--port", str(port), "--drain-delay", "0"], stdout=out, stderr=subprocess.STDOUT,
+            env=env)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/healthz/readiness", proc=proc)
+        assert _post(f"http://127.0.0.1:{port}/alerts/ORD", _hook("firing"))[0] == 200
+    finally:
+        assert stop_process(proc) == 0  # drained cleanly on SIGTERM
+        sink.stop()
+    assert [(d.action, d.shape_ok, d.problems) for d in sink.log] == [("create", True, [])]
+    assert TOKEN not in (tmp_path / "bridge.log").read_text()
+
+
+def test_bridge_deploys_with_the_standard_chart() -> None:
+    pytest.importorskip("helm_python")
+    from opsplane import chart, helmvalues
+    from opsplane.spec import load_spec
+    from opsplane.ticketbridge import SPEC
+    from tests.conftest import ROOT
+
+    folder = ROOT / "deploy" / "ticket-bridge"
+    spec = load_spec(folder / "service.yaml")
+    assert (spec.name, spec.app, spec.port) == (SPEC.name, SPEC.app, SPEC.port)
+    values = chart.load_values([folder / "values.yaml", folder / "values-jira.yaml"])
+    assert yaml.safe_load((folder / "values.yaml").read_text())["containerPort"] == \
+        helmvalues.generate(spec)["containerPort"]
+    assert chart.lint(values) == []
+    docs = chart.render(values)
+    deploy = next(m.doc for m in docs if m.kind == "Deployment")
+    pod = deploy["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    assert container["command"] == ["opsplane", "ticket-bridge"]
+    assert [m["mountPath"] for m in container["volumeMounts"]
+            if m["mountPath"] == "/etc/opsplane/secrets"] == ["/etc/opsplane/secrets"]
+    assert any(v.get("secret", {}).get("secretName") == "ticket-bridge-jira"
+               for v in pod["volumes"])
+    assert "TOKEN" not in json.dumps(values).upper()
