@@ -165,7 +165,7 @@ class PagerDutySink(Sink):
 
     def __init__(self, log: list[Delivery], lock: threading.Lock) -> None:
         super().__init__(log, lock)
-        self.open: dict[str, str] = {}  # dedup_key -> summary
+        self.open: dict[str, tuple[str, str]] = {}  # dedup_key -> (summary, severity)
 
     def handle(self, method: str, path: str, query: dict[str, str], body: Any,
                headers: dict[str, str]) -> tuple[int, Any]:
@@ -198,11 +198,11 @@ class PagerDutySink(Sink):
             alert = str(payload.get("summary") or details.get("alertname", ""))
             severity = str(details.get("severity", ""))
             if isinstance(dedup, str):
-                self.open[dedup] = alert
+                self.open[dedup] = (alert, severity)
         elif action == "resolve" and isinstance(dedup, str):
             if dedup not in self.open:
                 problems.append("resolve for a dedup_key that was never triggered")
-            alert = self.open.pop(dedup, "")
+            alert, severity = self.open.pop(dedup, ("", ""))
         status = {"trigger": "firing", "resolve": "resolved"}.get(str(action), "")
         self.record(str(action), problems, body, status=status, alert=alert,
                     severity=severity)
