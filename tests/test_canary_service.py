@@ -167,6 +167,8 @@ def canary(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Canary, P
                  "collections": ["missing/test.gone.yaml"], "interval": "1s"},
                 {"service": "inventory", "environment": "slow", "baseUrl": hang_url,
                  "collections": ["test.hang.yaml"], "interval": "2s", "timeout": "1s"},
+                {"service": "inventory", "environment": "sluggish", "baseUrl": hang_url,
+                 "collections": ["test.hang.yaml"], "interval": "1h", "timeout": "3s"},
                 {"service": "inventory", "environment": "stuck", "baseUrl": hang_url,
                  "collections": ["test.hang.yaml"], "interval": "1s", "timeout": "60s"},
             ]}
@@ -341,6 +343,53 @@ def test_slack_signed_runs_forged_stale_replayed_refused(canary: tuple[Canary, P
     assert _slack(c, "payments local").status_code == 200
     wait_for(lambda: slack_runs() >= 4)
     assert slack_runs() == 4
+
+
+def test_slack_long_run_answers_at_once_and_posts_the_result_later(
+        canary: tuple[Canary, Path]) -> None:
+    """Slack wants an answer within 3 s: a longer run answers "started", then posts its
+    result to the command's response_url (a stand-in checking Slack's documented shape)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    c, _ = canary
+    received: list[tuple[str, str, dict[str, Any]]] = []
+
+    class Standin(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["content-length"]))
+            received.append((self.path, self.headers.get("content-type", ""), json.loads(body)))
+            self.send_response(200)
+            self.send_header("content-length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Standin)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/commands/T1/42/abc"
+        body = urllib.parse.urlencode({"command": "/canary", "text": "inventory sluggish",
+                                       "response_url": url,
+                                       "trigger_id": uuid.uuid4().hex}).encode()
+        first = _slack(c, "", body=body)
+        assert first.status_code == 200
+        assert first.json() == {"response_type": "in_channel", "text": "canary run of "
+                                "inventory sluggish started; the result follows here"}
+        assert received == []
+        got = wait_for(lambda: received, attempts=200, pause=0.1)
+    finally:
+        server.shutdown()
+        server.server_close()
+    path, ctype, doc = got[0]
+    assert path == "/commands/T1/42/abc"
+    assert ctype.startswith("application/json")
+    assert set(doc) == {"response_type", "text"}
+    assert doc["response_type"] == "in_channel"
+    assert doc["text"].startswith(":x: inventory/sluggish hang timeout")
 
 
 def test_post_runs_needs_the_token(canary: tuple[Canary, Path]) -> None:
