@@ -30,7 +30,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from opsplane.procs import free_port
 
@@ -70,6 +70,21 @@ class DrillReport:
 
     def events(self, name: str) -> list[dict[str, Any]]:
         return [r for r in self.log if r.get("event") == name]
+
+
+class Served(Protocol):
+    """What the drill drives: a ServedApp here, a container (opsplane.container) elsewhere."""
+
+    port: int
+
+    @property
+    def termination_grace(self) -> float: ...
+
+    def signal(self, sig: int = signal.SIGTERM) -> None: ...
+
+    def wait_exit(self, timeout: float | None = None) -> tuple[int | None, bool]: ...
+
+    def records(self) -> list[dict[str, Any]]: ...
 
 
 class ServedApp:
@@ -246,7 +261,7 @@ async def request(host: str, port: int, path: str, out: Outcome, timeout: float)
             await writer.wait_closed()
 
 
-async def drive(served: ServedApp, *, rate: float, before: float, after: float,
+async def drive(served: Served, *, rate: float, before: float, after: float,
                 slow_every: int = 5, slow_path: str = "/slow?ms={ms}", slow_ms: int = 2000,
                 fast_path: str = "/fast", probe_path: str = "/healthz/readiness",
                 probe_every: float = 0.05, sig: int = signal.SIGTERM,
@@ -294,7 +309,7 @@ async def drive(served: ServedApp, *, rate: float, before: float, after: float,
     return outcomes, probes
 
 
-def run_drill(served: ServedApp, **kwargs: Any) -> DrillReport:
+def run_drill(served: Served, **kwargs: Any) -> DrillReport:
     """Drive load, signal, let the kubelet wait its grace period; classify every request."""
     outcomes, probes = asyncio.run(drive(served, **kwargs))
     code, killed = served.wait_exit()

@@ -13,6 +13,9 @@
 #                               (default tag opsplane/orders:local); prints the tag. Skipped
 #                               when TAG's label says it was built from today's sources on
 #                               this base (OPSPLANE_IMAGE_REBUILD=1 builds anyway)
+#   scripts/docker.sh wheels    build/wheels: the wheels of opsplane[postgres] and its
+#                               dependencies, made on the host (no daemon needed); skipped
+#                               when build/wheels/.source matches the sources
 #   scripts/docker.sh check     exit 0 when a daemon answers, else one line saying how to start it
 #   scripts/docker.sh stop      stop the dockerd this script started (by its recorded pid)
 #
@@ -168,17 +171,36 @@ cmd_base() {
   echo "$base_tag"
 }
 
-# what the image is made of: the base's id and every source file the wheel and the app take
+# what the wheels and the image are made of: every source file the wheel and the app take
 source_hash() {
-  local base_id; base_id=$(docker image inspect -f '{{.Id}}' "$1")
-  { echo "$base_id"
-    cd "$root" && find pyproject.toml README.md logstd opsplane loadtest tracing dashboards \
-        alerts examples/orders/Dockerfile examples/orders/orders examples/orders/payments_stub.py \
-        examples/orders/service.yaml -type f \( -name '*.py' -o -name '*.c' -o -name '*.h' \
-        -o -name '*.pyi' -o -name '*.yaml' -o -name '*.toml' -o -name '*.md' -o -name py.typed \
-        -o -name Dockerfile \) -not -path '*/__pycache__/*' -print0 \
-      | sort -z | xargs -0 sha256sum
-  } | sha256sum | cut -c1-16
+  ( cd "$root" && find pyproject.toml README.md logstd opsplane loadtest tracing dashboards \
+      alerts examples/orders/Dockerfile examples/orders/orders examples/orders/payments_stub.py \
+      examples/orders/service.yaml -type f \( -name '*.py' -o -name '*.c' -o -name '*.h' \
+      -o -name '*.pyi' -o -name '*.yaml' -o -name '*.toml' -o -name '*.md' -o -name py.typed \
+      -o -name Dockerfile \) -not -path '*/__pycache__/*' -print0 \
+    | sort -z | xargs -0 sha256sum ) | sha256sum | cut -c1-16
+}
+
+# build/wheels: opsplane[postgres] and its dependencies as wheels, built on the host
+# (skipped when build/wheels/.source matches the sources); prints the directory
+cmd_wheels() {
+  mkdir -p "$root/build"
+  exec 8>"$root/build/.wheels.lock"
+  flock 8
+  local wheels=$root/build/wheels log=$root/build/pip-wheel.log hash
+  hash=$(source_hash)
+  if [ "$(cat "$wheels/.source" 2>/dev/null)" = "$hash" ]; then
+    echo "$wheels"; return 0
+  fi
+  local py=${PYTHON:-$root/.venv/bin/python}
+  [ -x "$py" ] || py=python3
+  rm -rf "$wheels"; mkdir -p "$wheels"
+  say "building wheels on the host (pip wheel '.[postgres]' -> build/wheels)"
+  "$py" -m pip wheel --disable-pip-version-check --wheel-dir "$wheels" "$root[postgres]" \
+      >"$log" 2>&1 \
+    || { say "pip wheel failed; last lines of $log:"; tail -n 5 "$log" >&2; exit 1; }
+  echo "$hash" >"$wheels/.source"
+  echo "$wheels"
 }
 
 cmd_image() {
@@ -188,27 +210,21 @@ cmd_image() {
   # one build at a time (the stack and the container test both ask for the image)
   exec 9>"$root/build/.image.lock"
   flock 9
-  local hash; hash=$(source_hash "$base")
+  cmd_wheels >/dev/null
+  local hash log=$root/build/docker-build.log
+  hash=$( { docker image inspect -f '{{.Id}}' "$base"; cat "$root/build/wheels/.source"; } \
+          | sha256sum | cut -c1-16)
   if [ "${OPSPLANE_IMAGE_REBUILD:-0}" != 1 ] && [ "$(docker image inspect \
        -f '{{index .Config.Labels "org.opsplane.source"}}' "$tag" 2>/dev/null)" = "$hash" ]; then
-    say "$tag is up to date (sources $hash on $base)"
+    say "$tag is up to date (sources and base $hash)"
     echo "$tag"; return 0
   fi
-  local py=${PYTHON:-$root/.venv/bin/python}
-  [ -x "$py" ] || py=python3
-  # the Dockerfile installs from build/wheels with --no-index (no PyPI inside the build)
-  local wheels=$root/build/wheels log=$root/build/pip-wheel.log
-  rm -rf "$wheels"; mkdir -p "$wheels"
-  say "building wheels on the host (pip wheel '.[postgres]' -> build/wheels)"
-  "$py" -m pip wheel --disable-pip-version-check --wheel-dir "$wheels" "$root[postgres]" \
-      >"$log" 2>&1 \
-    || { say "pip wheel failed; last lines of $log:"; tail -n 5 "$log" >&2; exit 1; }
   say "building $tag on $base"
   # the classic builder: Debian's docker.io has no buildx beside it
   DOCKER_BUILDKIT=0 docker build --quiet --build-arg "PYTHON_IMAGE=$base" \
       --label "org.opsplane.source=$hash" --label "org.opsplane.base=$base" \
       -f "$root/examples/orders/Dockerfile" -t "$tag" "$root" >/dev/null 2>"$log" \
-    || { say "docker build failed; last lines:"; tail -n 5 "$log" >&2; exit 1; }
+    || { say "docker build failed; last lines of $log:"; tail -n 5 "$log" >&2; exit 1; }
   # the build stage's image (labelled in the Dockerfile) is left dangling by each build
   docker image prune --force --filter label=org.opsplane.stage=build >/dev/null
   echo "$tag"
@@ -221,5 +237,6 @@ case "${1:-}" in
   stop) cmd_stop ;;
   base) cmd_base ;;
   image) shift; cmd_image "$@" ;;
-  *) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+  wheels) cmd_wheels ;;
+  *) sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac
