@@ -54,9 +54,11 @@ def run(args: argparse.Namespace) -> int:
         from opsplane.canary.cli import run_once
 
         return run_once(registry, print)
+    from opsplane.canary.cli import preflight
     from opsplane.canary.service import APP, CONFIG_ENV
     from opsplane.serve import resolve, serve
 
+    preflight(registry)
     os.environ[CONFIG_ENV] = str(os.path.abspath(args.config))
     opts = resolve(APP, spec_path=os.devnull, port=args.port, host=args.host,
                    drain_delay=args.drain_delay, grace=args.grace)

@@ -204,3 +204,20 @@ def test_targets_from_the_organisation_file(tmp_path: Path, capsys: Any,
     Path("canary.yaml").write_text("version: 1\n")  # canary.yaml comes first
     assert main(["canary", "--check"]) == 0
     assert capsys.readouterr().out == "canary.yaml: 0 targets (none)\n"
+
+
+def test_serving_needs_its_files_and_store_first(tmp_path: Path, capsys: Any) -> None:
+    from opsplane.procs import free_port
+
+    cfg = tmp_path / "canary.yaml"
+    cfg.write_text("version: 1\napi: {token: {file: nope/token}}\n")
+    assert main(["canary", "-c", str(cfg)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: {cfg}: api.token: cannot read {tmp_path}/nope/token: " \
+                  "No such file or directory\n"
+    (tmp_path / "url").write_text(f"postgresql://c:hunter2@127.0.0.1:{free_port()}/c\n")
+    cfg.write_text("version: 1\nstore: {urlFile: url}\n")
+    assert main(["canary", "-c", str(cfg)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: store postgresql://c:***@127.0.0.1:")
+    assert "hunter2" not in err
