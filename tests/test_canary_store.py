@@ -221,3 +221,21 @@ def test_serving_needs_its_files_and_store_first(tmp_path: Path, capsys: Any) ->
     err = capsys.readouterr().err
     assert err.startswith("error: store postgresql://c:***@127.0.0.1:")
     assert "hunter2" not in err
+
+
+def test_public_surface_and_import_without_side_effects() -> None:
+    import subprocess
+    import sys
+
+    import opsplane.canary
+
+    assert opsplane.canary.__all__ == sorted(opsplane.canary.__all__)
+    assert set(opsplane.canary.__all__) == {
+        "Canary", "Registry", "RegistryError", "ResultRecord", "RunRecord", "Store", "Target",
+        "create_app", "load_registry", "parse_registry"}
+    code = ("import sys, opsplane.canary, opsplane.canary.service; "
+            "print(sorted(m for m in ('httpx', 'uvicorn', 'starlette', 'psycopg') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"
