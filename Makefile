@@ -56,13 +56,17 @@ dist:
 	CIBW_BUILD='cp311-* cp312-* cp313-*' CIBW_SKIP='*-musllinux_*' \
 	  $(PY) -m cibuildwheel --output-dir dist .
 
-# the standard chart, versioned like the package, pushed as an OCI artifact (needs helm)
+# the charts (the standard service chart, the Locust worker Job), versioned like the package,
+# pushed as OCI artifacts (needs helm)
+CHARTS := service loadtest
 chart-package:
 	mkdir -p dist/chart
-	helm package helm/service --version $(VERSION) --app-version $(VERSION) --destination dist/chart
+	for c in $(CHARTS); do \
+	  helm package helm/$$c --version $(VERSION) --app-version $(VERSION) --destination dist/chart \
+	  || exit 1; done
 
 chart-push: chart-package
-	helm push dist/chart/service-$(VERSION).tgz $(CHART_REGISTRY)
+	for c in $(CHARTS); do helm push dist/chart/$$c-$(VERSION).tgz $(CHART_REGISTRY) || exit 1; done
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

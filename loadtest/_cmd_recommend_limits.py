@@ -27,6 +27,20 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--format", choices=("table", "json"), default="table")
     p.add_argument("-o", "--write-values", metavar="FILE",
                    help="write the resources block into this Helm values file")
+    prom = p.add_argument_group(
+        "from Prometheus (CPU and memory per pod, replicas combined, as krr reads cAdvisor; "
+        "the run directory gives the time line and Locust's counts)")
+    prom.add_argument("--prometheus", metavar="URL", help="e.g. http://prometheus:9090")
+    prom.add_argument("--selector", metavar="MATCHERS",
+                      help='label matchers of the pods, e.g. \'namespace="staging",'
+                           'pod=~"orders-.*"\'')
+    prom.add_argument("--metrics", choices=("cadvisor", "process"), default="cadvisor",
+                      help="container_* series (default) or the process's own process_*")
+    prom.add_argument("--pod-label", default="pod",
+                      help="label naming the pod (default pod; instance when it is missing)")
+    prom.add_argument("--rate-window", default="30s", help="CPU rate window (default 30s)")
+    prom.add_argument("--step", type=float, metavar="S",
+                      help="seconds between points (default: the run's sampling interval)")
     p.set_defaults(run=run)
 
 
@@ -42,7 +56,10 @@ def run(args: argparse.Namespace) -> int:
     from loadtest.gcpauses import describe
     from loadtest.values import write_values
 
-    rec = recommend(load_run(args.run_dir), **recommend_kwargs(args))
+    if args.prometheus or args.selector:
+        rec = _from_prometheus(args)
+    else:
+        rec = recommend(load_run(args.run_dir), **recommend_kwargs(args))
     if args.write_values:
         write_values(args.write_values, rec)
     if args.format == "json":
@@ -73,6 +90,23 @@ def run(args: argparse.Namespace) -> int:
         print(f"saturation point: {s['saturation_users']} users")
     if s.get("gc_pauses") is not None:
         print(f"GC pauses of the target: {describe(s['gc_pauses'])}")
+    for pod, f in sorted(s.get("pods", {}).items()):
+        print(f"pod {pod}: {f['loaded_samples']} points, cpu {p} {f['cpu_cores'][p]:.4f} "
+              f"cores, memory peak {f['memory_mib']['peak']:.2f}Mi")
     if args.write_values:
         print(f"wrote {args.write_values}")
     return 0
+
+
+def _from_prometheus(args: argparse.Namespace) -> Any:
+    from loadtest.analysis import load_run
+    from loadtest.promsource import Source, recommend_from_prometheus
+    from opsplane.errors import UsageError
+
+    if not (args.prometheus and args.selector):
+        raise UsageError("recommend-limits: --prometheus URL and --selector MATCHERS go "
+                         "together")
+    src = Source(args.prometheus, args.selector, metrics=args.metrics,
+                 pod_label=args.pod_label, rate_window=args.rate_window)
+    return recommend_from_prometheus(load_run(args.run_dir), src, step=args.step,
+                                     **recommend_kwargs(args))

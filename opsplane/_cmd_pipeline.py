@@ -101,6 +101,11 @@ def add_parser(sub: Any) -> None:
     where.add_argument("--docker", metavar="NAME", help="sample this container")
     ld.add_argument("--duration", default="2m")
     ld.add_argument("--users", default="20")
+    ld.add_argument("--expect-workers", type=int, default=0, metavar="M",
+                    help="wait for M Locust workers (the helm/loadtest Job) before the load")
+    ld.add_argument("--prometheus", metavar="URL",
+                    help="CPU and memory per pod from this Prometheus (with --selector)")
+    ld.add_argument("--selector", metavar="MATCHERS", help="the pods' label matchers")
     ld.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
     ld.set_defaults(run=run_load)
 
@@ -224,7 +229,9 @@ def run_load(args: argparse.Namespace) -> int:
     from opsplane import pipeline
 
     runs = pipeline.load_argvs(args.dir, args.env, target=args.target, kubectl=args.kubectl,
-                               docker=args.docker, duration=args.duration, users=args.users)
+                               docker=args.docker, duration=args.duration, users=args.users,
+                               expect_workers=args.expect_workers, prometheus=args.prometheus,
+                               selector=args.selector)
     if args.dry_run:
         for argv in runs:
             _dry(argv)

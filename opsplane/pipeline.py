@@ -449,19 +449,30 @@ def changelog_section(text: str, version: str, source: str = "CHANGELOG.md") -> 
 
 def load_argvs(service_dir: str | Path, environment: str, *, target: str,
                kubectl: str | None = None, docker: str | None = None, duration: str = "2m",
-               users: str = "20") -> list[list[str]]:
+               users: str = "20", expect_workers: int = 0, prometheus: str | None = None,
+               selector: str | None = None) -> list[list[str]]:
     """``loadtest run`` against the environment, then ``loadtest recommend-limits`` writing
-    the measured resources into ``chart/values-resources.yaml`` (a change to review)."""
+    the measured resources into ``chart/values-resources.yaml`` (a change to review).
+
+    ``expect_workers``: the master waits for that many Locust workers (helm/loadtest's Job);
+    ``prometheus`` and ``selector``: CPU and memory per pod from Prometheus, replicas combined.
+    """
     svc = Service.at(service_dir)
     if bool(kubectl) == bool(docker):
         raise UsageError("load: sample one target: --kubectl POD or --docker NAME")
+    if bool(prometheus) != bool(selector):
+        raise UsageError("load: --prometheus URL and --selector MATCHERS go together")
     run_dir = svc.root / "runs" / f"pipeline-{environment}"
     where = ["--kubectl", kubectl, "--namespace", environment] if kubectl else ["--docker",
                                                                                  str(docker)]
     run = ["loadtest", "run", "--target", target, *[str(w) for w in where], "--spec",
            str(svc.spec_path), "--duration", duration, "--users", users, "--out", str(run_dir)]
+    if expect_workers:
+        run += ["--expect-workers", str(expect_workers), "--master-bind-host", "0.0.0.0"]
     recommend = ["loadtest", "recommend-limits", str(run_dir), "--write-values",
                  str(svc.root / "chart" / "values-resources.yaml")]
+    if prometheus and selector:
+        recommend += ["--prometheus", prometheus, "--selector", selector]
     return [run, recommend]
 
 

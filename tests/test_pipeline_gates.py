@@ -271,3 +271,24 @@ def test_workflow_permissions_are_not_secrets() -> None:
     assert not is_sensitive_key("id-token")
     assert scan_text("permissions:\n  id-token: write\n", "ci.yml") == []
     assert scan_text("api-token: Zr8qLm2pXv9tKw4s\n", "x.yml")
+
+
+def test_load_stage_is_loadtest_run_then_recommend_limits() -> None:
+    """The load stage's commands parse as loadtest's own (same flags, no drift)."""
+    from loadtest._cli import build_parser
+
+    run, recommend = pipeline.load_argvs(
+        ORDERS, "staging", target="https://orders.staging.example", kubectl="orders-0",
+        expect_workers=4, prometheus="http://prometheus:9090", selector='pod=~"orders-.*"')
+    parser = build_parser()
+    r = parser.parse_args(run[1:])
+    assert (r.target, r.kubectl, r.namespace, r.expect_workers) == (
+        "https://orders.staging.example", "orders-0", "staging", 4)
+    assert r.master_bind_host == "0.0.0.0"
+    rec = parser.parse_args(recommend[1:])
+    assert rec.run_dir == r.out
+    assert rec.write_values == str(ORDERS / "chart" / "values-resources.yaml")
+    assert (rec.prometheus, rec.selector) == ("http://prometheus:9090", 'pod=~"orders-.*"')
+    with pytest.raises(pipeline.UsageError, match="go together"):
+        pipeline.load_argvs(ORDERS, "staging", target="http://x", docker="orders",
+                            prometheus="http://prometheus:9090")
