@@ -239,3 +239,27 @@ def test_public_surface_and_import_without_side_effects() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_once_prints_each_run_and_exits_1_on_a_failure(tmp_path: Path, capsys: Any) -> None:
+    from opsplane.procs import free_port
+
+    (tmp_path / "test.c.yaml").write_text(
+        "version: 1\nname: c\nrequests:\n  - name: ping\n    url: /healthz/ping\n"
+        "    query: {key: '{{key}}'}\n")
+    (tmp_path / "key").write_text("k-9f8e7d\n")
+    cfg = tmp_path / "canary.yaml"
+    cfg.write_text(
+        "version: 1\ntargets:\n"
+        f"  - {{service: a, environment: prod, baseUrl: 'http://127.0.0.1:{free_port()}', "
+        "collections: [test.c.yaml], credentials: {key: {file: key}}}\n"
+        "  - {service: b, environment: prod, baseUrl: 'http://127.0.0.1:1', "
+        "collections: [test.gone.yaml]}\n")
+    assert main(["canary", "--once", "-c", str(cfg)]) == 1
+    captured = capsys.readouterr()
+    lines = sorted(captured.out.splitlines(), key=lambda x: x.split()[1])
+    assert lines[0].startswith("failed   a/prod c (0 passed, 1 failed, ")
+    assert lines[0].endswith("): ping: connection refused")
+    assert lines[1] == (f"broken   b/prod gone (0 passed, 0 failed, 0 ms): "
+                        f"{tmp_path}/test.gone.yaml: collection file does not exist")
+    assert "k-9f8e7d" not in captured.out + captured.err
