@@ -292,3 +292,16 @@ def test_load_stage_is_loadtest_run_then_recommend_limits() -> None:
     with pytest.raises(pipeline.UsageError, match="go together"):
         pipeline.load_argvs(ORDERS, "staging", target="http://x", docker="orders",
                             prometheus="http://prometheus:9090")
+
+
+def test_a_new_service_from_init_passes_the_file_gates(tmp_path: Path) -> None:
+    """`opsplane init` writes what the gates read: values and env files per environment."""
+    pytest.importorskip("helm_python")
+    from opsplane.scaffold import init_service
+
+    init_service("invoices", tmp_path / "invoices", team="billing")
+    env = yaml.safe_load((tmp_path / "invoices/tests/env.staging.yaml").read_text())
+    assert env["baseUrl"] == "${SERVICE_URL}"
+    stages = {s.name: s for s in pipeline.gates(tmp_path / "invoices")}
+    for name in ("logstd lint", "secrets scan", "spec check", "chart lint", "collections"):
+        assert stages[f"gate: {name}"].ok, stages[f"gate: {name}"].lines
