@@ -77,10 +77,9 @@ def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 
 
 def _engine() -> Any:
-    try:
-        import helm_python
-    except ImportError as e:
-        raise ChartError("the Helm engine is not installed: pip install 'opsplane[chart]'") from e
+    # missing, the CLI says which extra installs it (pip install 'opsplane[chart]'), exit 2
+    import helm_python
+
     return helm_python
 
 
