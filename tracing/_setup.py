@@ -14,12 +14,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SpanExporter
 
 log = logging.getLogger("tracing")
 _lock = threading.Lock()
-_provider: TracerProvider | None = None
+_provider: Any = None  # tracing._lean.LeanProvider, or the one setup() was given
 _providers_registered = False
 # the provider's sampler drops every new trace's root span whatever its id (ratio 0,
 # always_off and their parentbased_ forms): known from the settings setup() made it with
@@ -178,14 +177,15 @@ def setup(
     ratio: float | None = None,
     exporter: SpanExporter | None = None,
     processors: Sequence[Any] = (),
-    provider: TracerProvider | None = None,
+    provider: Any = None,
     log_ids: bool = True,
-) -> TracerProvider:
+) -> Any:
     """Create (or replace) the process's TracerProvider; returns it.
 
     ``sampler`` and ``ratio`` win over OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG.
     ``exporter`` overrides the OTLP exporter the environment names (tests pass an in-memory
-    one); ``provider`` injects a ready provider. Log records written inside a span get
+    one); ``provider`` injects a ready provider (an SDK TracerProvider, say) instead of
+    tracing's own (tracing._lean). Log records written inside a span get
     traceId and spanId unless ``log_ids`` is false.
     """
     global _provider, _drops_roots
@@ -193,17 +193,17 @@ def setup(
     from opentelemetry.baggage.propagation import W3CBaggagePropagator
     from opentelemetry.propagators.composite import CompositePropagator
     from opentelemetry.sdk.resources import Resource
-    from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
     from tracing._export import CountingBatchProcessor, CountingExporter
+    from tracing._lean import LeanProvider
 
     cfg = resolve_config(service, version, environment, ratio, sampler=sampler)
     drops_roots = False
     if provider is None:
         drops_roots = cfg.sampler in ("always_off", "parentbased_always_off") or (
             cfg.sampler in ("traceidratio", "parentbased_traceidratio") and cfg.ratio == 0)
-        provider = TracerProvider(resource=Resource.create(cfg.resource), sampler=_sampler(cfg))
+        provider = LeanProvider(resource=Resource.create(cfg.resource), sampler=_sampler(cfg))
         chosen = exporter or (_otlp_exporter(cfg) if cfg.exporter == "otlp" else None)
         if chosen is not None:
             provider.add_span_processor(CountingBatchProcessor(
@@ -226,7 +226,7 @@ def setup(
     return provider
 
 
-def _set_global_provider(provider: TracerProvider) -> None:
+def _set_global_provider(provider: Any) -> None:
     """OpenTelemetry allows one global set per process; later setups swap ours in place."""
     global _providers_registered
     from opentelemetry import trace
