@@ -2,7 +2,9 @@
 served by ``opsplane serve`` (health, metrics, JSON logs, the drain sequence).
 
 ``opsplane canary`` sets ``OPSPLANE_CANARY_CONFIG`` and serves ``opsplane.canary.service:app``;
-the app is built when first asked for (importing this module does nothing).
+the app is built when first asked for (importing this module does nothing). Serve it with
+``opsplane canary`` rather than ``opsplane serve``: the former gives the lifespan shutdown
+the grace period, so runs in flight at SIGTERM finish or are stored as cut.
 """
 
 from __future__ import annotations
