@@ -15,6 +15,7 @@ summary and the tests). ``run`` strings them together on loopback with embedded 
 8. ``shutdown_stage``    SIGTERM with requests in flight: every request answered, 0 dropped
 9. ``lint_stage``        ``logstd lint`` over the captured logs
 10. ``query_stage``      ``logstd query customer C-1001 --run out/logs/orders.log``
+11. ``alert_drill_stage`` ``opsplane alerts drill`` on orders (skipped under ``--fast``)
 
 A piece that is not installed is skipped with ``skipped: <piece> not available``. Every
 process is started in one ``ProcessGroup`` and stopped by pid, also on Ctrl-C and on errors.
@@ -824,6 +825,25 @@ def summary(demo: Demo) -> str:
     return "\n".join(lines)
 
 
+def alert_drill_stage(demo: Demo) -> dict[str, Any]:
+    """``opsplane alerts drill`` on orders (about 40 s, so not under ``--fast``)."""
+    if demo.fast:
+        demo.say("skipped under --fast (about 40 s): opsplane alerts drill "
+                 "examples/orders/service.yaml")
+        return {}
+    if not all(shutil.which(t) for t in ("prometheus", "prometheus-alertmanager")):
+        demo.skip("the alert drill (prometheus, prometheus-alertmanager)")
+        return {}
+    from opsplane.alertdrill import run_drill
+
+    demo.show_cmd(["opsplane", "alerts", "drill", str(demo.spec)])
+    result = run_drill(demo.spec, out=demo.stream, workdir=demo.tmp / "alert-drill")
+    if not result.ok:
+        raise OpsplaneError("alert drill: not every receiver got its alert and its resolve "
+                            f"(logs in {demo.tmp / 'alert-drill'})")
+    return {"page_seconds": result.page_seconds, "deliveries": len(result.rows)}
+
+
 def run(out_dir: str | Path = "out", *, fast: bool = False,
         stream: IO[str] | None = None) -> dict[str, Any]:
     """The whole demo; returns each stage's result. Raises OpsplaneError on a failed stage."""
@@ -868,6 +888,8 @@ def run(out_dir: str | Path = "out", *, fast: bool = False,
             results["lint"] = lint_stage(demo)
             demo.stage(f"11. every action on customer {CUSTOMER}, from the captured log")
             results["query"] = query_stage(demo)
+            demo.stage("12. alerts reach people: page, ticket and chat delivered and resolved")
+            results["alert_drill"] = alert_drill_stage(demo)
     except KeyboardInterrupt:
         demo.say("\ninterrupted: every process was stopped")
         raise
