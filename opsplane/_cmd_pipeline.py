@@ -55,8 +55,12 @@ def add_parser(sub: Any) -> None:
     service_dir(b)
     b.add_argument("--image", required=True, metavar="REPO:TAG")
     b.add_argument("--context", default=".", help="build context (default .)")
-    b.add_argument("--dockerfile", help="Dockerfile (default DIR/Dockerfile)")
+    b.add_argument("--dockerfile", help="Dockerfile (default, or empty: DIR/Dockerfile)")
     b.add_argument("--build-arg", action="append", default=[], metavar="NAME=VALUE")
+    b.add_argument("--wheels", metavar="REQUIREMENT",
+                   help="first build these wheels on the host into CONTEXT/build/wheels "
+                        "(pip wheel), for a Dockerfile that installs --no-index from there, "
+                        "e.g. '.[postgres]' (orders); empty: none")
     b.add_argument("--push", action="store_true", help="push (buildx with provenance and SBOM)")
     b.add_argument("--digest-file", metavar="FILE",
                    help="with --push: write the pushed digest here (for an attestation)")
@@ -183,6 +187,12 @@ def run_build(args: argparse.Namespace) -> int:
             return _dry(argv)
         if not Path(dockerfile).is_file():
             raise UsageError(f"{dockerfile}: no such Dockerfile")
+        if args.wheels:
+            wheels = pipeline.run_tool(pipeline.wheels_argv(args.wheels, args.context),
+                                       "build: wheels")
+            show(wheels)
+            if not wheels.ok:
+                return 1
         stage = pipeline.run_tool(argv, "build")
         show(stage)
         if stage.ok and args.push:

@@ -409,6 +409,13 @@ def build_argv(image: str, *, dockerfile: str | Path, context: str | Path = ".",
     return [*argv, str(context)]
 
 
+def wheels_argv(requirement: str, context: str | Path = ".") -> list[str]:
+    """``pip wheel`` of ``requirement`` (a path as seen from here, e.g. ``.[postgres]``) into
+    CONTEXT/build/wheels."""
+    return [sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir",
+            str(Path(context) / "build" / "wheels"), requirement]
+
+
 def read_digest(metadata_file: str | Path) -> str:
     """The pushed image's digest from buildx's ``--metadata-file``."""
     import json
@@ -460,7 +467,7 @@ def load_argvs(service_dir: str | Path, environment: str, *, target: str,
     svc = Service.at(service_dir)
     if bool(kubectl) == bool(docker):
         raise UsageError("load: sample one target: --kubectl POD or --docker NAME")
-    if bool(prometheus) != bool(selector):
+    if prometheus and not selector:  # a selector without Prometheus (empty) is not used
         raise UsageError("load: --prometheus URL and --selector MATCHERS go together")
     run_dir = svc.root / "runs" / f"pipeline-{environment}"
     where = ["--kubectl", kubectl, "--namespace", environment] if kubectl else ["--docker",
