@@ -8,6 +8,7 @@ What happens on SIGTERM is described in ``opsplane/_server.py`` and docs/shutdow
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import sys
@@ -147,8 +148,13 @@ def _reuse_port_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve(opts: ServeOptions, *, state: State = STATE) -> int:
-    """Serve until a signal; returns the exit code (0: drained, 1: something was cut)."""
+def serve(opts: ServeOptions, *, state: State = STATE, end_process: bool = True) -> int:
+    """Serve until a signal; the exit code: 0 drained, 1 something was cut.
+
+    With ``end_process`` (the default: ``serve`` is the process's main loop) the process ends
+    as soon as the drain has finished and the logs are flushed, skipping the interpreter's
+    teardown (see :func:`_end_process`); pass False to get the code back instead.
+    """
     if opts.workers > 1:
         return _supervise(opts)
     import logging
@@ -163,16 +169,38 @@ def serve(opts: ServeOptions, *, state: State = STATE) -> int:
             drain.importing = True
             app = load_app(opts.app)
             drain.importing = False
+            code = _run(opts, app, drain)
         except StartupAbandoned:
             logging.getLogger("opsplane.serve").info(
                 "shutdown signal received while importing the app: exiting before serving",
                 extra={"event": "shutdown.completed", "action": drain.signal_name,
                        "durationMs": drain.elapsed_ms(),
                        "count": 0, "outcome": "success"})
-            return 0
+            code = 0
         finally:
             drain.importing = False
-        return _run(opts, app, drain)
+        if end_process:  # inside: a second signal still finds the drain's handler
+            _end_process(code)
+    return code
+
+
+def _end_process(code: int) -> None:
+    """End the process now that the drain is over: flush the logs and the standard streams,
+    then ``os._exit``.
+
+    Everything a drained server owes is done by then (hooks ran, the closing record is
+    written), yet the interpreter's own teardown (finalising every module the app imported)
+    is CPU work that took 0.2-0.5 s here, and over 6 s with the cores busy: long enough for
+    the kubelet's SIGKILL at the end of the termination grace period to land on a process
+    that had already finished its shutdown (the flaky start-up test of issue 23).
+    """
+    import logging
+
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
 
 
 def _run(opts: ServeOptions, app: Any, drain: Any) -> int:

@@ -133,6 +133,25 @@ def test_sigterm_during_startup_abandons_it_without_serving() -> None:
         served.stop()
 
 
+@pytest.mark.parametrize("phase", ["starting", "serving"])
+def test_the_process_ends_when_the_drain_ends_not_after_teardown(phase: str) -> None:
+    # issue 23: with the cores busy, the interpreter's teardown after "shutdown.completed"
+    # (pure CPU: finalising every module) ran past the kubelet's deadline. Here the teardown
+    # takes 60 s (an atexit sleep): the process must end without waiting for it.
+    env = {"SLOWAPP_TEARDOWN_S": "60", "SLOWAPP_STARTUP_S": "60" if phase == "starting" else "0"}
+    served = ServedApp("slowapp:app", APPS, drain_delay=0.2, grace=1, env=env)
+    try:
+        if phase == "starting":
+            _wait_log(served, "Waiting for application startup")
+        else:
+            served.wait_ready()
+        served.signal()
+        assert served.wait_exit() == (0, False)
+        assert _events(served)[-1] == "shutdown.completed"
+    finally:
+        served.stop()
+
+
 def test_sigterm_while_the_app_is_imported_exits_zero(tmp_path: Path) -> None:
     (tmp_path / "slowimport.py").write_text(
         "import time\nprint('importing', flush=True)\ntime.sleep(60)\n"

@@ -8,20 +8,25 @@
 
 Every handled request is logged at its start (event=slowapp.accepted, requestId from
 X-Request-ID): the drill's server-side record of "accepted". SLOWAPP_STARTUP_S delays the
-lifespan startup; a shutdown hook logs event=slowapp.hook_ran.
+lifespan startup; a shutdown hook logs event=slowapp.hook_ran. SLOWAPP_TEARDOWN_S makes the
+interpreter's teardown that long (an atexit sleep: a heavy app's module finalisation).
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import logging
 import os
+import time
 from typing import Any
 from urllib.parse import parse_qs
 
 from opsplane.lifecycle import STATE
 
 log = logging.getLogger("slowapp")
+if os.environ.get("SLOWAPP_TEARDOWN_S"):
+    atexit.register(time.sleep, float(os.environ["SLOWAPP_TEARDOWN_S"]))
 
 
 async def _hook() -> None:
