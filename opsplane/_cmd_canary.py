@@ -65,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
     os.environ["OPSPLANE_GRACE"] = str(opts.grace)
     import dataclasses
 
-    # the lifespan shutdown waits for runs in flight: up to the grace period
-    opts = dataclasses.replace(opts, service="canary", hooks_timeout=opts.grace + 2.0)
+    # the lifespan shutdown waits for runs in flight (up to the grace period), then cuts
+    # them and writes them to the store: the hooks timeout leaves room for both
+    opts = dataclasses.replace(opts, service="canary", hooks_timeout=opts.grace + 5.0)
     return serve(opts)
