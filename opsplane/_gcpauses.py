@@ -68,3 +68,27 @@ def gc_pauses() -> GcPauses:
         _pauses = GcPauses(tuple(metrics()[NAME].buckets or ()))
         gc.callbacks.append(_pauses.callback)
     return _pauses
+
+
+_histogram: Any = None
+
+
+def gc_pauses_histogram(histogram: Any) -> None:
+    """Multiprocess mode: time each collection into ``histogram`` (a prometheus_client
+    Histogram labelled by generation, whose values the workers share through files) instead
+    of the per-process collector; installed once per process."""
+    global _histogram
+    if _histogram is not None:
+        return
+    _histogram = histogram
+    children = [histogram.labels(str(gen)) for gen in range(3)]
+    started = [0.0]
+
+    def callback(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+            return
+        children[min(int(info.get("generation", 2)), 2)].observe(
+            time.perf_counter() - started[0])
+
+    gc.callbacks.append(callback)

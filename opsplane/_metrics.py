@@ -3,16 +3,44 @@
 Each ``ServiceMetrics`` owns a registry (injected, or a fresh one with the process,
 platform and GC collectors). Label children are cached so the hot path is one dict
 lookup and one observe.
+
+Under ``opsplane serve --workers N`` every worker is its own process, so one worker's
+registry would count only the requests that worker served. There the supervisor sets
+``PROMETHEUS_MULTIPROC_DIR`` (prometheus_client's documented multiprocess mode): every
+instrument writes its values to files in that directory, and ``/metrics`` answers from a
+``MultiProcessCollector`` over all of them, whichever worker the scrape reaches. Gauges say
+how workers combine (``GAUGE_MODES``); the in-flight counts become a live-summed gauge and
+GC pauses a histogram. The process and platform collectors describe one process and have
+no pod-wide sum: they are left out in that mode (prometheus_client's documentation says
+the same of custom collectors).
 """
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
 
-from opsplane._gcpauses import gc_pauses
+from opsplane._gcpauses import gc_pauses, gc_pauses_histogram
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
+
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+# how each gauge combines across worker processes (prometheus_client's multiprocess_mode):
+# in-flight requests add up over the live workers; a health check reads as its most recent
+# result in a live worker; the build info is 1 in every worker
+GAUGE_MODES = {
+    "http_server_active_requests": "livesum",
+    "healthcheck_status": "livemostrecent",
+    "app_build_info": "max",
+}
+
+
+def multiprocess_dir() -> str | None:
+    """The multiprocess directory when this process is one of several workers, else None."""
+    return os.environ.get(MULTIPROC_ENV) or None
 
 
 def _instrument(registry: CollectorRegistry, name: str) -> Any:
@@ -28,7 +56,8 @@ def _instrument(registry: CollectorRegistry, name: str) -> Any:
     if m.type == "counter":
         return Counter(name.removesuffix("_total"), m.description, labels, registry=registry)
     if m.type in ("gauge", "info"):
-        return Gauge(name, m.description, labels, registry=registry)
+        return Gauge(name, m.description, labels, registry=registry,
+                     multiprocess_mode=GAUGE_MODES.get(name, "livesum"))  # type: ignore[arg-type]
     raise ValueError(f"metric {name!r}: type {m.type} has no instrument here")
 
 
@@ -48,16 +77,32 @@ class ServiceMetrics:
         # *_created series double the series count and no dashboard or alert reads them
         disable_created_metrics()  # type: ignore[no-untyped-call]
 
+        multiproc = multiprocess_dir()
         if registry is None:
             registry = CollectorRegistry(auto_describe=True)
-            for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
-                registry.register(collector)
-            registry.register(gc_pauses())
+            if multiproc is None:
+                for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
+                    registry.register(collector)
+                registry.register(gc_pauses())
         self.registry = registry
+        #: what /metrics exposes: the registry, or every worker's files in multiprocess mode
+        self.scrape_registry = registry
         self.duration = _instrument(registry, "http_server_request_duration_seconds")
-        # in-flight requests per method: plain ints read at scrape time (no lock per request)
-        self.active_counts: dict[str, int] = {}
-        registry.register(_ActiveRequests(self.active_counts))
+        self.active_counts: dict[str, int]
+        if multiproc is None:
+            # in-flight requests per method: plain ints read at scrape time (no lock per
+            # request)
+            self.active_counts = {}
+            registry.register(_ActiveRequests(self.active_counts))
+        else:
+            from prometheus_client import multiprocess
+
+            self.active_counts = _LiveCounts(_instrument(registry,
+                                                         "http_server_active_requests"))
+            gc_pauses_histogram(_instrument(registry, "python_gc_pause_seconds"))
+            self.scrape_registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(  # type: ignore[no-untyped-call]
+                self.scrape_registry, multiproc)
         self.rejected_total = _instrument(registry, "http_server_rejected_requests_total")
         self.client_duration = _instrument(registry, "http_client_request_duration_seconds")
         self.check_status = _instrument(registry, "healthcheck_status")
@@ -92,7 +137,19 @@ class ServiceMetrics:
         from prometheus_client.exposition import choose_encoder
 
         encoder, content_type = choose_encoder(accept)
-        return encoder(self.registry), content_type
+        return encoder(self.scrape_registry), content_type
+
+
+class _LiveCounts(dict[str, int]):
+    """The in-flight counts in multiprocess mode: each update also sets the gauge's file."""
+
+    def __init__(self, gauge: Any) -> None:
+        super().__init__()
+        self.gauge = gauge
+
+    def __setitem__(self, method: str, n: int) -> None:
+        super().__setitem__(method, n)
+        self.gauge.labels(method).set(n)
 
 
 class _ActiveRequests:

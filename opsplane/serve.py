@@ -238,9 +238,21 @@ def _supervise(opts: ServeOptions) -> int:
     """``--workers N``: N single-worker processes on one port (SO_REUSEPORT).
 
     Each worker drains on its own; the supervisor forwards signals and waits for all.
+    ``/metrics`` answers for the whole pod: the supervisor makes a fresh directory for
+    prometheus_client's multiprocess mode (``PROMETHEUS_MULTIPROC_DIR``, under the one the
+    environment names if it names one, else under the temp dir), gives it to the workers,
+    marks each worker dead there when it exits (its live gauges leave the sums) and removes
+    the directory when all have exited.
     """
+    import shutil
     import signal
     import subprocess
+    import tempfile
+    import threading
+
+    from prometheus_client import multiprocess
+
+    from opsplane._metrics import MULTIPROC_ENV
 
     reserve = _reuse_port_socket(opts.host, opts.port)  # fixes the port when it is 0
     port = reserve.getsockname()[1]
@@ -248,8 +260,15 @@ def _supervise(opts: ServeOptions) -> int:
            "--port", str(port), "--workers", "1", "--reuse-port",
            "--drain-delay", str(opts.drain_delay), "--grace", str(opts.grace),
            "--max-in-flight", str(opts.max_in_flight)]
-    # own sessions: a terminal's Ctrl+C reaches them once, through the supervisor
-    children = [subprocess.Popen(cmd, start_new_session=True) for _ in range(opts.workers)]
+    try:
+        metrics_dir = tempfile.mkdtemp(prefix="opsplane-metrics-",
+                                       dir=os.environ.get(MULTIPROC_ENV) or None)
+    except OSError as e:
+        reserve.close()
+        raise OpsplaneError(f"cannot make the metrics directory for --workers: "
+                            f"{e.strerror or e} ({e.filename or tempfile.gettempdir()})") from e
+    env = {**os.environ, MULTIPROC_ENV: metrics_dir}
+    children: list[subprocess.Popen[bytes]] = []
     received: list[int] = []
 
     def forward(sig: int, frame: object) -> None:
@@ -258,13 +277,30 @@ def _supervise(opts: ServeOptions) -> int:
             if child.poll() is None:
                 child.send_signal(sig)
 
+    def reap(child: subprocess.Popen[bytes]) -> None:
+        child.wait()
+        multiprocess.mark_process_dead(child.pid, metrics_dir)  # type: ignore[no-untyped-call]
+
     previous = {s: signal.signal(s, forward) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
-        codes = [child.wait() for child in children]
+        # own sessions: a terminal's Ctrl+C reaches them once, through the supervisor
+        children.extend(subprocess.Popen(cmd, start_new_session=True, env=env)
+                        for _ in range(opts.workers))
+        reapers = [threading.Thread(target=reap, args=(c,), daemon=True) for c in children]
+        for t in reapers:
+            t.start()
+        for t in reapers:
+            t.join()
+        codes = [child.returncode for child in children]
     finally:
+        for child in children:  # only when starting them failed part-way
+            if child.poll() is None:
+                child.kill()
+                child.wait()
         for s, h in previous.items():
             signal.signal(s, h)
         reserve.close()
+        shutil.rmtree(metrics_dir, ignore_errors=True)
     # a worker the forwarded signal reached before it installed its handlers (still
     # starting) served nothing: that is a clean exit too
     return max(0 if -c in received else (c if c >= 0 else 1) for c in codes)

@@ -1,0 +1,75 @@
+"""`opsplane serve --workers N`: /metrics answers for the whole pod (multiprocess mode).
+
+Real processes on loopback: the supervisor, two uvicorn workers sharing the port
+(SO_REUSEPORT), each scrape answered by whichever worker the kernel picks.
+"""
+
+from __future__ import annotations
+
+import http.client
+import signal
+import time
+from pathlib import Path
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from opsplane.drill import ServedApp
+
+APPS = Path(__file__).parent / "apps"
+
+
+def _get(port: int, path: str) -> tuple[int, str]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=20)  # a new connection each
+    try:
+        conn.request("GET", path, headers={"Connection": "close"})
+        response = conn.getresponse()
+        return response.status, response.read().decode()
+    finally:
+        conn.close()
+
+
+def _samples(text: str, name: str) -> dict[tuple[tuple[str, str], ...], float]:
+    return {tuple(sorted(s.labels.items())): s.value
+            for family in text_string_to_metric_families(text)
+            for s in family.samples if s.name == name}
+
+
+def test_workers_scrapes_count_every_request_and_the_directory_goes(tmp_path: Path) -> None:
+    base = tmp_path / "multiproc"
+    base.mkdir()
+    served = ServedApp("metered_app:app", APPS, drain_delay=0, grace=5,
+                       extra=["--workers", "2"], env={"PROMETHEUS_MULTIPROC_DIR": str(base)})
+    try:
+        served.wait_ready()
+        deadline = time.monotonic() + 30
+        while served.log_text().count("Application startup complete") < 2:  # both workers
+            assert time.monotonic() < deadline, served.log_text()
+            time.sleep(0.05)
+        made = list(base.iterdir())
+        assert [p.name.startswith("opsplane-metrics-") for p in made] == [True], made
+
+        assert [_get(served.port, "/hello") for _ in range(20)] == [(200, "hello")] * 20
+        # both workers served some of them: each wrote its own histogram file
+        pids = {p.name for p in made[0].glob("histogram_*.db")}
+        assert len(pids) == 2, (pids, served.log_text())
+
+        scrapes = [_get(served.port, "/metrics") for _ in range(6)]
+        assert [status for status, _ in scrapes] == [200] * 6
+        counts = [sum(_samples(text, "http_server_request_duration_seconds_count").values())
+                  for _, text in scrapes]
+        assert counts == [20.0] * 6
+        hello = _samples(scrapes[0][1], "http_server_request_duration_seconds_count")
+        assert hello == {(("http_request_method", "GET"), ("http_response_status_code", "200"),
+                          ("http_route", "")): 20.0}
+        # gauges combined across workers: none in flight, one build
+        assert sum(_samples(scrapes[0][1], "http_server_active_requests").values()) == 0
+        assert list(_samples(scrapes[0][1], "app_build_info").values()) == [1.0]
+
+        served.signal(signal.SIGTERM)
+        assert served.wait_exit() == (0, False), served.log_text()
+        assert list(base.iterdir()) == []  # the supervisor's directory is gone, not the base
+    finally:
+        if served.proc.poll() is None:  # the supervisor forwards it to the workers
+            served.signal(signal.SIGTERM)
+            served.wait_exit(15)
+        served.stop()
