@@ -73,8 +73,7 @@ class OrgSpec(_Model):
 
 
 def _load(path: Path, model: type[BaseModel], what: str) -> Any:
-    from logstd._yamlsrc import load_yaml
-    from opsplane.blackbox._yaml import validation_message
+    from logstd._yamlsrc import load_yaml, validation_message
 
     data = load_yaml(path, SpecError)
     if data is None:  # an empty file named on purpose is a mistake, not "no defaults"

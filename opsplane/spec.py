@@ -204,7 +204,7 @@ def parse_spec(data: Any, source: str = "service.yaml") -> ServiceSpec:
         elif err.get("type") == "missing":
             msg = "field required"
         more = f" (and {len(e.errors()) - 1} more)" if len(e.errors()) > 1 else ""
-        from opsplane.blackbox._yaml import field_path
+        from logstd._yamlsrc import field_path
 
         raise SpecError(f"{source}: {field_path(loc)}: {msg}{more}") from e
 

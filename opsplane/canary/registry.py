@@ -207,7 +207,7 @@ def parse_registry(data: Any, source: str = "canary.yaml", folder: Path | None =
     """Validate loaded YAML; errors are one line: ``file:line: key.path: what``.
 
     ``section``: the registry is that key of ``data`` (``canary`` of opsplane.yaml)."""
-    from opsplane.blackbox._yaml import validation_message
+    from logstd._yamlsrc import validation_message
 
     whole = data
     if section is not None:
