@@ -95,6 +95,19 @@ def http_get(url: str, timeout: float = 2.0) -> tuple[int | None, str]:
         return None, str(getattr(e, "reason", e))
 
 
+def http_post(url: str, doc: Any, timeout: float = 10.0) -> tuple[int | None, str]:
+    """(status, body) of a JSON POST; (None, the error) when nothing answered."""
+    req = urllib.request.Request(url, data=json.dumps(doc).encode(), method="POST",
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return int(r.status), r.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as e:
+        return int(e.code), e.read().decode("utf-8", "replace")
+    except (urllib.error.URLError, OSError) as e:
+        return None, str(getattr(e, "reason", e))
+
+
 class ContainerApp:
     """One container of ``image`` on the host network, serving on 127.0.0.1:``port``.
 

@@ -2,8 +2,9 @@
 
 `scripts/docker.sh image` builds opsplane/orders:local from wheels made on the host (cached by
 a hash of the sources and the base). Both containers run from that one image on the host
-network, uid 10001, read-only root with a tmpfs on /data. The smoke and integration
-collections run against them, then `docker stop` under a steady load: nothing dropped, exit 0
+network, uid 10001, read-only root with a tmpfs on /data, tracing on by OTEL_* alone into an
+OTLP receiver on loopback. The smoke and integration collections run against them, one order
+is one trace across both, then `docker stop` under a steady load: nothing dropped, exit 0
 inside the grace period, the shutdown records in `docker logs` as JSON.
 A missing dockerd is a failure under CI (env CI=true), a skip with its reason elsewhere.
 """
@@ -16,6 +17,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -27,9 +29,11 @@ from opsplane.container import (
     build_image,
     docker,
     ensure_docker,
+    http_post,
 )
 from opsplane.drill import DrillReport, run_drill
 from opsplane.procs import free_port
+from tracing.testing import OtlpReceiver
 
 ROOT = Path(__file__).resolve().parent.parent
 TESTS = ROOT / "examples" / "orders" / "tests"
@@ -63,14 +67,26 @@ def orders_image() -> str:
 
 
 @pytest.fixture(scope="module")
-def services(orders_image: str) -> Iterator[tuple[ContainerApp, ContainerApp]]:
-    """(orders, payments): two containers of the one image, both ready."""
+def receiver() -> Iterator[OtlpReceiver]:
+    """An OTLP/HTTP receiver on 127.0.0.1: the containers (host network) export to it."""
+    with OtlpReceiver() as rx:
+        yield rx
+
+
+@pytest.fixture(scope="module")
+def services(orders_image: str,
+             receiver: OtlpReceiver) -> Iterator[tuple[ContainerApp, ContainerApp]]:
+    """(orders, payments): two containers of the one image, both ready, tracing on through
+    the standard OTEL_* variables only (as the chart and compose set them)."""
+    otel = {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
+            "OTEL_TRACES_SAMPLER": "parentbased_always_on",
+            "OTEL_BSP_SCHEDULE_DELAY": "200"}  # ms: spans leave while the test waits
     payments = ContainerApp(orders_image, port=free_port(), args=["payments_stub:app"],
-                            drain_delay=0, grace=2)
+                            drain_delay=0, grace=2, env=otel)
     orders = None
     try:
         orders = ContainerApp(orders_image, port=free_port(), drain_delay=1, grace=5,
-                              env={"PAYMENTS_URL": payments.url})
+                              env={**otel, "PAYMENTS_URL": payments.url})
         payments.wait_ready()
         orders.wait_ready()
         yield orders, payments
@@ -121,6 +137,34 @@ def test_collections_pass_against_the_containers(
     assert " FAIL" not in r.stdout
 
 
+def test_one_trace_across_both_containers(services: tuple[ContainerApp, ContainerApp],
+                                          receiver: OtlpReceiver) -> None:
+    orders, payments = services
+    status, body = http_post(orders.url + "/orders", {
+        "customerId": "C-1001", "items": [{"sku": "SKU-1", "quantity": 1, "price": 5}]})
+    assert status == 201, body
+    order_id = json.loads(body)["id"]
+    # the order's trace, as the orders container logged it
+    o_ids = {r.get("traceId") for r in orders.records() if r.get("orderId") == order_id}
+    assert len(o_ids) == 1, o_ids
+    trace_id = o_ids.pop()
+    assert isinstance(trace_id, str)
+
+    def whole(spans: list[dict[str, Any]]) -> bool:
+        return {"POST /orders", "POST /charges"} <= {s["name"] for s in spans
+                                                    if s["traceId"] == trace_id}
+
+    spans = receiver.wait_for(whole, timeout=30)
+    trace = [s for s in spans if s["traceId"] == trace_id]
+    assert whole(trace), sorted({s["name"] for s in spans})
+    assert {s["service"] for s in trace} == {"orders", "payments-stub"}
+    server = next(s for s in trace if s["name"] == "POST /orders")
+    remote = next(s for s in trace if s["name"] == "POST /charges")
+    client = next(s for s in trace if s["spanId"] == remote["parentSpanId"])
+    assert client["parentSpanId"] == server["spanId"]  # orders' outbound call under its request
+    assert trace_id in {r.get("traceId") for r in payments.records()}
+
+
 @pytest.fixture(scope="module")
 def drill(services: tuple[ContainerApp, ContainerApp]) -> DrillReport:
     """`docker stop` of the orders container under a steady load (runs after the collections:
@@ -167,9 +211,9 @@ def test_never_ready_shows_the_readiness_body_and_log(orders_image: str) -> None
     with ContainerApp(orders_image, port=free_port(),
                       env={"PAYMENTS_URL": f"http://127.0.0.1:{free_port()}"}) as app, \
             pytest.raises(ContainerNotReady) as err:
-        app.wait_ready(timeout=4)
+        app.wait_ready(timeout=20)
     text = str(err.value)
-    assert "not ready after 4s; readiness: 503" in text
+    assert "not ready after 20s; readiness: 503" in text
     assert '"payments:responseTime"' in text
     assert "last log lines:\n{" in text
 
