@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from logstd import keys
-    from logstd._configure import configure, current_plan, reset
+    from logstd._configure import configure, reset
     from logstd._context import (
         add_context_provider,
         bind,
@@ -30,13 +30,14 @@ if TYPE_CHECKING:
     from logstd._context import reset as reset_bound
     from logstd._dictionary import Dictionary, KeySpec, load_dictionary
     from logstd._formatters import JsonFormatter, LocalFormatter
+    from logstd._plan import current_plan
     from logstd._render import Renderer
     from logstd.errors import ConfigError, DictionaryError, LogstdError, UsageError
 
 _WHERE = {
     "keys": ("logstd.keys", None),
     "configure": ("logstd._configure", "configure"),
-    "current_plan": ("logstd._configure", "current_plan"),
+    "current_plan": ("logstd._plan", "current_plan"),
     "reset": ("logstd._configure", "reset"),
     "add_context_provider": ("logstd._context", "add_context_provider"),
     "bind": ("logstd._context", "bind"),

@@ -6,14 +6,13 @@ import contextlib
 import logging
 import os
 import sys
-import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any, Literal
 
 from logstd._dictionary import Dictionary
 from logstd._formatters import JsonFormatter, LocalFormatter
-from logstd._plan import KeyPlan
+from logstd._plan import KeyPlan, loaded_plan, set_plan
 from logstd._render import want_color
 from logstd.errors import ConfigError
 
@@ -21,20 +20,6 @@ Mode = Literal["auto", "json", "local"]
 SERVER_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access",
                   "gunicorn", "gunicorn.error", "gunicorn.access")
 
-_lock = threading.Lock()
-_plan: KeyPlan | None = None
-
-
-def current_plan() -> KeyPlan:
-    """The KeyPlan of the configured dictionary (base plus configured overlays by default)."""
-    global _plan
-    if _plan is None:
-        with _lock:
-            if _plan is None:
-                from logstd._config import load_configured_dictionary
-
-                _plan = KeyPlan(load_configured_dictionary())
-    return _plan
 
 
 class Handler(logging.Handler):
@@ -113,8 +98,9 @@ def _report_unknown(stderr: IO[str]) -> Any:
             return
         _unknown_seen.add(name)
         hint = ""
-        if _plan is not None:
-            guesses = _plan.dictionary.suggest(name)
+        plan = loaded_plan()
+        if plan is not None:
+            guesses = plan.dictionary.suggest(name)
             if guesses:
                 hint = f" (did you mean {guesses[0]}?)"
         with contextlib.suppress(OSError, ValueError):
@@ -150,7 +136,6 @@ def configure(
     LOGSTD_MODE, then ``[tool.logstd]`` in pyproject.toml. ``mode="auto"`` is local when
     the stream is a terminal. Aliases are rewritten, sensitive values redacted.
     """
-    global _plan
     from logstd._config import find_pyproject, overlay_paths, tool_section
 
     section: dict[str, Any] = {}
@@ -196,8 +181,7 @@ def configure(
     else:
         plan = KeyPlan(dict_obj)
         formatter = JsonFormatter(plan, service, static=static)
-    with _lock:
-        _plan = plan
+    set_plan(plan)
     handler = Handler(stream, formatter)
     handler._logstd = True  # type: ignore[attr-defined]
     root = logging.getLogger()
@@ -218,14 +202,12 @@ def configure(
 
 def reset() -> None:
     """Undo configure(): remove logstd's handlers and forget the dictionary (for tests)."""
-    global _plan
     root = logging.getLogger()
     for old in [h for h in root.handlers if getattr(h, "_logstd", False)]:
         root.removeHandler(old)
     root.setLevel(logging.WARNING)
     logging.captureWarnings(False)
-    with _lock:
-        _plan = None
+    set_plan(None)
     _unknown_seen.clear()
     from logstd._context import clear
 

@@ -11,12 +11,12 @@ from collections.abc import Callable, Iterator
 from contextvars import ContextVar, Token
 from typing import Any
 
+from logstd._plan import current_plan
+
 _bound: ContextVar[dict[str, Any]] = ContextVar("logstd_bound", default={})  # noqa: B039  never mutated
 
 
 def _prepare(keys: dict[str, Any]) -> dict[str, Any]:
-    from logstd._configure import current_plan
-
     return current_plan().apply(keys)
 
 
@@ -27,8 +27,6 @@ def bind(**keys: Any) -> Token[dict[str, Any]]:
 
 def unbind(*names: str) -> None:
     """Remove keys (any spelling) from the current context."""
-    from logstd._configure import current_plan
-
     plan = current_plan()
     drop = {plan.canonical(n) for n in names}
     _bound.set({k: v for k, v in _bound.get().items() if k not in drop})

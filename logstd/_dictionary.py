@@ -21,8 +21,6 @@ if TYPE_CHECKING:
     from typing import Any
 
 BASE_PATH = Path(__file__).with_name("keys.yaml")
-TYPES = ("string", "integer", "number", "boolean", "object", "array")
-FORMATS = ("iso8601", "uuid", "milliseconds", "bytes", "ip", "uri", "hex", "level", "duration")
 SENSITIVE_MODES = ("mask", "drop")
 MASK = "[REDACTED]"
 _CACHE_FORMAT = 1

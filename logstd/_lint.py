@@ -17,9 +17,10 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, NamedTuple
+from typing import IO, TYPE_CHECKING, Any
 
 from logstd._dictionary import Dictionary
+from logstd._finding import Finding
 from logstd._lint_rules import default_codes
 from logstd.errors import UsageError
 
@@ -30,15 +31,6 @@ if TYPE_CHECKING:
 LOG_SUFFIXES = (".log", ".jsonl", ".ndjson", ".json", ".txt", ".out")
 SKIP_DIRS = frozenset({".git", ".hg", ".venv", "venv", "node_modules", "__pycache__",
                        ".mypy_cache", ".ruff_cache", ".pytest_cache", ".tox", "build", "dist"})
-
-
-class Finding(NamedTuple):
-    path: str
-    line: int
-    col: int
-    code: str
-    message: str
-    key: str | None = None
 
 
 @dataclass(frozen=True)

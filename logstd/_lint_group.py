@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from logstd._lint import Finding
+from logstd._finding import Finding
 from logstd._lint_logs import LogLinter, _Plan
 
 # group -> [count, line, col, code, message]

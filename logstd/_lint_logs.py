@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from logstd._dictionary import MASK, Dictionary, KeySpec, check_value, normalize
+from logstd._finding import Finding
 from logstd._lineprefix import json_start
-from logstd._lint import Finding
 
 if TYPE_CHECKING:
     from logstd._lintc import Lint

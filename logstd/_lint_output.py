@@ -8,7 +8,7 @@ from typing import IO, Any
 
 import orjson
 
-from logstd._lint import Finding
+from logstd._finding import Finding
 from logstd._lint_rules import RULES
 
 FORMATS = ("text", "json", "github", "sarif")

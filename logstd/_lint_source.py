@@ -12,7 +12,7 @@ import logging
 import re
 
 from logstd._dictionary import Dictionary
-from logstd._lint import Finding
+from logstd._finding import Finding
 
 LOG_METHODS = frozenset({"debug", "info", "warning", "warn", "error", "exception", "critical",
                          "fatal", "log", "msg"})

@@ -7,7 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from logstd._dictionary import FORMATS, TYPES
+TYPES = ("string", "integer", "number", "boolean", "object", "array")
+FORMATS = ("iso8601", "uuid", "milliseconds", "bytes", "ip", "uri", "hex", "level", "duration")
 
 
 class KeyModel(BaseModel):

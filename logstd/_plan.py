@@ -8,6 +8,7 @@ The JSON formatter, the local renderer and bind() all go through it.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import fields, is_dataclass
 from typing import Any
@@ -98,3 +99,31 @@ class KeyPlan:
 
 
 SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+_lock = threading.Lock()
+_plan: KeyPlan | None = None
+
+
+def current_plan() -> KeyPlan:
+    """The KeyPlan of the configured dictionary (base plus configured overlays by default)."""
+    global _plan
+    if _plan is None:
+        with _lock:
+            if _plan is None:
+                from logstd._config import load_configured_dictionary
+
+                _plan = KeyPlan(load_configured_dictionary())
+    return _plan
+
+
+def loaded_plan() -> KeyPlan | None:
+    """The plan if one was built already (never loads the dictionary)."""
+    return _plan
+
+
+def set_plan(plan: KeyPlan | None) -> None:
+    """Install the plan configure() built (None: forget it, and load again when asked)."""
+    global _plan
+    with _lock:
+        _plan = plan

@@ -35,7 +35,7 @@ def capture_logs(level: int | str = logging.DEBUG,
             handler()
         assert logs[0]["customerId"] == "C-1001"
     """
-    from logstd._configure import current_plan
+    from logstd._plan import current_plan
 
     records: list[dict[str, Any]] = []
     handler = _Capture(JsonFormatter(current_plan(), service), records)
