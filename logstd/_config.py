@@ -35,7 +35,7 @@ def tool_section(pyproject: Path | None, tool: str = "logstd") -> dict[str, Any]
         raise ConfigError(f"{pyproject}: cannot read: {e.strerror or e}") from e
     if tool not in text:
         return {}  # (start-up: most projects' files need no TOML parser here)
-    from logstd import _json  # (the C decoder where built: no orjson at start-up)
+    from logstd import _json
 
     raw = text.encode("utf-8")
     entry = _cache.cache_dir() / f"tool-{tool}-{_cache.checksum(raw)}.json"

@@ -1,5 +1,5 @@
-/* A hash of a short byte string, eight bytes at a time: what logstd/_jsonc.c (its key cache)
- * and logstd/_lintc.c (its table of key layouts) index their tables by. Not for anything
+/* A hash of a short byte string, eight bytes at a time: what logstd/_lintc.c
+ * (its table of key layouts) indexes its tables by. Not for anything
  * kept: the values may change with the code. */
 #ifndef LOGSTD_WORDHASH_H
 #define LOGSTD_WORDHASH_H
