@@ -1,4 +1,5 @@
-"""``loadtest``: run, recommend-limits, report, worker."""
+"""``loadtest``: run, recommend-limits, report, worker; errors leave through
+``logstd._climain.run_main``."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import sys
 from collections.abc import Sequence
 
 from logstd import _climain
-from opsplane.errors import OpsplaneError
 
 COMMANDS: dict[str, str] = {
     "run": "loadtest._cmd_run",
@@ -25,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return _climain.run_main("loadtest", DESCRIPTION, COMMANDS, argv, (OpsplaneError,))
+    return _climain.run_main("loadtest", DESCRIPTION, COMMANDS, argv)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from loadtest.errors import LoadtestError
+from loadtest.errors import LoadtestError, OptionError
 from loadtest.profiles import PROFILES, SHAPES
 
 
@@ -32,7 +32,7 @@ def profile_flags(args: argparse.Namespace) -> tuple[dict[str, str], str, dict[s
     for item in args.path:
         name, sep, value = item.partition("=")
         if not sep or not value.startswith("/"):
-            raise LoadtestError(f"--path {item!r}: use NAME=/path, e.g. orders=/api/orders")
+            raise OptionError(f"--path {item!r}: use NAME=/path, e.g. orders=/api/orders")
         paths[name] = value
     service, weights = "service", {}
     spec_path = args.spec or ("service.yaml" if Path("service.yaml").is_file() else None)
@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
 
     paths, service, weights = profile_flags(args)
     if args.interval < 0.05:
-        raise LoadtestError("--interval must be at least 0.05 s")
+        raise OptionError("--interval must be at least 0.05 s")
     opts = RunOptions(profile=args.profile, shape=args.shape, users=args.users,
                       spawn_rate=args.spawn_rate, duration=parse_duration(args.duration),
                       target=args.target, pid=args.pid, cgroup=args.cgroup,

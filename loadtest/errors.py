@@ -1,38 +1,49 @@
-"""Errors that leave loadtest.
+"""Errors that leave loadtest, built on the tools' one hierarchy (``logstd.errors``).
 
 Hierarchy::
 
-    OpsplaneError            (opsplane.errors) base; str(err) is the one line the user sees
-    └── LoadtestError        a run, a run directory or a recommendation failed
-        ├── RunDirError      a run directory is missing, incomplete or from another version
-        │                    (bad input: exit 2)
-        ├── BadFileError     a file the command reads or updates is unreadable or malformed
-        │                    (bad input: exit 2)
-        └── RefusedError     the run cannot support a recommendation (too short, saturated...)
+    ToolError (logstd.errors)   exit 1; str(err) is the one line the user sees
+    └── OpsplaneError (opsplane.errors)
+        └── LoadtestError       a run or a recommendation failed: exit 1
+            ├── RefusedError    the run cannot support a recommendation (too short,
+            │                   saturated...): exit 1
+            ├── OptionError     a flag's value is wrong, flags that do not go together, a
+            │                   tool a flag needs is missing; also UsageError: exit 2
+            ├── RunDirError     a run directory is missing, incomplete or from another
+            │                   version; also BadInputError: exit 2
+            └── BadFileError    a file the command reads or updates is unreadable or
+                                malformed; also BadInputError: exit 2
 
-Only ``loadtest._cli.main`` prints ``error: ...``. Exit 1 for a refusal or a failed run,
+``UsageError`` (logstd.errors, re-exported here) is the tools' one usage error. Only
+``logstd._climain.run_main`` prints ``error: ...``: exit 1 for a refusal or a failed run,
 2 for usage errors and bad input.
 """
 
 from __future__ import annotations
 
-from opsplane.errors import OpsplaneError, UsageError
+from logstd.errors import BadInputError, UsageError
+from opsplane.errors import OpsplaneError
 
 
 class LoadtestError(OpsplaneError):
-    exit_code = 1
+    """Base class of what loadtest raises on purpose: a failure (exit 1)."""
 
 
-class RunDirError(LoadtestError):
-    exit_code = 2
+class OptionError(LoadtestError, UsageError):
+    """A flag's value is wrong or flags do not go together."""
 
 
-class BadFileError(LoadtestError):
-    exit_code = 2
+class RunDirError(LoadtestError, BadInputError):
+    """A run directory is missing, incomplete or from another version."""
+
+
+class BadFileError(LoadtestError, BadInputError):
+    """A file the command reads or updates is unreadable or malformed."""
 
 
 class RefusedError(LoadtestError):
-    pass
+    """The run cannot support a recommendation."""
 
 
-__all__ = ["BadFileError", "LoadtestError", "RefusedError", "RunDirError", "UsageError"]
+__all__ = ["BadFileError", "LoadtestError", "OptionError", "RefusedError", "RunDirError",
+           "UsageError"]

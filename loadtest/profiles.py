@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from loadtest.errors import LoadtestError
+from loadtest.errors import BadFileError, OptionError
 
 PROFILES = ("read", "mixed", "replay")
 SHAPES = ("ramp", "step", "spike", "soak")
@@ -82,7 +82,7 @@ def shape_tick(shape: str, t: float, users: int, spawn_rate: float,
         return (users if 0.4 * duration <= t < 0.6 * duration else base), fast
     if shape == "soak":
         return users, spawn_rate
-    raise LoadtestError(f"unknown shape {shape!r}; choose one of {', '.join(SHAPES)}")
+    raise OptionError(f"unknown shape {shape!r}; choose one of {', '.join(SHAPES)}")
 
 
 def read_collection(path: str | Path, env_file: str | Path | None = None) -> dict[str, Any]:
@@ -103,7 +103,7 @@ def read_collection(path: str | Path, env_file: str | Path | None = None) -> dic
         coll = load_collection(path)
         env = load_environment(env_file) if env_file else None
     except CollectionError as e:
-        raise LoadtestError(str(e)) from e
+        raise BadFileError(str(e)) from e
     variables: dict[str, Any] = dict(coll.variables)
     headers = dict(coll.headers)
     if env is not None:

@@ -26,7 +26,7 @@ from typing import Any
 
 from loadtest.analysis import Recommendation, Run, recommend
 from loadtest.errors import LoadtestError, RunDirError
-from opsplane.errors import UsageError
+from opsplane.errors import BadInputError, UsageError
 
 METRICS = {
     "cadvisor": ("container_cpu_usage_seconds_total", "container_memory_working_set_bytes"),
@@ -34,10 +34,8 @@ METRICS = {
 }
 
 
-class PrometheusError(LoadtestError):
+class PrometheusError(LoadtestError, BadInputError):
     """Prometheus cannot be reached, refuses the query, or the selector matches nothing."""
-
-    exit_code = 2
 
 
 @dataclass(frozen=True)

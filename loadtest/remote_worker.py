@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from loadtest._signals import StopSignals, Terminated
-from loadtest.errors import LoadtestError
+from loadtest.errors import OptionError
 from loadtest.run import LOCUST_MASTER_PORT, RunOptions, locust_worker_cmd, profile_config, stop
 
 # Locust retries a master that does not answer 60 times, 5 s each, before giving up: a worker
@@ -52,11 +52,11 @@ def run_workers(opts: WorkerOptions,
                 progress: Callable[[str], None] | None = None) -> WorkerResult:
     """Start ``processes`` Locust workers for the master; return when they have all ended."""
     if not opts.master_host.strip():
-        raise LoadtestError("--master-host: give the master's host name or address")
+        raise OptionError("--master-host: give the master's host name or address")
     if not 0 < opts.master_port < 65536:
-        raise LoadtestError(f"--master-port {opts.master_port}: not a TCP port")
+        raise OptionError(f"--master-port {opts.master_port}: not a TCP port")
     if opts.processes < 1:
-        raise LoadtestError("--processes must be 1 or more")
+        raise OptionError("--processes must be 1 or more")
     # the load size is the master's: these values only satisfy the profile's checks
     cfg = profile_config(RunOptions(
         profile=opts.profile, users=1, spawn_rate=1, duration=1, target="",

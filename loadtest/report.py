@@ -230,11 +230,11 @@ def screenshot(html_path: str | Path, png_path: str | Path, browser: str | None 
     import subprocess
     import tempfile
 
-    from loadtest.errors import LoadtestError
+    from loadtest.errors import LoadtestError, OptionError
 
     exe = browser or shutil.which("chromium") or shutil.which("chromium-browser")
     if exe is None:
-        raise LoadtestError("--png needs chromium on PATH (Debian package chromium)")
+        raise OptionError("--png needs chromium on PATH (Debian package chromium)")
     png = Path(png_path).resolve()
     with tempfile.TemporaryDirectory(prefix="loadtest-chromium-") as profile:
         proc = subprocess.run(

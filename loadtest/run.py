@@ -37,7 +37,7 @@ from typing import Any
 
 from loadtest import gcpauses
 from loadtest._signals import StopSignals, Terminated
-from loadtest.errors import LoadtestError
+from loadtest.errors import OptionError
 from loadtest.profiles import PROFILES, SHAPES, ProfileConfig
 from loadtest.sampling import (
     CgroupSampler,
@@ -113,7 +113,7 @@ def parse_duration(text: str) -> float:
         return float(t)
     parts = re.fullmatch(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?", t)
     if not t or not parts:
-        raise LoadtestError(f"--duration {text!r}: use seconds or a time like 45s, 2m, 1h30m")
+        raise OptionError(f"--duration {text!r}: use seconds or a time like 45s, 2m, 1h30m")
     h, m, s = (int(x or 0) for x in parts.groups())
     return float(h * 3600 + m * 60 + s)
 
@@ -126,8 +126,8 @@ def check_target(url: str, path: str = "/") -> None:
 
     parsed = urllib.parse.urlparse(url)
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
-        raise LoadtestError(f"--target {_safe_url(url)!r}: give an http(s) URL, "
-                            "e.g. http://127.0.0.1:8080")
+        raise OptionError(f"--target {_safe_url(url)!r}: give an http(s) URL, "
+                          "e.g. http://127.0.0.1:8080")
     try:
         with urllib.request.urlopen(url.rstrip("/") + path, timeout=5):
             pass
@@ -135,7 +135,7 @@ def check_target(url: str, path: str = "/") -> None:
         return
     except (urllib.error.URLError, OSError) as e:
         reason = getattr(e, "reason", e)
-        raise LoadtestError(f"target {_safe_url(url)} is unreachable ({reason})") from e
+        raise OptionError(f"target {_safe_url(url)} is unreachable ({reason})") from e
 
 
 def profile_config(opts: RunOptions) -> ProfileConfig:
@@ -143,15 +143,15 @@ def profile_config(opts: RunOptions) -> ProfileConfig:
     from loadtest.profiles import DEFAULT_PATHS, DEFAULT_WEIGHTS, read_collection
 
     if opts.profile not in PROFILES:
-        raise LoadtestError(f"--profile {opts.profile!r}: choose one of {', '.join(PROFILES)}")
+        raise OptionError(f"--profile {opts.profile!r}: choose one of {', '.join(PROFILES)}")
     if opts.shape is not None and opts.shape not in SHAPES:
-        raise LoadtestError(f"--shape {opts.shape!r}: choose one of {', '.join(SHAPES)}")
+        raise OptionError(f"--shape {opts.shape!r}: choose one of {', '.join(SHAPES)}")
     if opts.users < 1 or opts.spawn_rate <= 0 or opts.duration <= 0:
-        raise LoadtestError("--users, --spawn-rate and --duration must be positive")
+        raise OptionError("--users, --spawn-rate and --duration must be positive")
     unknown = set(opts.paths) - set(DEFAULT_PATHS)
     if unknown:
-        raise LoadtestError(f"--path {sorted(unknown)[0]!r}: known paths are "
-                            f"{', '.join(DEFAULT_PATHS)}")
+        raise OptionError(f"--path {sorted(unknown)[0]!r}: known paths are "
+                          f"{', '.join(DEFAULT_PATHS)}")
     cfg = ProfileConfig(profile=opts.profile, shape=opts.shape, users=opts.users,
                         spawn_rate=opts.spawn_rate, duration=opts.duration,
                         paths={**DEFAULT_PATHS, **opts.paths},
@@ -159,13 +159,13 @@ def profile_config(opts: RunOptions) -> ProfileConfig:
                         user_class=opts.user_class)
     bad = set(cfg.weights) - set(DEFAULT_WEIGHTS)
     if bad:
-        raise LoadtestError(f"load weight {sorted(bad)[0]!r}: known tasks are "
-                            f"{', '.join(DEFAULT_WEIGHTS)}")
+        raise OptionError(f"load weight {sorted(bad)[0]!r}: known tasks are "
+                          f"{', '.join(DEFAULT_WEIGHTS)}")
     if opts.profile == "mixed" and not any(cfg.weights.values()):
-        raise LoadtestError("mixed profile: every load weight is 0")
+        raise OptionError("mixed profile: every load weight is 0")
     if opts.profile == "replay":
         if not opts.collection:
-            raise LoadtestError("--profile replay needs --collection FILE")
+            raise OptionError("--profile replay needs --collection FILE")
         read_collection(opts.collection, opts.env_file)  # fail early; Locust's reads it again
         cfg.collection = str(Path(opts.collection).resolve())
         cfg.env_file = str(Path(opts.env_file).resolve()) if opts.env_file else None
@@ -175,10 +175,10 @@ def profile_config(opts: RunOptions) -> ProfileConfig:
 def _make_sampler(opts: RunOptions) -> Sampler:
     given = [f for f in ("pid", "cgroup", "kubectl", "docker") if getattr(opts, f) is not None]
     if len(given) > 1:
-        raise LoadtestError(f"give one of --pid, --cgroup, --kubectl or --docker, not "
-                            f"{' and '.join('--' + f for f in given)}")
+        raise OptionError(f"give one of --pid, --cgroup, --kubectl or --docker, not "
+                          f"{' and '.join('--' + f for f in given)}")
     if (opts.container or opts.namespace) and opts.kubectl is None:
-        raise LoadtestError("--container and --namespace go with --kubectl POD")
+        raise OptionError("--container and --namespace go with --kubectl POD")
     if opts.pid is not None:
         return PidSampler(opts.pid)
     if opts.cgroup is not None:
@@ -188,19 +188,19 @@ def _make_sampler(opts: RunOptions) -> Sampler:
                              kind="kubectl")
     if opts.docker is not None:
         return CgroupSampler(docker_source(opts.docker), kind="docker")
-    raise LoadtestError("nothing to sample: give --pid, --cgroup, --kubectl or --docker")
+    raise OptionError("nothing to sample: give --pid, --cgroup, --kubectl or --docker")
 
 
 def _check_distribution(opts: RunOptions) -> None:
     if opts.workers < 0:
-        raise LoadtestError("--workers must be 0 or more")
+        raise OptionError("--workers must be 0 or more")
     if opts.expect_workers is not None and opts.expect_workers < max(1, opts.workers):
-        raise LoadtestError(f"--expect-workers {opts.expect_workers}: must be at least 1 and "
-                            f"at least --workers ({opts.workers})")
+        raise OptionError(f"--expect-workers {opts.expect_workers}: must be at least 1 and "
+                          f"at least --workers ({opts.workers})")
     if opts.master_port is not None and not 0 < opts.master_port < 65536:
-        raise LoadtestError(f"--master-port {opts.master_port}: not a TCP port")
+        raise OptionError(f"--master-port {opts.master_port}: not a TCP port")
     if opts.worker_wait <= 0:
-        raise LoadtestError("--worker-wait must be positive")
+        raise OptionError("--worker-wait must be positive")
 
 
 def default_run_dir(service: str, now: float | None = None) -> Path:
@@ -277,7 +277,7 @@ def run_load(opts: RunOptions, progress: Callable[[str], None] | None = None) ->
     sampler = _make_sampler(opts)
     run_dir = Path(opts.out) if opts.out else default_run_dir(opts.service)
     if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
-        raise LoadtestError(f"{run_dir}: run directory exists and is not empty")
+        raise OptionError(f"{run_dir}: run directory exists and is not empty")
     check_target(opts.target, cfg.paths["ping"])
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "locust-config.json").write_text(json.dumps(cfg.to_json(), indent=2) + "\n")

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from loadtest.errors import LoadtestError
+from loadtest.errors import LoadtestError, OptionError
 
 
 class TargetGone(LoadtestError):
@@ -53,9 +53,9 @@ class PidSampler:
             self._root = psutil.Process(pid)
             self._root.cpu_times()
         except psutil.NoSuchProcess as e:
-            raise LoadtestError(f"--pid {pid}: no such process") from e
+            raise OptionError(f"--pid {pid}: no such process") from e
         except psutil.AccessDenied as e:
-            raise LoadtestError(f"--pid {pid}: not allowed to read this process") from e
+            raise OptionError(f"--pid {pid}: not allowed to read this process") from e
         self.pid = pid
         self.describe = f"pid {pid}"
         self._seen: dict[int, float] = {}
@@ -147,8 +147,8 @@ class LocalCgroup:
         self.describe = f"cgroup {self.path}"
         for f in ("cpu.stat", "memory.current"):
             if not (self.path / f).is_file():
-                raise LoadtestError(f"--cgroup {self.path}: no {f} here "
-                                    "(a cgroup v2 directory is needed)")
+                raise OptionError(f"--cgroup {self.path}: no {f} here "
+                                  "(a cgroup v2 directory is needed)")
 
     def read(self) -> dict[str, str]:
         files: dict[str, str] = {}
@@ -187,7 +187,7 @@ class ExecCgroup:
             p = subprocess.run(argv, capture_output=True, text=True, timeout=self.timeout,
                                check=False, stdin=subprocess.DEVNULL)
         except FileNotFoundError as e:
-            raise LoadtestError(f"{self.flag}: {argv[0]} is not on PATH") from e
+            raise OptionError(f"{self.flag}: {argv[0]} is not on PATH") from e
         except subprocess.TimeoutExpired:
             return -1, "", f"{argv[0]} did not answer in {self.timeout:g}s"
         return p.returncode, p.stdout, p.stderr
@@ -245,8 +245,8 @@ def kubectl_source(pod: str, container: str | None = None,
     import shutil
 
     if shutil.which("kubectl") is None:
-        raise LoadtestError("--kubectl needs kubectl on PATH; it is not installed "
-                            "(use --pid or --cgroup on this machine)")
+        raise OptionError("--kubectl needs kubectl on PATH; it is not installed "
+                          "(use --pid or --cgroup on this machine)")
     prefix = ["kubectl", "exec", pod]
     if container:
         prefix += ["-c", container]
@@ -265,8 +265,8 @@ def docker_source(name: str) -> ExecCgroup:
     import shutil
 
     if shutil.which("docker") is None:
-        raise LoadtestError("--docker needs docker on PATH; it is not installed "
-                            "(use --pid or --cgroup on this machine)")
+        raise OptionError("--docker needs docker on PATH; it is not installed "
+                          "(use --pid or --cgroup on this machine)")
     return ExecCgroup(["docker", "exec", name], f"--docker {name}")
 
 

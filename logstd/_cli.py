@@ -1,4 +1,4 @@
-"""``logstd``: the one place where logstd's errors leave the program.
+"""``logstd``: its commands; errors leave through ``logstd._climain.run_main``.
 
 Each command lives in its own ``_cmd_*.py`` module with ``add_parser(sub)`` and
 ``run(args) -> int``; heavy imports stay inside ``run``.
@@ -11,7 +11,6 @@ import sys
 from collections.abc import Sequence
 
 from logstd import _climain
-from logstd.errors import LogstdError
 
 # command name -> module; order is the order of `logstd --help`
 COMMANDS = {
@@ -37,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return _climain.run_main("logstd", DESCRIPTION, COMMANDS, argv, (LogstdError,),
+    return _climain.run_main("logstd", DESCRIPTION, COMMANDS, argv,
                              setup=_global_options, valued_options=("--dictionary",))
 
 

@@ -87,9 +87,16 @@ def build_parser(prog: str, description: str, commands: Mapping[str, str], *,
 
 def run_main(
         prog: str, description: str, commands: Mapping[str, str],
-        argv: Sequence[str] | None, errors: tuple[type[Exception], ...], *,
+        argv: Sequence[str] | None, *,
         setup: Setup | None = None, valued_options: Sequence[str] = ()) -> int:
-    """Parse, run the command, and turn the tool's errors into ``error: ...`` and a code."""
+    """Parse, run the command, and turn errors into ``error: ...`` and a code.
+
+    The one place where the tools' errors leave the program (the table is
+    ``logstd.errors.EXIT_CODES``): a ``ToolError`` is its one line and its ``exit_code``
+    (1 failure, 2 usage or bad input); a missing extra is one line and 2; argparse's usage
+    errors exit 2 by themselves (``parser.error``); no command is the help and 2.
+    """
+    from logstd.errors import ToolError
     args_in = sys.argv[1:] if argv is None else list(argv)
     command = command_of(args_in, commands, valued_options)
     try:
@@ -99,9 +106,9 @@ def run_main(
             parser.print_help(sys.stderr)
             return 2
         return int(args.run(args))
-    except errors as e:
+    except ToolError as e:
         print(f"error: {e}", file=sys.stderr)
-        return int(getattr(e, "exit_code", 1))
+        return e.exit_code
     except ModuleNotFoundError as e:
         message = missing_extra(e)
         if message is None:

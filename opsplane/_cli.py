@@ -1,4 +1,4 @@
-"""``opsplane``: the umbrella command. The one place where opsplane's errors leave.
+"""``opsplane``: the umbrella command; errors leave through ``logstd._climain.run_main``.
 
 Each command lives in its own ``_cmd_*.py`` with ``add_parser(sub)`` and ``run(args)``.
 """
@@ -10,8 +10,6 @@ import sys
 from collections.abc import Sequence
 
 from logstd import _climain
-from logstd.errors import LogstdError
-from opsplane.errors import OpsplaneError
 
 COMMANDS = {
     "spec": "opsplane._cmd_spec",
@@ -37,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return _climain.run_main("opsplane", DESCRIPTION, COMMANDS, argv, (OpsplaneError, LogstdError))
+    return _climain.run_main("opsplane", DESCRIPTION, COMMANDS, argv)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from opsplane.errors import OpsplaneError, SpecError
+from opsplane.errors import MissingToolError, OpsplaneError, SpecError
 from opsplane.procs import ProcessGroup, free_port, wait_http
 from opsplane.sinks import Delivery, Sinks
 from opsplane.spec import ChatRoute, PagerRoute, SecretRef, ServiceSpec, TicketRoute
@@ -230,8 +230,8 @@ def run_drill(spec_path: str | Path, *, org: str | None = None, ticket_system: s
         for name in ("prometheus", "prometheus-alertmanager")}
     missing = [n for n, p in tools.items() if p is None]
     if missing:
-        raise OpsplaneError(f"drill: {', '.join(missing)} not installed "
-                            "(scripts/system-deps.sh installs them)")
+        raise MissingToolError(f"drill: {', '.join(missing)} not installed "
+                               "(scripts/system-deps.sh installs them)")
     tmp = workdir or Path(tempfile.mkdtemp(prefix="opsplane-alert-drill-"))
     (tmp / "secrets").mkdir(parents=True, exist_ok=True)
     spec = drill_spec(spec, tmp / "secrets")

@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import IO, Any, cast
 
 import logstd
-from opsplane.errors import OpsplaneError
+from opsplane.errors import MissingToolError, OpsplaneError, UsageError
 from opsplane.procs import ProcessGroup, free_port, wait_http
 
 CUSTOMER = "C-1001"
@@ -99,8 +99,8 @@ def repo_root() -> Path:
     """The checkout holding examples/orders (the demo runs from a source checkout)."""
     root = Path(__file__).resolve().parent.parent
     if not (root / "examples" / "orders").is_dir():
-        raise OpsplaneError(f"{root / 'examples' / 'orders'}: not found; opsplane demo runs "
-                            "from a source checkout (git clone, then make demo)")
+        raise UsageError(f"{root / 'examples' / 'orders'}: not found; opsplane demo runs "
+                         "from a source checkout (git clone, then make demo)")
     return root
 
 
@@ -111,8 +111,8 @@ def tool(name: str) -> str:
         return str(here)
     found = shutil.which(name)
     if found is None:
-        raise OpsplaneError(f"{name}: command not found next to {sys.executable} or on PATH "
-                            "(pip install -e . installs it)")
+        raise MissingToolError(f"{name}: command not found next to {sys.executable} or on PATH "
+                               "(pip install -e . installs it)")
     return found
 
 

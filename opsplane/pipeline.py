@@ -93,12 +93,12 @@ class Service:
 
 def _timed(name: str, fn: Callable[[], list[str]]) -> Stage:
     """Run one check: it returns the lines to show, or raises with the lines that failed."""
-    from logstd.errors import LogstdError
+    from logstd.errors import ToolError
 
     start = time.monotonic()
     try:
         lines, ok = fn(), True
-    except (OpsplaneError, LogstdError, _Failed) as e:
+    except (ToolError, _Failed) as e:
         lines, ok = str(e).splitlines() or [type(e).__name__], False
     return Stage(name, ok, time.monotonic() - start, lines)
 

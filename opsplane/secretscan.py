@@ -30,7 +30,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from opsplane.errors import OpsplaneError
+from opsplane.errors import BadInputError, OpsplaneError
 
 ALLOW_MARK = "opsplane: allow-secret"
 ALLOW_FILE = ".opsplane-secrets-allow"
@@ -68,10 +68,8 @@ _CODE_FENCES = frozenset({"python", "py", "pycon", "javascript", "js", "typescri
 _WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 
 
-class SecretScanError(OpsplaneError):
+class SecretScanError(OpsplaneError, BadInputError):
     """A path to scan does not exist or cannot be read: bad input."""
-
-    exit_code = 2
 
 
 def _unreadable(p: Path, e: OSError) -> SecretScanError:

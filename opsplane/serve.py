@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from opsplane.errors import OpsplaneError, UsageError
+from opsplane.errors import AppLoadError, OpsplaneError, UsageError
 from opsplane.lifecycle import STATE, State
 
 DEFAULT_PORT = 8080
@@ -117,21 +117,21 @@ def load_app(target: str) -> Any:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as e:
         if e.name and module_name.startswith(e.name):
-            raise OpsplaneError(f"cannot load app {target!r}: no module named {e.name!r} "
-                                f"(looked in {cwd} and the installed packages)") from e
-        raise OpsplaneError(f"cannot load app {target!r}: {type(e).__name__}: {e}") from e
+            raise AppLoadError(f"cannot load app {target!r}: no module named {e.name!r} "
+                               f"(looked in {cwd} and the installed packages)") from e
+        raise AppLoadError(f"cannot load app {target!r}: {type(e).__name__}: {e}") from e
     except Exception as e:
-        raise OpsplaneError(f"cannot load app {target!r}: importing {module_name} raised "
-                            f"{type(e).__name__}: {e}") from e
+        raise AppLoadError(f"cannot load app {target!r}: importing {module_name} raised "
+                           f"{type(e).__name__}: {e}") from e
     obj: Any = module
     for part in attr.split("."):
         try:
             obj = getattr(obj, part)
         except AttributeError as e:
-            raise OpsplaneError(f"cannot load app {target!r}: module {module_name} has no "
-                                f"attribute {attr!r}") from e
+            raise AppLoadError(f"cannot load app {target!r}: module {module_name} has no "
+                               f"attribute {attr!r}") from e
     if not callable(obj):
-        raise OpsplaneError(f"cannot load app {target!r}: {attr} is not an ASGI app")
+        raise AppLoadError(f"cannot load app {target!r}: {attr} is not an ASGI app")
     return obj
 
 

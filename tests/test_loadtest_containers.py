@@ -116,10 +116,10 @@ def _err_line(capsys: pytest.CaptureFixture[str]) -> str:
 def test_tools_missing_from_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                  capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))  # neither kubectl nor docker here
-    assert main(["run", "--target", "http://127.0.0.1:1", "--kubectl", "orders-0"]) == 1
+    assert main(["run", "--target", "http://127.0.0.1:1", "--kubectl", "orders-0"]) == 2
     assert _err_line(capsys) == ("error: --kubectl needs kubectl on PATH; it is not installed "
                                  "(use --pid or --cgroup on this machine)")
-    assert main(["run", "--target", "http://127.0.0.1:1", "--docker", "orders"]) == 1
+    assert main(["run", "--target", "http://127.0.0.1:1", "--docker", "orders"]) == 2
     assert _err_line(capsys) == ("error: --docker needs docker on PATH; it is not installed "
                                  "(use --pid or --cgroup on this machine)")
 
@@ -147,7 +147,7 @@ def test_container_without_cgroup_files(standins: Path,
 
 
 def test_kubectl_flags_need_kubectl(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["run", "--target", "http://127.0.0.1:1", "--pid", "1", "-n", "shop"]) == 1
+    assert main(["run", "--target", "http://127.0.0.1:1", "--pid", "1", "-n", "shop"]) == 2
     assert _err_line(capsys) == "error: --container and --namespace go with --kubectl POD"
 
 

@@ -238,7 +238,7 @@ def test_unreachable_target(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     port = _free_port()
     rc = main(["run", "--target", f"http://127.0.0.1:{port}", "--pid", str(os.getpid()),
                "--duration", "2s", "--out", str(tmp_path / "x")])
-    assert rc == 1
+    assert rc == 2
     err = capsys.readouterr().err
     assert err.startswith(f"error: target http://127.0.0.1:{port} is unreachable (")
     assert err.count("\n") == 1
@@ -246,15 +246,15 @@ def test_unreachable_target(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
 
 
 def test_bad_pid_and_missing_tools(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["run", "--target", "http://127.0.0.1:1", "--pid", "999999999"]) == 1
+    assert main(["run", "--target", "http://127.0.0.1:1", "--pid", "999999999"]) == 2
     assert capsys.readouterr().err == "error: --pid 999999999: no such process\n"
     if shutil.which("kubectl") is None:
-        assert main(["run", "--target", "http://127.0.0.1:1", "--kubectl", "orders-0"]) == 1
+        assert main(["run", "--target", "http://127.0.0.1:1", "--kubectl", "orders-0"]) == 2
         assert capsys.readouterr().err == (
             "error: --kubectl needs kubectl on PATH; it is not installed "
             "(use --pid or --cgroup on this machine)\n")
     assert main(["run", "--target", "http://127.0.0.1:1", "--pid", "1",
-                 "--duration", "soon"]) == 1
+                 "--duration", "soon"]) == 2
     assert capsys.readouterr().err == (
         "error: --duration 'soon': use seconds or a time like 45s, 2m, 1h30m\n")
 
@@ -275,7 +275,7 @@ def test_spec_weights_are_checked(tmp_path: Path, capsys: pytest.CaptureFixture[
     spec = tmp_path / "service.yaml"
     spec.write_text("name: orders\nteam: shop\napp: app:app\nload:\n  weights: {browse: 2}\n")
     assert main(["run", "--spec", str(spec), "--target", "http://127.0.0.1:1",
-                 "--pid", str(os.getpid())]) == 1
+                 "--pid", str(os.getpid())]) == 2
     assert capsys.readouterr().err == (
         "error: load weight 'browse': known tasks are list_orders, get_order, create_order, "
         "cancel_order, ping\n")
@@ -284,7 +284,7 @@ def test_spec_weights_are_checked(tmp_path: Path, capsys: pytest.CaptureFixture[
 def test_credentials_in_target_url_are_not_echoed(capsys: pytest.CaptureFixture[str]) -> None:
     port = _free_port()
     assert main(["run", "--target", f"http://ops:hunter2@127.0.0.1:{port}",
-                 "--pid", str(os.getpid())]) == 1
+                 "--pid", str(os.getpid())]) == 2
     err = capsys.readouterr().err
     assert "hunter2" not in err
     assert err.startswith(f"error: target http://127.0.0.1:{port} is unreachable (")

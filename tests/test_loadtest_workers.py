@@ -106,7 +106,7 @@ def test_distribution_flags_are_checked(argv: list[str], message: str,
                                         capsys: pytest.CaptureFixture[str]) -> None:
     if argv[0] == "run":
         argv = [*argv, "--target", "http://127.0.0.1:1", "--pid", str(os.getpid())]
-    assert main(argv) == 1
+    assert main(argv) == 2
     assert capsys.readouterr().err == f"error: {message}\n"
 
 

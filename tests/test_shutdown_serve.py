@@ -242,9 +242,9 @@ def _cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
 @pytest.mark.parametrize(("args", "code", "message"), [
     ([], 2, "error: no APP given and no service.yaml in {cwd} (give module:attribute, "
             "or run where service.yaml is)"),
-    (["nosuch:app"], 1, "error: cannot load app 'nosuch:app': no module named 'nosuch' "
+    (["nosuch:app"], 2, "error: cannot load app 'nosuch:app': no module named 'nosuch' "
                         "(looked in {cwd} and the installed packages)"),
-    (["os:nosuch"], 1, "error: cannot load app 'os:nosuch': module os has no attribute "
+    (["os:nosuch"], 2, "error: cannot load app 'os:nosuch': module os has no attribute "
                        "'nosuch'"),
     (["justamodule"], 2, "error: APP 'justamodule' must be module:attribute "
                          "(e.g. orders.app:app)"),

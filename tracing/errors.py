@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from opsplane.errors import OpsplaneError
+from opsplane.errors import BadInputError, OpsplaneError
 
 
-class TracingError(OpsplaneError):
-    """An OTEL_* variable or a setup() argument is invalid."""
-
-    exit_code = 2
+class TracingError(OpsplaneError, BadInputError):
+    """An OTEL_* variable or a setup() argument is invalid (bad input: exit 2)."""
