@@ -1,7 +1,7 @@
-"""Grafana dashboards generated from service specs (grafanalib, adapted to Grafana 11.6).
+"""Grafana dashboards generated from service specs (Grafana Foundation SDK, schema 11.6).
 
 Flow: ``validate`` -> ``generate`` (pure dicts) -> ``write`` (atomic). Importing this
-package imports no builder: grafanalib loads when a dashboard is generated.
+package imports no builder: the SDK loads when a dashboard is generated.
 """
 
 from dashboards.generate import (

@@ -21,21 +21,18 @@ def service_dashboard(spec: ServiceSpec, *, logs_datasource: str = LOGS_DATASOUR
     """One service's dashboard as Grafana 11.6 JSON (uid ``svc-<name>``); a panel that
     shows an alert links to the alert's runbook under ``runbook_url``."""
     from dashboards import _build
-    from dashboards._adapt import adapt
 
     header = generated_by(f"{spec.name} service.yaml")
-    return adapt(_build.service(spec, header, logs_datasource, traces_datasource,
-                                runbook_url))
+    return _build.service(spec, header, logs_datasource, traces_datasource, runbook_url)
 
 
 def overview_dashboard(specs: Sequence[ServiceSpec]) -> dict[str, Any]:
     """The overview of all services: one table, a row per service linking to its dashboard."""
     from dashboards import _build
-    from dashboards._adapt import adapt
 
     ordered = sorted(specs, key=lambda s: s.name)
     header = generated_by(", ".join(f"{s.name} service.yaml" for s in ordered))
-    return adapt(_build.overview(ordered, header))
+    return _build.overview(ordered, header)
 
 
 def provisioning(path: str = "/var/lib/grafana/dashboards") -> dict[str, Any]:

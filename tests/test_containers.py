@@ -42,8 +42,8 @@ BIN = Path(sys.executable).parent
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 # what a service image must not hold (the tools' heavy dependencies), and what it must
-HEAVY = ("locust", "gevent", "grafanalib", "matplotlib", "duckdb", "detect_secrets",
-         "helm_python", "nats", "psutil", "pandas", "grpc")
+HEAVY = ("locust", "gevent", "grafana_foundation_sdk", "matplotlib", "duckdb",
+         "detect_secrets", "helm_python", "nats", "psutil", "pandas", "grpc")
 KIT = ("logstd", "opsplane", "tracing", "starlette", "uvicorn", "prometheus_client", "httpx",
        "pydantic", "pydantic_settings", "yaml", "orjson", "pythonjsonlogger",
        "opentelemetry.sdk", "opentelemetry.exporter.otlp.proto.http", "psycopg", "orders")

@@ -224,7 +224,7 @@ def test_duplicate_service_names_rejected(tmp_path: Path, capsys: Any) -> None:
 
 def test_importing_packages_loads_no_builder() -> None:
     code = ("import sys, dashboards, alerts, opsplane._cli; "
-            "assert 'grafanalib' not in sys.modules, 'grafanalib imported'")
+            "assert 'grafana_foundation_sdk' not in sys.modules, 'the SDK imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
