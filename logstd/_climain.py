@@ -22,7 +22,7 @@ EXTRAS = {
     "locust": "loadtest",
     "gevent": "loadtest",
     "psutil": "loadtest",
-    "grafanalib": "dashboards",
+    "grafana_foundation_sdk": "dashboards",
     "detect_secrets": "secrets",
     "jsonpath": "blackbox",
     "nats": "nats",

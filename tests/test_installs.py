@@ -120,7 +120,9 @@ def test_dev_and_tools_hold_every_extra() -> None:
 
 
 def test_missing_extra_message(capsys: pytest.CaptureFixture[str]) -> None:
-    err = ModuleNotFoundError("No module named 'grafanalib'", name="grafanalib.core")
+    err = ModuleNotFoundError("No module named 'grafana_foundation_sdk'",
+                              name="grafana_foundation_sdk.builders")
     assert _climain.missing_extra(err) == (
-        "grafanalib is not installed; install it with: pip install 'opsplane[dashboards]'")
+        "grafana_foundation_sdk is not installed; install it with: "
+        "pip install 'opsplane[dashboards]'")
     assert _climain.missing_extra(ModuleNotFoundError("x", name="nosuchmodule")) is None
