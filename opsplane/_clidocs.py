@@ -9,10 +9,13 @@ drifts from the code.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 CLIS = ("logstd", "opsplane", "loadtest")
 WIDTH = "100"
@@ -72,17 +75,40 @@ def exit_codes() -> list[str]:
     ]
 
 
-def _subcommands(parser: argparse.ArgumentParser) -> list[tuple[str, argparse.ArgumentParser]]:
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            return sorted(action.choices.items())
-    return []
+Tree = dict[argparse.ArgumentParser, list[tuple[str, argparse.ArgumentParser]]]
 
 
-def _sections(prog: str, parser: argparse.ArgumentParser, depth: int) -> list[str]:
+@contextlib.contextmanager
+def _recording(tree: Tree) -> Iterator[None]:
+    """While the CLIs' parsers are built, note each parser's subcommands as they are added
+    (through the public ``add_subparsers``/``add_parser``: argparse has no public way to list
+    them afterwards)."""
+    original = argparse.ArgumentParser.add_subparsers
+
+    def add_subparsers(self: argparse.ArgumentParser, **kwargs: Any) -> Any:
+        action = original(self, **kwargs)
+        children = tree.setdefault(self, [])
+        add_parser = action.add_parser
+
+        def recorded(name: str, **kw: Any) -> argparse.ArgumentParser:
+            child: argparse.ArgumentParser = add_parser(name, **kw)
+            children.append((name, child))
+            return child
+
+        action.add_parser = recorded  # type: ignore[method-assign]
+        return action
+
+    argparse.ArgumentParser.add_subparsers = add_subparsers  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        argparse.ArgumentParser.add_subparsers = original  # type: ignore[method-assign]
+
+
+def _sections(prog: str, parser: argparse.ArgumentParser, depth: int, tree: Tree) -> list[str]:
     out = [f"{'#' * min(depth, 4)} `{prog}`\n", "```text", parser.format_help().rstrip(), "```\n"]
-    for name, sub in _subcommands(parser):
-        out += _sections(f"{prog} {name}", sub, depth + 1)
+    for name, sub in sorted(tree.get(parser, []), key=lambda item: item[0]):
+        out += _sections(f"{prog} {name}", sub, depth + 1, tree)
     return out
 
 
@@ -93,13 +119,13 @@ def render() -> str:
     try:
         parts = [HEADER, *exit_codes()]
         for cli in CLIS:
-            parser = importlib.import_module(f"{cli}._cli").build_parser()
+            tree: Tree = {}
+            with _recording(tree):
+                parser = importlib.import_module(f"{cli}._cli").build_parser()
             parser.prog = cli
-            for action in parser._actions:  # subparsers captured prog at creation time
-                if isinstance(action, argparse._SubParsersAction):
-                    for name, sub in action.choices.items():
-                        sub.prog = f"{cli} {name}"
-            parts += _sections(cli, parser, 2)
+            for name, sub in tree.get(parser, []):  # subparsers captured prog at creation
+                sub.prog = f"{cli} {name}"
+            parts += _sections(cli, parser, 2, tree)
         return "\n".join(parts).rstrip() + "\n"
     finally:
         if saved is None:

@@ -15,6 +15,8 @@
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -27,6 +29,10 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 REJECTED_METRIC = "http_server_rejected_requests_total"
+# registry -> the rejected counter registered in it (through prometheus_client's public API:
+# the registry has no public lookup by name, so the kit remembers what it registered)
+_COUNTERS: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+_COUNTERS_LOCK = threading.Lock()
 EXEMPT_PREFIXES = ("/healthz/", "/metrics")
 _CLOSE = (b"connection", b"close")
 
@@ -34,19 +40,22 @@ _CLOSE = (b"connection", b"close")
 def rejected_counter(registry: Any = None) -> Any:
     """The ``http_server_rejected_requests_total`` counter, registered once per registry.
 
-    Another part of the kit may have registered it first; then that one is returned.
+    Another part of the kit (``ServiceMetrics``) may have registered it first through this
+    function; then that one is returned.
     """
     from prometheus_client import REGISTRY, Counter
 
     from opsplane.metricdict import load_metrics
 
     registry = REGISTRY if registry is None else registry
-    existing = getattr(registry, "_names_to_collectors", {}).get(REJECTED_METRIC)
-    if existing is not None:
+    with _COUNTERS_LOCK:
+        existing = _COUNTERS.get(registry)
+        if existing is None:
+            meta = load_metrics()[REJECTED_METRIC]
+            existing = _COUNTERS[registry] = Counter(
+                REJECTED_METRIC, meta.description, labelnames=list(meta.labels),
+                registry=registry)
         return existing
-    meta = load_metrics()[REJECTED_METRIC]
-    return Counter(REJECTED_METRIC, meta.description, labelnames=list(meta.labels),
-                   registry=registry)
 
 
 class ConcurrencyLimit:

@@ -103,7 +103,9 @@ class ServiceMetrics:
             self.scrape_registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(  # type: ignore[no-untyped-call]
                 self.scrape_registry, multiproc)
-        self.rejected_total = _instrument(registry, "http_server_rejected_requests_total")
+        from opsplane._limiter import rejected_counter  # one counter per registry
+
+        self.rejected_total = rejected_counter(registry)
         self.client_duration = _instrument(registry, "http_client_request_duration_seconds")
         self.check_status = _instrument(registry, "healthcheck_status")
         self.build_info = _instrument(registry, "app_build_info")

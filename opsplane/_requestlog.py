@@ -52,6 +52,7 @@ def level_for(status: int) -> int:
 
 
 _template: dict[str, Any] | None = None
+_start = 0.0  # logging's start time (set with the template)
 
 
 def _forget_template() -> None:
@@ -65,10 +66,12 @@ os.register_at_fork(after_in_child=_forget_template)
 def _base() -> dict[str, Any]:
     """A LogRecord's standard attributes for this process (thread fields of the first caller:
     the event loop's thread, where requests are handled)."""
-    global _template
+    global _template, _start
     if _template is None:
         rec = logging.LogRecord(log.name, logging.INFO, __file__, 0, "", None, None, "emit")
         _template = dict(rec.__dict__)
+        # logging's start time, read through the record's public fields
+        _start = rec.created - rec.relativeCreated / 1000
     return _template
 
 
@@ -83,7 +86,7 @@ def emit(method: str, route: str | None, path: str, *, status: int, duration_s: 
     now = time.time()
     d["created"] = now
     d["msecs"] = (now - int(now)) * 1000
-    d["relativeCreated"] = (now - logging._startTime) * 1000  # type: ignore[attr-defined]
+    d["relativeCreated"] = (now - _start) * 1000
     d["levelno"] = level
     d["levelname"] = _LEVEL_NAMES[level]
     d["msg"] = f"{method} {route or path} {status}"

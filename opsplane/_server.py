@@ -154,7 +154,7 @@ class DrainingServer(uvicorn.Server):
             await self.drain.finish()
             return
         try:
-            await self._serve(sockets)
+            await super().serve(sockets)  # with our capture_signals: Drain owns the signals
         except asyncio.CancelledError:
             if not self._abandoned:
                 raise
