@@ -17,7 +17,8 @@ def add_parser(sub: Any) -> None:
                    help="module:attribute (default: `app` in ./service.yaml)")
     p.add_argument("--port", type=int, help="TCP port (default: service.yaml's port, or 8080)")
     p.add_argument("--host", help="interface to listen on (default 0.0.0.0)")
-    p.add_argument("--workers", type=int, help="worker processes on one port (default 1); /metrics answers for all of "
+    p.add_argument("--workers", type=int,
+                   help="worker processes on one port (default 1); /metrics answers for all of "
                         "them (prometheus_client's multiprocess mode)")
     p.add_argument("--drain-delay", type=float, metavar="S",
                    help="seconds to keep serving after SIGTERM (default: spec, 5)")
