@@ -13,9 +13,10 @@
 #                               (default tag opsplane/orders:local); prints the tag. Skipped
 #                               when TAG's label says it was built from today's sources on
 #                               this base (OPSPLANE_IMAGE_REBUILD=1 builds anyway)
-#   scripts/docker.sh wheels    build/wheels: the wheels of opsplane[postgres] and its
-#                               dependencies, made on the host (no daemon needed); skipped
-#                               when build/wheels/.source matches the sources
+#   scripts/docker.sh wheels    build/wheels (the dependencies of opsplane[postgres]) and
+#                               build/wheel-opsplane (opsplane's own), made on the host (no
+#                               daemon needed); skipped when build/wheels/.source matches the
+#                               sources; prints the two directories
 #   scripts/docker.sh check     exit 0 when a daemon answers, else one line saying how to start it
 #   scripts/docker.sh stop      stop the dockerd this script started (by its recorded pid)
 #
@@ -181,26 +182,30 @@ source_hash() {
     | sort -z | xargs -0 sha256sum ) | sha256sum | cut -c1-16
 }
 
-# build/wheels: opsplane[postgres] and its dependencies as wheels, built on the host
-# (skipped when build/wheels/.source matches the sources); prints the directory
+# build/wheels: opsplane[postgres]'s dependencies as wheels, and build/wheel-opsplane: the
+# project's own wheel (apart, so that the image's layer of dependencies stays cached while the
+# sources change); built on the host, skipped when build/wheels/.source matches the sources.
+# Prints the two directories.
 cmd_wheels() {
   mkdir -p "$root/build"
   exec 8>"$root/build/.wheels.lock"
   flock 8
-  local wheels=$root/build/wheels log=$root/build/pip-wheel.log hash
-  hash=$(source_hash)
-  if [ "$(cat "$wheels/.source" 2>/dev/null)" = "$hash" ]; then
-    echo "$wheels"; return 0
+  local wheels=$root/build/wheels own=$root/build/wheel-opsplane log=$root/build/pip-wheel.log
+  local hash; hash=$(source_hash)
+  if [ "$(cat "$wheels/.source" 2>/dev/null)" = "$hash" ] && ls "$own"/opsplane-*.whl >/dev/null 2>&1
+  then
+    echo "$wheels"; echo "$own"; return 0
   fi
   local py=${PYTHON:-$root/.venv/bin/python}
   [ -x "$py" ] || py=python3
-  rm -rf "$wheels"; mkdir -p "$wheels"
-  say "building wheels on the host (pip wheel '.[postgres]' -> build/wheels)"
+  rm -rf "$wheels" "$own"; mkdir -p "$wheels" "$own"
+  say "building wheels on the host (pip wheel '.[postgres]' -> build/wheels, build/wheel-opsplane)"
   "$py" -m pip wheel --disable-pip-version-check --wheel-dir "$wheels" "$root[postgres]" \
       >"$log" 2>&1 \
     || { say "pip wheel failed; last lines of $log:"; tail -n 5 "$log" >&2; exit 1; }
+  mv "$wheels"/opsplane-*.whl "$own"/
   echo "$hash" >"$wheels/.source"
-  echo "$wheels"
+  echo "$wheels"; echo "$own"
 }
 
 cmd_image() {
@@ -220,13 +225,21 @@ cmd_image() {
     echo "$tag"; return 0
   fi
   say "building $tag on $base"
-  # the classic builder: Debian's docker.io has no buildx beside it
-  DOCKER_BUILDKIT=0 docker build --quiet --build-arg "PYTHON_IMAGE=$base" \
-      --label "org.opsplane.source=$hash" --label "org.opsplane.base=$base" \
-      -f "$root/examples/orders/Dockerfile" -t "$tag" "$root" >/dev/null 2>"$log" \
-    || { say "docker build failed; last lines of $log:"; tail -n 5 "$log" >&2; exit 1; }
-  # the build stage's image (labelled in the Dockerfile) is left dangling by each build
-  docker image prune --force --filter label=org.opsplane.stage=build >/dev/null
+  # the build stage gets a tag of its own, so that its layers (the dependencies' above all)
+  # stay as the next build's cache; its previous image, left dangling, is pruned.
+  # The classic builder: Debian's docker.io has no buildx beside it.
+  local stage_tag; stage_tag="opsplane/build-stage:$(echo "$tag" | tr '/:' '--')"
+  local target
+  for target in build runtime; do
+    DOCKER_BUILDKIT=0 docker build --quiet --build-arg "PYTHON_IMAGE=$base" --target "$target" \
+        --label "org.opsplane.source=$hash" --label "org.opsplane.base=$base" \
+        -f "$root/examples/orders/Dockerfile" \
+        -t "$([ "$target" = build ] && echo "$stage_tag" || echo "$tag")" "$root" \
+        >/dev/null 2>"$log" \
+      || { say "docker build failed; last lines of $log:"; tail -n 5 "$log" >&2; exit 1; }
+  done
+  # the images these tags had before (and their build stages), left dangling
+  docker image prune --force --filter label=org.opsplane.source >/dev/null
   echo "$tag"
 }
 

@@ -29,11 +29,12 @@ def core_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     r = subprocess.run(["bash", str(ROOT / "scripts" / "docker.sh"), "wheels"],
                        capture_output=True, text=True, check=False, timeout=600)
     assert r.returncode == 0, r.stderr
-    wheels = Path(r.stdout.strip().splitlines()[-1])
+    deps, own = r.stdout.strip().splitlines()[-2:]
     venv = tmp_path_factory.mktemp("core") / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     r = subprocess.run([str(venv / "bin" / "pip"), "install", "--quiet", "--no-index",
-                        "--disable-pip-version-check", "--find-links", str(wheels), "opsplane"],
+                        "--disable-pip-version-check", "--find-links", deps, "--find-links", own,
+                        "opsplane"],
                        capture_output=True, text=True, check=False, timeout=600)
     assert r.returncode == 0, r.stdout + r.stderr
     return venv / "bin"
