@@ -25,9 +25,9 @@ _DUMMY = logging.LogRecord("x", logging.INFO, "x", 1, "x", None, None)
 # uvicorn passes color_message (its terminal-coloured copy of msg) in extra: never a log key
 RESERVED = frozenset(_DUMMY.__dict__) | {"message", "asctime", "taskName", "color_message"}
 _N_STD = len(_DUMMY.__dict__)
+_OPTS = orjson.OPT_NON_STR_KEYS
 LEVELS = {logging.DEBUG: "debug", logging.INFO: "info", logging.WARNING: "warning",
           logging.ERROR: "error", logging.CRITICAL: "critical", 5: "trace"}
-_OPTS = orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS
 
 
 def _repr(obj: Any) -> str:
@@ -75,12 +75,19 @@ class RecordBuilder:
         return ts
 
     def build(self, record: logging.LogRecord, exc_formatter: logging.Formatter) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "timestamp": self.timestamp(record),
-            "level": LEVELS.get(record.levelno) or str(record.levelname).lower(),
-            "message": _message(record),
-            "service": self.service,
-        }
+        out: dict[str, Any] = {}
+        self.fill(out, record, exc_formatter)
+        return out
+
+    def fill(self, out: dict[str, Any], record: logging.LogRecord,
+             exc_formatter: logging.Formatter, message: str | None = None) -> None:
+        """Put the record's keys into ``out`` (empty): the head keys in their order, the
+        static and bound keys, the ``extra=`` keys through the plan, then the error keys.
+        ``message``: the record's message when the caller has it already."""
+        out["timestamp"] = self.timestamp(record)
+        out["level"] = LEVELS.get(record.levelno) or str(record.levelname).lower()
+        out["message"] = _message(record) if message is None else message
+        out["service"] = self.service
         if self.static:
             out.update(self.static)
         out["logger"] = record.name
@@ -106,7 +113,6 @@ class RecordBuilder:
                     self._slow(out, k, v)
         if record.exc_info or record.exc_text or record.stack_info:
             self._error(out, record, exc_formatter)
-        return out
 
     def _slow(self, out: dict[str, Any], name: str, value: Any) -> None:
         """Unknown, sensitive or container values: through the plan (which learns new keys)."""
@@ -152,33 +158,60 @@ def _sanitize(value: Any, depth: int = 0) -> Any:
 
 
 class JsonFormatter(OrjsonFormatter):
-    """One JSON object per line (python-json-logger's orjson formatter, rebuilt for speed).
+    """One JSON object per line: python-json-logger's ``OrjsonFormatter``, through its hooks.
 
-    ``format_bytes`` is what logstd's handler calls; ``format`` returns the same line as
-    ``str`` (without the newline) for any other handler.
+    The library's ``format`` runs as it is: the message, the exception and stack texts, then
+    ``add_fields``, ``process_log_record`` and ``jsonify_log_record`` (orjson, with
+    ``json_default`` for values it cannot encode). logstd fills the record in ``add_fields``:
+    the head keys in logstd's order, static and bound keys, ``extra=`` keys rewritten to the
+    dictionary's names with sensitive values masked or dropped at any depth (the KeyPlan),
+    and the error keys.
+
+    ``format_bytes`` (what logstd's handler and ``capture_logs`` call) never raises: where the
+    library's path raises (a message whose arguments do not fit its format, a value orjson
+    refuses even with ``json_default``: an integer over 64 bits, a key that is not a string)
+    it writes the same record with those values as text.
     """
 
     def __init__(self, plan: KeyPlan, service: str = "app",
                  static: dict[str, Any] | None = None) -> None:
-        super().__init__()
+        super().__init__(json_default=_repr)
         self.builder = RecordBuilder(plan, service, static)
+
+    def add_fields(self, log_data: dict[str, Any], record: logging.LogRecord,
+                   message_dict: dict[str, Any]) -> None:
+        # the library formatted the exception already (message_dict["exc_info"]): cache it
+        # on the record, as logging.Formatter does, so that it is not formatted twice
+        if record.exc_info and not record.exc_text:
+            text = message_dict.get("exc_info")
+            if isinstance(text, str):
+                record.exc_text = text
+        # a text message: the library has set record.message (getMessage); a dict message
+        # is written as its text, as logstd always did
+        self.builder.fill(log_data, record, self,
+                          record.message if type(record.msg) is str else None)
 
     def format_bytes(self, record: logging.LogRecord) -> bytes:
         try:
+            line = self.format(record)
+        except Exception:
+            line = self._safe(record)
+        return (line + "\n").encode("utf-8", "backslashreplace")
+
+    def _safe(self, record: logging.LogRecord) -> str:
+        """The line when the library's path raised: the record again (with a message whose
+        arguments do not fit shown as ``msg % args``), serialised without refusing."""
+        try:
             out = self.builder.build(record, self)
-        except Exception as e:  # never an exception in the caller
+        except Exception as e:
             out = {"timestamp": self.builder.timestamp(record), "level": "error",
                    "message": _repr(record.msg), "service": self.builder.service,
                    "logger": record.name, "errorType": type(e).__name__,
                    "errorMessage": f"logstd could not build this record: {e}"}
         try:
-            return orjson.dumps(out, default=_repr, option=_OPTS)
+            return orjson.dumps(out, default=_repr, option=_OPTS).decode()
         except Exception:
-            text = json.dumps(_sanitize(out), ensure_ascii=False, separators=(",", ":"))
-            return text.encode() + b"\n"
-
-    def format(self, record: logging.LogRecord) -> str:
-        return self.format_bytes(record)[:-1].decode()
+            return json.dumps(_sanitize(out), ensure_ascii=False, separators=(",", ":"))
 
 
 class LocalFormatter(logging.Formatter):

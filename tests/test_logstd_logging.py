@@ -267,3 +267,34 @@ def test_concurrent_writers_keep_their_own_keys(tmp_path: Path) -> None:
         seen[rec["action"]] = seen.get(rec["action"], 0) + 1
     assert len(seen) == 208
     assert all(v == (per_thread if k.startswith("thread") else per_task) for k, v in seen.items())
+
+
+def test_json_lines_come_from_python_json_logger_through_its_hooks() -> None:
+    """The library's own format and orjson serialiser write the line; logstd only fills
+    the record (add_fields): a plain stdlib StreamHandler gets the same line as logstd's."""
+    from pythonjsonlogger.orjson import OrjsonFormatter
+
+    assert JsonFormatter.format is OrjsonFormatter.format
+    assert JsonFormatter.jsonify_log_record is OrjsonFormatter.jsonify_log_record
+    fmt = JsonFormatter(logstd.current_plan(), "orders", static={"version": "1.4.2"})
+    buf = io.StringIO()
+    handler = logging.StreamHandler(buf)
+    handler.setFormatter(fmt)
+    for r in scenario():
+        handler.handle(r)
+    assert buf.getvalue() == "".join(fmt.format_bytes(r).decode() for r in scenario())
+
+
+def test_the_exception_is_formatted_once_per_record() -> None:
+    calls: list[int] = []
+
+    class Counting(JsonFormatter):
+        def formatException(self, ei: Any) -> Any:
+            calls.append(1)
+            return super().formatException(ei)
+
+    rec = scenario()[3]
+    line = orjson.loads(Counting(logstd.current_plan(), "orders").format_bytes(rec))
+    assert line["stackTrace"].startswith("Traceback (most recent call last):")
+    assert line["errorType"] == "TimeoutError"
+    assert len(calls) == 1
