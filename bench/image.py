@@ -30,6 +30,7 @@ from opsplane.container import (  # noqa: E402
     build_image,
     docker,
     ensure_docker,
+    stop_docker,
 )
 from opsplane.procs import free_port  # noqa: E402
 
@@ -88,19 +89,23 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5, help="starts measured per base")
     args = parser.parse_args()
     try:
-        ensure_docker()
+        started = ensure_docker()
     except DockerUnavailable as e:
         sys.stderr.write(f"bench/image.py: {e}\n")
         return 2
-    rows = []
-    debian = base_image(debian=True)
-    rows.append(measure(build_image("opsplane/orders:bench-debian", base="debian"), debian,
-                        args.runs))
-    if _pullable():
-        rows.append(measure(build_image("opsplane/orders:bench-slim"), SLIM, args.runs))
-    else:
-        rows.append({"base": SLIM, "image MB": "not pullable here"})
-    sys.stdout.write(table(rows) + "\n")
+    try:
+        rows = []
+        debian = base_image(debian=True)
+        rows.append(measure(build_image("opsplane/orders:bench-debian", base="debian"), debian,
+                            args.runs))
+        if _pullable():
+            rows.append(measure(build_image("opsplane/orders:bench-slim"), SLIM, args.runs))
+        else:
+            rows.append({"base": SLIM, "image MB": "not pullable here"})
+        sys.stdout.write(table(rows) + "\n")
+    finally:
+        if started:
+            stop_docker()
     return 0
 
 

@@ -1,9 +1,9 @@
 """A service image run in Docker the way a cluster would: host network, read-only root,
 readiness waited for, ``docker stop`` as the kubelet's SIGTERM then SIGKILL after the grace.
 
-    docker = ensure_docker()                 # scripts/docker.sh daemon: installed and started
+    started = ensure_docker()                # scripts/docker.sh daemon: installed and started
     image = build_image()                    # scripts/docker.sh image: cached by source hash
-    with ContainerApp(image, port=free_port(), args=["--drain-delay", "1"]) as orders:
+    with ContainerApp(image, port=free_port(), drain_delay=1, grace=5) as orders:
         orders.wait_ready()                  # ContainerNotReady: last log lines + readiness body
         ...
         orders.signal()                      # `docker stop -t GRACE` in the background
@@ -59,9 +59,26 @@ def _script(*args: str, env: dict[str, str] | None = None) -> str:
     return r.stdout.strip().splitlines()[-1] if r.stdout.strip() else ""
 
 
-def ensure_docker(start: bool = True) -> None:
-    """A daemon that answers ``docker info``: installed and started when ``start`` (root)."""
-    _script("daemon" if start else "check")
+def docker_answers() -> bool:
+    """Whether a Docker daemon answers ``docker info`` now."""
+    try:
+        return subprocess.run(["docker", "info"], capture_output=True, check=False,
+                              timeout=30).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def ensure_docker(start: bool = True) -> bool:
+    """A daemon that answers ``docker info``: installed and started when ``start`` (root).
+    True when this call started it (stop it with ``stop_docker``)."""
+    answered = docker_answers()
+    _script("daemon" if start and not answered else "check")
+    return not answered
+
+
+def stop_docker() -> None:
+    """Stop the dockerd scripts/docker.sh started (by its recorded pid); others stay."""
+    _script("stop")
 
 
 def base_image(debian: bool = False) -> str:

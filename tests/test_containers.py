@@ -30,6 +30,7 @@ from opsplane.container import (
     docker,
     ensure_docker,
     http_post,
+    stop_docker,
 )
 from opsplane.drill import DrillReport, run_drill
 from opsplane.procs import free_port
@@ -56,14 +57,19 @@ def _missing(reason: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def orders_image() -> str:
-    """opsplane/orders:local, built once a session (and not at all when up to date)."""
+def orders_image() -> Iterator[str]:
+    """opsplane/orders:local, built once a session (and not at all when up to date); a
+    daemon this fixture started is stopped at the end of the session."""
     try:
-        ensure_docker()
-        return build_image()
+        started = ensure_docker()
     except DockerUnavailable as e:
         _missing(f"Docker: {e}")
         raise  # unreachable: _missing fails or skips
+    try:
+        yield build_image()
+    finally:
+        if started:
+            stop_docker()
 
 
 @pytest.fixture(scope="module")
