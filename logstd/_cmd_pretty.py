@@ -23,12 +23,15 @@ examples:
   logstd pretty app.log --where customerId=C-1001 --since 15m
   logstd pretty --follow app.log --hide logger,pid
   logstd pretty app.log --output json --where httpStatus~=^5 | jq .
+  logstd pretty app.log --show-secrets       # passwords, tokens... shown, not masked
 
 Any producer's JSON is read: logstd, zap, logrus, pino, bunyan, structlog,
 python-json-logger, logstash-logback, Elastic ECS, Google Cloud, OpenTelemetry.
 Lines that are not JSON pass through unchanged (dimmed); with --level, --where,
 --since or --until they are left out. Key names may be given in any spelling the
-dictionary knows (cust_id finds customerId).
+dictionary knows (cust_id finds customerId). Values of keys the dictionary marks
+sensitive (password, token, apiKey, ... in any spelling, at any depth) show as
+[REDACTED] unless --show-secrets.
 """
 
 
@@ -76,6 +79,9 @@ def add_parser(sub: Any) -> None:
                    "as JSON")
     p.add_argument("-f", "--follow", action="store_true",
                    help="keep reading files as they grow (like tail -f)")
+    p.add_argument("--show-secrets", action="store_true",
+                   help="show the values of keys the dictionary marks sensitive (masked as "
+                   "[REDACTED] by default, in any spelling and at any depth)")
     p.add_argument("-j", "--jobs", type=int, default=0, metavar="N",
                    help="processes for big files and backed-up pipes (default: every core "
                    "when it pays; 1: one process)")
@@ -100,7 +106,7 @@ def build(args: argparse.Namespace, stream: Any = None) -> Any:
             color=want_color(stream if stream is not None else sys.stdout, args.color),
             output=args.output, level=args.level, where=args.where, since=since,
             until=until, keys=_csv(args.keys) or None, hide=_csv(args.hide),
-            local_time=args.local_time)
+            local_time=args.local_time, show_secrets=getattr(args, "show_secrets", False))
     except ValueError as e:
         raise UsageError(str(e)) from None
 

@@ -10,6 +10,12 @@ source, kubectl ``--timestamps`` and docker/CRI (``<time> stdout F ``) give the 
 when the record has none, docker's json-file envelope (``{"log": ..., "stream": ...}``)
 is unwrapped. Anything else passes through unchanged (dimmed).
 
+Values of keys the dictionary marks sensitive (``sensitive: mask|drop``: passwords, tokens,
+card numbers...) are shown as ``[REDACTED]``, whatever the key's spelling (aliases, case,
+separators: ``user_password``, ``Api-Key``) and at any depth (nested objects, lists of them,
+OpenTelemetry attributes, ``--output json``), unless ``show_secrets``. Logs written by other
+services reach the screen: the dictionary's promise holds there too.
+
 Every record is rendered by the shared :class:`logstd._render.Renderer`, the one of local
 logging mode. ``Pretty.format_lines`` maps N complete input lines to exactly N output
 entries (or fewer, only when a filter drops a record): nothing is lost or duplicated.
@@ -49,6 +55,7 @@ MAX_RECORD_BYTES = 4 * 1024 * 1024
 TIME, LEVEL, MESSAGE, SOURCE = 0, 1, 2, 3
 TRACE, SPAN, ATTRS, RESOURCE, NOISE, SEVNUM, NAME, DOCKER_LOG = 4, 5, 6, 7, 8, 9, 10, 11
 OTLP_EXPORT = 12  # {"resourceLogs": [...]}: an OTLP/JSON export holding many records
+SECRET = 13  # a key the dictionary marks sensitive: masked, by the general path
 # built-in spellings, best first (the dictionary's aliases are added after these)
 _HEAD_TABLE: dict[int, tuple[str, ...]] = {
     TIME: ("timestamp", "time", "ts", "@timestamp", "timeUnixNano", "time_unix_nano",
@@ -459,6 +466,7 @@ class Pretty:
         keys: Iterable[str] | None = None,
         hide: Iterable[str] = (),
         local_time: bool = False,
+        show_secrets: bool = False,
     ) -> None:
         if output not in OUTPUTS:
             raise ValueError(f"--output {output!r}: expected one of {', '.join(OUTPUTS)}")
@@ -469,6 +477,16 @@ class Pretty:
         self.json = output == "json"
         self.local_time = local_time
         self.renderer = Renderer(color=color)
+        # key spelling -> whether its value is masked (a cache: keys are few, bounded anyway)
+        self._sensitivity = None if show_secrets else getattr(dictionary, "sensitivity", None)
+        self.masking = self._sensitivity is not None
+        self._secret: dict[str, bool] = {}
+        self._format_value = self._value_text if self.masking else format_value
+        self._mask = ""
+        if self.masking:  # imported here: at import time it would change pretty's start-up
+            from logstd._dictionary import MASK
+
+            self._mask = MASK
         lookup: dict[str, str] = dict(getattr(dictionary, "lookup", {}) or {})
         self.canonical = lookup
         # key -> role for the head keys and the special ones; key -> priority
@@ -660,8 +678,92 @@ class Pretty:
         if losers:
             for k, v in losers:
                 pairs.append((k if type(v) is dict else canon.get(k, k), v))
+        if self.masking:
+            pairs = self._masked_pairs(pairs)
         epoch = None
         return Record(ts, epoch, level, source, message, pairs, obj)
+
+    # -- sensitive values -----------------------------------------------------------------
+
+    def is_secret(self, key: str) -> bool:
+        """Whether the value of ``key`` is masked: any spelling of a sensitive key, or a
+        dotted key with one in it (``http.authorization.scheme``)."""
+        hit = self._secret.get(key)
+        if hit is None:
+            sensitivity = self._sensitivity
+            hit = sensitivity is not None and type(key) is str and (
+                sensitivity(key) is not None
+                or ("." in key and any(sensitivity(part) is not None
+                                       for part in key.split(".") if part)))
+            if len(self._secret) < _PLAN_LIMIT:
+                self._secret[key] = hit
+        return hit
+
+    def redact(self, value: Any, depth: int = 0) -> Any:
+        """``value`` with the values of sensitive keys masked at any depth; the same object
+        when there is nothing to mask (no copy)."""
+        t = type(value)
+        if depth > 64:
+            return value
+        if t is dict:
+            out = None
+            secret = self._secret
+            for k, v in value.items():
+                hit = secret.get(k)
+                if hit is None:
+                    hit = self.is_secret(k)
+                if hit:
+                    new: Any = self._mask
+                elif type(v) is dict or type(v) is list:
+                    new = self.redact(v, depth + 1)
+                else:
+                    continue
+                if new is not v:
+                    if out is None:
+                        out = dict(value)
+                    out[k] = new
+            kv = value.get("key")  # OTLP/JSON's {"key": K, "value": {"stringValue": ...}}
+            if type(kv) is str and "value" in value and self.is_secret(kv):
+                if out is None:
+                    out = dict(value)
+                out["value"] = self._mask
+            return value if out is None else out
+        if t is list:
+            items = None
+            for i, v in enumerate(value):
+                if type(v) is dict or type(v) is list:
+                    new = self.redact(v, depth + 1)
+                    if new is not v:
+                        if items is None:
+                            items = list(value)
+                        items[i] = new
+            return value if items is None else items
+        return value
+
+    def _masked_pairs(self, pairs: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
+        out = pairs
+        secret = self._secret
+        for i, (k, v) in enumerate(pairs):
+            hit = secret.get(k)
+            if hit is None:
+                hit = self.is_secret(k)
+            if hit:
+                new: Any = self._mask
+            elif type(v) is dict or type(v) is list:
+                new = self.redact(v)
+            else:
+                continue
+            if new is not v:
+                if out is pairs:
+                    out = list(pairs)
+                out[i] = (k, new)
+        return out
+
+    def _value_text(self, v: Any) -> str:
+        """format_value for the one-pass paths: a list's nested secrets masked first."""
+        if self.masking and type(v) is list:
+            v = self.redact(v)
+        return format_value(v)
 
     def records_of_export(self, obj: dict[str, Any], source: str = "",
                           prefix_time: str | None = None) -> list[Record] | None:
@@ -790,7 +892,7 @@ class Pretty:
         return self.renderer.render(ts, rec.level, rec.source, message, fields)
 
     def render_json(self, rec: Record) -> str:
-        raw = rec.raw
+        raw = self.redact(rec.raw) if self.masking else rec.raw
         if self.trimming:
             keys, hide = self.keys, self.hide
             canon = self.canonical
@@ -812,7 +914,9 @@ class Pretty:
         """What ``fast`` does with key ``k``: a ``key=`` prefix, a head role, or _SLOW."""
         r = self.kinds.get(k)
         act: str | int
-        if r is None:
+        if self.masking and self.is_secret(k):
+            act = SECRET  # masked by the general path (records holding secrets are few)
+        elif r is None:
             act = self.renderer.prefix(k)
         elif type(r) is str:
             act = self.renderer.prefix(r) if k not in _OBJECT_NAMES else _SLOW
@@ -858,7 +962,7 @@ class Pretty:
                         return None
                     inline.append(text)
                 else:
-                    inline.append(act + format_value(v))
+                    inline.append(act + self._format_value(v))
             elif act <= SOURCE:  # type: ignore[operator]
                 if head[act] is not None or v is None or v == "":  # type: ignore[index]
                     return None
@@ -902,11 +1006,18 @@ class Pretty:
         pairs: list[tuple[str, Any]] = []
         flatten(k, v, pairs)
         rend = self.renderer
+        secret = self._secret if self.masking else None
         out = []
         for k2, v2 in pairs:
             if v2.__class__ is str and "\n" in v2:
                 return None
-            out.append(rend.prefix(k2) + format_value(v2))
+            if secret is not None:
+                hit = secret.get(k2)
+                if hit is None:
+                    hit = self.is_secret(k2)
+                if hit:
+                    return None  # a secret inside: masked by the general path
+            out.append(rend.prefix(k2) + self._format_value(v2))
         return " ".join(out)
 
     def _trace_text(self, role: int, v: Any) -> str | None:
@@ -934,8 +1045,16 @@ class Pretty:
         except ImportError:
             return None
         rend = self.renderer
-        return Fast(plan=self._plan, values=rend.values, levels=rend.levels,
-                    plan_of=self._plan_of, text=rend.text, format_value=format_value,
+        secrets: dict[str, Any] = {"secret": self._secret, "secret_of": self.is_secret} \
+            if self.masking else {}
+        try:
+            return self._fast_of(Fast, rend, secrets)
+        except TypeError:  # an extension built before masking: the Python path masks
+            return None
+
+    def _fast_of(self, fast: Any, rend: Renderer, secrets: dict[str, Any]) -> Fast:
+        return fast(plan=self._plan, values=rend.values, levels=rend.levels,  # type: ignore[no-any-return]
+                    plan_of=self._plan_of, text=rend.text, format_value=self._format_value,
                     dict_text=self._dict_text, trace_text=self._trace_text,
                     time_text=self._time_text, value_text=_text, message_text=_message_text,
                     level_parts=rend.level_parts, time_pre=rend.time_pre,
@@ -944,7 +1063,7 @@ class Pretty:
                     trace_pre=rend.prefix("traceId"), span_pre=rend.prefix("spanId"),
                     service_pre=rend.prefix("service"),
                     loads=_json.loads, general=self._format_line_safe,
-                    max_record=MAX_RECORD_BYTES)
+                    max_record=MAX_RECORD_BYTES, **secrets)
 
     def format_line(self, line: bytes) -> str | None:
         """One input line (no newline) -> its output (may hold newlines), None if filtered."""

@@ -46,6 +46,8 @@ typedef struct {
     PyObject *loads;         /* orjson.loads */
     PyObject *general;       /* line -> its output by the general path (str or None) */
     Py_ssize_t max_record;   /* longer lines go to the general path unparsed */
+    PyObject *secret;        /* dict: key -> whether its value is masked, or NULL (shown) */
+    PyObject *secret_of;     /* key -> that bool (and caches it) */
 } FastObject;
 
 static PyObject *S_SP, *S_SP2, *S_EMPTY;
@@ -60,6 +62,8 @@ static int Fast_traverse(FastObject *self, visitproc visit, void *arg) {
 #define VISIT(m) Py_VISIT(self->m);
     FAST_MEMBERS(VISIT)
 #undef VISIT
+    Py_VISIT(self->secret);
+    Py_VISIT(self->secret_of);
     return 0;
 }
 
@@ -67,6 +71,8 @@ static int Fast_clear(FastObject *self) {
 #define CLEAR(m) Py_CLEAR(self->m);
     FAST_MEMBERS(CLEAR)
 #undef CLEAR
+    Py_CLEAR(self->secret);
+    Py_CLEAR(self->secret_of);
     return 0;
 }
 
@@ -82,20 +88,48 @@ static int Fast_init(FastObject *self, PyObject *args, PyObject *kwds) {
                              "message_text", "level_parts", "time_pre", "time_post",
                              "src_pre", "src_post", "prefixes", "prefix", "trace_pre",
                              "span_pre", "service_pre", "loads", "general", "max_record",
-                             NULL};
+                             "secret", "secret_of", NULL};
     PyObject *a[23];
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!O!O!OOOOOOOOOUUUUO!OUUUOOn", kwlist,
+    PyObject *secret = NULL, *secret_of = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!O!O!OOOOOOOOOUUUUO!OUUUOOn|O!O", kwlist,
                                      &PyDict_Type, &a[0], &PyDict_Type, &a[1], &PyDict_Type,
                                      &a[2], &a[3], &a[4], &a[5], &a[6], &a[7], &a[8], &a[9],
                                      &a[10], &a[11], &a[12], &a[13], &a[14], &a[15],
                                      &PyDict_Type, &a[16], &a[17], &a[18], &a[19], &a[20],
-                                     &a[21], &a[22], &self->max_record))
+                                     &a[21], &a[22], &self->max_record,
+                                     &PyDict_Type, &secret, &secret_of))
         return -1;
+    if (secret != NULL && secret_of == NULL) {
+        PyErr_SetString(PyExc_TypeError, "secret needs secret_of");
+        return -1;
+    }
     int i = 0;
 #define SET(m) Py_INCREF(a[i]); Py_XSETREF(self->m, a[i]); i++;
     FAST_MEMBERS(SET)
 #undef SET
+    Py_XINCREF(secret);
+    Py_XSETREF(self->secret, secret);
+    Py_XINCREF(secret_of);
+    Py_XSETREF(self->secret_of, secret_of);
     return 0;
+}
+
+/* 1 when the value of nested key k is masked (the record goes to the general path, which
+ * masks it), 0 when not, -1 on error; always 0 when nothing is masked */
+static int is_secret(FastObject *self, PyObject *k) {
+    if (self->secret == NULL)
+        return 0;
+    PyObject *hit = PyDict_GetItemWithError(self->secret, k);
+    if (hit != NULL)
+        return hit == Py_True;
+    if (PyErr_Occurred())
+        return -1;
+    hit = PyObject_CallOneArg(self->secret_of, k);
+    if (hit == NULL)
+        return -1;
+    int r = PyObject_IsTrue(hit);
+    Py_DECREF(hit);
+    return r;
 }
 
 /* 1 when s holds a newline, 0 when not, -1 on error */
@@ -274,6 +308,12 @@ static int flat(FastObject *self, PyObject *name, PyObject *v, PyObject *parts, 
             if (!PyUnicode_CheckExact(k2)) {
                 *general = 1;
                 return 0;
+            }
+            int hidden = is_secret(self, k2);
+            if (hidden != 0) {
+                if (hidden > 0)
+                    *general = 1;
+                return hidden > 0 ? 0 : -1;
             }
             PyObject *dotted = PyUnicode_Concat(name, S_DOT);
             if (dotted == NULL)

@@ -31,6 +31,8 @@ class Fast:
         loads: Callable[[bytes], Any],
         general: Callable[[bytes], str | None],
         max_record: int,
+        secret: dict[str, bool] | None = None,
+        secret_of: Callable[[str], bool] | None = None,
     ) -> None: ...
     def __call__(self, obj: dict[str, Any], /, source: str = "",
                  prefix_time: str | None = None) -> str | None: ...
