@@ -39,9 +39,12 @@ def _session() -> Any:
     """The requests session the HTTP exporter sends with (its ``session`` argument). Where
     nothing in the environment is for requests to find (no proxy variables, no ~/.netrc), it
     stops looking on every export request (two file checks and a walk over the environment
-    each time, in the batch thread, holding the GIL)."""
-    import requests
-
+    each time, in the batch thread, holding the GIL). None (the exporter's own) where requests,
+    a dependency of the HTTP exporter, is not there."""
+    try:
+        import requests
+    except ImportError:
+        return None
     session = requests.Session()
     proxies = any(k.lower().endswith("_proxy") for k in os.environ)
     netrc = os.environ.get("NETRC") or any(
