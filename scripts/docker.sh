@@ -196,8 +196,14 @@ cmd_wheels() {
   then
     echo "$wheels"; echo "$own"; return 0
   fi
+  # pip of the project's venv, else of a small venv made for this (a fresh machine: no
+  # `make` setup needed to build the image)
   local py=${PYTHON:-$root/.venv/bin/python}
-  [ -x "$py" ] || py=python3
+  if [ ! -x "$py" ]; then
+    py=$root/build/wheel-venv/bin/python
+    [ -x "$py" ] || python3 -m venv "$root/build/wheel-venv" \
+      || { say "python3 -m venv failed (Debian: apt-get install python3-venv)"; exit 1; }
+  fi
   rm -rf "$wheels" "$own"; mkdir -p "$wheels" "$own"
   say "building wheels on the host (pip wheel '.[postgres]' -> build/wheels, build/wheel-opsplane)"
   "$py" -m pip wheel --disable-pip-version-check --wheel-dir "$wheels" "$root[postgres]" \
