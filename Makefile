@@ -4,8 +4,8 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck bench bench-limits system-deps clean docs up down pipeline \
-	dist chart-package chart-push
+.PHONY: demo test test-lowest lint typecheck bench bench-limits system-deps clean docs up down \
+	pipeline dist chart-package chart-push
 
 $(STAMP): pyproject.toml $(wildcard logstd/*.c logstd/*.h tracing/*.c)
 	$(PY) -m venv $(VENV)
@@ -24,6 +24,17 @@ test: system-deps $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/logstd lint .
 	$(BIN)/pytest -q
+
+# the suite against the lowest version of every dependency pyproject.toml allows, in its own
+# venv (CI's `lowest` job; scripts/lowest-constraints.py)
+LOWVENV ?= build/venv-lowest
+test-lowest: system-deps
+	$(PY) -m venv $(LOWVENV)
+	$(LOWVENV)/bin/pip install --quiet --upgrade pip
+	$(PY) scripts/lowest-constraints.py > $(LOWVENV)/constraints.txt
+	$(LOWVENV)/bin/pip install --quiet -c $(LOWVENV)/constraints.txt -e '.[dev]' \
+		--config-settings editable_mode=compat
+	$(LOWVENV)/bin/pytest -q
 
 # the orders stack on Docker (deploy/local/stack.sh): generated rules, routes and dashboards,
 # every service on 127.0.0.1; ports etc. from STACK_* variables (deploy/local/stack.py)
@@ -91,4 +102,4 @@ bench-limits: $(STAMP)
 	$(BIN)/python bench/limits.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build/venv-lowest .pytest_cache .mypy_cache .ruff_cache
