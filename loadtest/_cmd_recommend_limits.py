@@ -24,6 +24,9 @@ def add_parser(sub: Any) -> None:
                    help="refuse above this failure ratio (default 0.05)")
     p.add_argument("--warmup", type=float, metavar="S",
                    help="seconds dropped after load starts (default: the spawn time)")
+    p.add_argument("--accept-leak", action="store_true",
+                   help="recommend even when memory shows a probable leak (refused by default: "
+                   "limits sized on a leaking run only delay the OOM kill)")
     p.add_argument("--format", choices=("table", "json"), default="table")
     p.add_argument("-o", "--write-values", metavar="FILE",
                    help="write the resources block into this Helm values file")
@@ -52,6 +55,7 @@ def recommend_kwargs(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from loadtest import leak
     from loadtest.analysis import load_run, recommend
     from loadtest.gcpauses import describe
     from loadtest.values import write_values
@@ -60,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
         rec = _from_prometheus(args)
     else:
         rec = recommend(load_run(args.run_dir), **recommend_kwargs(args))
+    if not args.accept_leak:
+        leak.refuse(rec.stats, args.run_dir)  # before anything is written
     if args.write_values:
         write_values(args.write_values, rec)
     if args.format == "json":
@@ -83,9 +89,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"\n{s['loaded_samples']} loaded samples of {s['samples']} "
           f"(warm-up {s['warmup_s']:g} s dropped), {s['requests']} requests, "
           f"failure ratio {s['failure_ratio']:.2%}")
-    if g["slope_mib_per_h"] is not None:
-        leak = "  probable leak" if g["probable_leak"] else ""
-        print(f"memory growth {g['slope_mib_per_h']:+.1f} ± {g['ci95_mib_per_h']:.1f} MiB/h{leak}")
+    print(f"memory growth {leak.describe(g)}")
     if s.get("saturation_users") is not None:
         print(f"saturation point: {s['saturation_users']} users")
     if s.get("gc_pauses") is not None:

@@ -27,6 +27,7 @@ from typing import Any
 
 from loadtest.errors import RefusedError, RunDirError
 from loadtest.gcpauses import summarize as summarize_gc
+from loadtest.leak import judge as judge_leak
 from loadtest.run import RUN_FORMAT, RUN_VERSION, SAMPLE_FIELDS
 
 MI = 2**20
@@ -255,7 +256,6 @@ def recommend(run: Run, *, margin: float = 1.5, request_percentile: float = 95,
     if incidents:
         mem_bytes = max(mem_bytes + OOM_BUMP_MI * MI, mem_bytes * 1.2)
     growth = memory_growth(loaded)
-    slope, ci = growth["slope_mib_per_h"], growth["ci95_mib_per_h"]
     stats: dict[str, Any] = {
         "run": run.path.name, "profile": run.meta.get("profile"), "shape": run.meta.get("shape"),
         "users": run.meta.get("users"), "sampler": run.meta.get("sampler", {}).get("kind"),
@@ -267,9 +267,9 @@ def recommend(run: Run, *, margin: float = 1.5, request_percentile: float = 95,
         "memory_mib": {"peak": round(peak / MI, 2), "min": round(min(mem) / MI, 2)},
         "requests": run.requests, "failures": run.failures, "failure_ratio": round(ratio, 5),
         "oom_kills_or_restarts": incidents,
-        "memory_growth": {**growth, "probable_leak": bool(
-            run.meta.get("shape") == "soak" and slope is not None and ci is not None
-            and slope - ci > 0)},
+        # judged on every run long enough, whatever its shape (loadtest/leak.py)
+        "memory_growth": judge_leak(growth, loaded_samples(run, warmup),
+                                    memory_mebibytes(mem_bytes), peak / MI),
         "saturation_users": saturation_point(run) if run.meta.get("shape") == "step" else None,
         "gc_pauses": gc_pauses(run),
     }

@@ -16,6 +16,7 @@ from typing import Any
 from loadtest.analysis import MI, Recommendation, Run, load_run, recommend
 from loadtest.errors import RefusedError
 from loadtest.gcpauses import describe as describe_gc
+from loadtest.leak import describe as describe_leak
 
 W, H, PAD_L, PAD_R, PAD_T, PAD_B = 680, 260, 64, 16, 30, 40
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd")
@@ -171,10 +172,7 @@ def render_report(run_dir: str | Path, **recommend_kw: Any) -> str:
                  _row("recommended limits", ", ".join(f"{k} {v}"
                                                       for k, v in res["limits"].items())),
                  _row("margin", rec.margin),
-                 _row("memory growth", f"{st['memory_growth']['slope_mib_per_h']} "
-                                       f"± {st['memory_growth']['ci95_mib_per_h']} MiB/h"
-                                       + (" (probable leak)"
-                                          if st["memory_growth"]["probable_leak"] else ""))]
+                 _row("memory growth", describe_leak(st["memory_growth"]))]
         if st.get("saturation_users") is not None:
             rows.append(_row("saturation point", f"{st['saturation_users']} users"))
         if st.get("gc_pauses") is not None:
