@@ -47,7 +47,7 @@ down:
 # the service image opsplane/orders:local (scripts/docker.sh: dockerd started when missing, the
 # python slim base if it can be pulled, else one built from Debian packages; host wheels)
 .PHONY: image
-image: | $(STAMP)
+image:
 	@bash scripts/docker.sh image opsplane/orders:local
 
 # the delivery pipeline here: gates, image, deploy into the local stack, smoke + integration,
