@@ -14,6 +14,10 @@ counted from the first loaded sample, and without the last second of load (cool-
 Refused, with the reason: a run that did not finish, fewer than ``min_samples`` loaded
 samples, no requests, or a failure ratio above ``max_failure_ratio`` (a saturated service
 gives wrong figures).
+
+The arithmetic on samples and Locust's history (the loaded window, percentiles, the memory
+slope, the step levels) is done with pandas, imported inside the functions that need it:
+importing ``loadtest`` (the CLI, ``loadtest run``) does not load it.
 """
 
 from __future__ import annotations
@@ -23,12 +27,15 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loadtest.errors import RefusedError, RunDirError
 from loadtest.gcpauses import summarize as summarize_gc
 from loadtest.leak import judge as judge_leak
 from loadtest.run import RUN_FORMAT, RUN_VERSION, SAMPLE_FIELDS
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 MI = 2**20
 CPU_STEP_M = 10
@@ -127,28 +134,49 @@ def _read_samples(p: Path) -> list[dict[str, float]]:
     return out
 
 
+def _frame(samples: list[dict[str, float]]) -> pd.DataFrame:
+    """Samples as a DataFrame, one column per sample field, in sampling order."""
+    import pandas as pd
+
+    return pd.DataFrame.from_records(samples, columns=list(SAMPLE_FIELDS))
+
+
+def _nearest_rank(values: pd.Series, p: float) -> float:
+    """Nearest-rank percentile of a Series: the value at rank ceil(p/100 x n), 1-based."""
+    n = len(values)
+    if not n:
+        raise ValueError("percentile of no values")
+    rank = max(1, math.ceil(round(p / 100 * n, 9)))
+    return float(values.sort_values(ignore_index=True).iloc[min(rank, n) - 1])
+
+
 def percentile(values: list[float], p: float) -> float:
     """Nearest-rank percentile: the value at rank ceil(p/100 x n), 1-based, of sorted values."""
-    if not values:
-        raise ValueError("percentile of no values")
-    s = sorted(values)
-    rank = max(1, math.ceil(round(p / 100 * len(s), 9)))
-    return s[min(rank, len(s)) - 1]
+    import pandas as pd
+
+    return _nearest_rank(pd.Series(values, dtype="float64"), p)
 
 
 def warmup_seconds(run: Run, warmup: float | None = None) -> float:
     return float(run.meta.get("warmup_s", 0.0) if warmup is None else warmup)
 
 
+def _loaded_frame(run: Run, warmup: float | None = None) -> pd.DataFrame:
+    df = _frame(run.samples)
+    loaded = df[df["users"] > 0]
+    if loaded.empty:
+        return loaded
+    elapsed = loaded["elapsed_s"]
+    start = float(elapsed.iloc[0]) + warmup_seconds(run, warmup)
+    end = float(elapsed.iloc[-1]) - COOLDOWN_S
+    return loaded[(elapsed >= start) & (elapsed <= end)]
+
+
 def loaded_samples(run: Run, warmup: float | None = None) -> list[dict[str, float]]:
     """Samples with users > 0, from the first such sample + warm-up, without the last
     second of load (Locust stopping its users)."""
-    loaded = [s for s in run.samples if s["users"] > 0]
-    if not loaded:
-        return []
-    start = loaded[0]["elapsed_s"] + warmup_seconds(run, warmup)
-    end = loaded[-1]["elapsed_s"] - COOLDOWN_S
-    return [s for s in loaded if start <= s["elapsed_s"] <= end]
+    return [{str(k): float(v) for k, v in row.items()}
+            for row in _loaded_frame(run, warmup).to_dict("records")]
 
 
 def cpu_millicores(cores: float) -> int:
@@ -163,19 +191,20 @@ def memory_mebibytes(nbytes: float) -> int:
     return max(MEM_FLOOR_MI, mi)
 
 
-def memory_growth(samples: list[dict[str, float]]) -> dict[str, float | None]:
+def memory_growth(samples: list[dict[str, float]] | pd.DataFrame) -> dict[str, float | None]:
     """Least-squares slope of memory over time in MiB per hour, with a 95 % interval."""
-    n = len(samples)
+    df = _frame(samples) if isinstance(samples, list) else samples
+    n = len(df)
     if n < 3:
         return {"slope_mib_per_h": None, "ci95_mib_per_h": None}
-    xs = [s["elapsed_s"] / 3600 for s in samples]
-    ys = [s["memory_bytes"] / MI for s in samples]
-    mx, my = sum(xs) / n, sum(ys) / n
-    sxx = sum((x - mx) ** 2 for x in xs)
+    x = df["elapsed_s"] / 3600
+    y = df["memory_bytes"] / MI
+    dx, dy = x - x.mean(), y - y.mean()
+    sxx = float((dx * dx).sum())
     if sxx == 0:
         return {"slope_mib_per_h": None, "ci95_mib_per_h": None}
-    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx
-    resid = sum((y - my - slope * (x - mx)) ** 2 for x, y in zip(xs, ys, strict=True))
+    slope = float((dx * dy).sum()) / sxx
+    resid = float(((dy - slope * dx) ** 2).sum())
     se = math.sqrt(resid / (n - 2) / sxx)
     return {"slope_mib_per_h": round(slope, 3), "ci95_mib_per_h": round(1.96 * se, 3)}
 
@@ -183,28 +212,28 @@ def memory_growth(samples: list[dict[str, float]]) -> dict[str, float | None]:
 def saturation_point(run: Run) -> int | None:
     """For a step run: the first user level whose p99 doubles the first level's, or whose
     failures exceed 1 % of requests."""
-    levels: dict[int, list[dict[str, str]]] = {}
-    for r in run.history:
-        if r.get("Name") != "Aggregated":
-            continue
-        try:
-            u = int(r["User Count"])
-            float(r["99%"])
-        except (KeyError, ValueError):
-            continue
-        if u > 0:
-            levels.setdefault(u, []).append(r)
+    import pandas as pd
+
+    cols = ["Name", "User Count", "99%", "Requests/s", "Failures/s"]
+    hist = pd.DataFrame.from_records(run.history).reindex(columns=cols)
+    hist = hist[hist["Name"] == "Aggregated"]
+    num = {c: pd.to_numeric(hist[c], errors="coerce") for c in cols[1:]}
+    users = num["User Count"]
+    # a level is a whole number of users; a row without one or without a p99 is skipped
+    ok = users.notna() & (users == users.round()) & num["99%"].notna() & (users > 0)
+    steps = pd.DataFrame({"users": users[ok].astype("int64"), "p99": num["99%"][ok],
+                          "rps": num["Requests/s"][ok], "fails": num["Failures/s"][ok]})
     base: float | None = None
-    for u in sorted(levels):
-        rows = levels[u]
-        p99 = percentile([float(r["99%"]) for r in rows], 50)
-        rps = sum(float(r["Requests/s"]) for r in rows)
-        fails = sum(float(r["Failures/s"]) for r in rows)
+    for _, level in steps.groupby("users", sort=True):
+        users_at_level = int(level["users"].iloc[0])
+        p99 = _nearest_rank(level["p99"], 50)
+        rps = float(level["rps"].sum())
+        fails = float(level["fails"].sum())
         if base is None:
             base = p99
             continue
         if p99 > 2 * base or (rps > 0 and fails / rps > 0.01):
-            return u
+            return users_at_level
     return None
 
 
@@ -235,7 +264,7 @@ def recommend(run: Run, *, margin: float = 1.5, request_percentile: float = 95,
         why = run.meta.get("message") or status
         raise RefusedError(f"{where}: the run did not finish ({why}); "
                            "no recommendation from a partial run")
-    loaded = loaded_samples(run, warmup)
+    loaded = _loaded_frame(run, warmup)
     if len(loaded) < min_samples:
         raise RefusedError(f"{where}: only {len(loaded)} loaded samples after the warm-up "
                            f"(need at least {min_samples}); run longer")
@@ -245,10 +274,9 @@ def recommend(run: Run, *, margin: float = 1.5, request_percentile: float = 95,
     if ratio > max_failure_ratio:
         raise RefusedError(f"{where}: failure ratio {ratio:.1%} exceeds {max_failure_ratio:.1%}"
                            ": the service was saturated and its figures would be wrong")
-    cpu = [s["cpu_cores"] for s in loaded]
-    mem = [s["memory_bytes"] for s in loaded]
-    cpu_p, cpu_lp = percentile(cpu, request_percentile), percentile(cpu, limit_percentile)
-    peak = max(mem)
+    cpu, mem = loaded["cpu_cores"], loaded["memory_bytes"]
+    cpu_p, cpu_lp = _nearest_rank(cpu, request_percentile), _nearest_rank(cpu, limit_percentile)
+    peak = float(mem.max())
     request_m = cpu_millicores(cpu_p * margin)
     limit_m = max(request_m, cpu_millicores(cpu_lp * margin)) if cpu_limit else None
     mem_bytes = peak * margin
@@ -263,8 +291,9 @@ def recommend(run: Run, *, margin: float = 1.5, request_percentile: float = 95,
         "samples": len(run.samples), "loaded_samples": len(loaded),
         "warmup_s": warmup_seconds(run, warmup),
         "cpu_cores": {f"p{request_percentile:g}": round(cpu_p, 4),
-                      f"p{limit_percentile:g}": round(cpu_lp, 4), "max": round(max(cpu), 4)},
-        "memory_mib": {"peak": round(peak / MI, 2), "min": round(min(mem) / MI, 2)},
+                      f"p{limit_percentile:g}": round(cpu_lp, 4),
+                      "max": round(float(cpu.max()), 4)},
+        "memory_mib": {"peak": round(peak / MI, 2), "min": round(float(mem.min()) / MI, 2)},
         "requests": run.requests, "failures": run.failures, "failure_ratio": round(ratio, 5),
         "oom_kills_or_restarts": incidents,
         # judged on every run long enough, whatever its shape (loadtest/leak.py)

@@ -22,6 +22,7 @@ EXTRAS = {
     "locust": "loadtest",
     "gevent": "loadtest",
     "psutil": "loadtest",
+    "pandas": "loadtest",
     "grafana_foundation_sdk": "dashboards",
     "detect_secrets": "secrets",
     "jsonpath": "blackbox",

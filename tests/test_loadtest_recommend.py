@@ -254,3 +254,31 @@ def test_report_is_deterministic(run_dir: Path, tmp_path: Path) -> None:
     assert first.count("<svg") == 4
     assert "request = limit 144Mi" in first  # the memory line of the recommendation
 
+
+def test_pandas_is_imported_by_the_analysis_only() -> None:
+    """The analysis runs on pandas; importing loadtest or its CLI does not load it."""
+    import subprocess
+    import sys
+
+    code = ("import sys, loadtest, loadtest._cli, loadtest.analysis; "
+            "assert 'pandas' not in sys.modules, 'pandas at import'; "
+            "from loadtest.analysis import percentile; percentile([3.0, 1.0, 2.0], 50); "
+            "assert 'pandas' in sys.modules, 'the analysis did not use pandas'")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       timeout=120, check=False)
+    assert r.returncode == 0, r.stderr
+
+
+def test_step_levels_skip_rows_without_numbers(tmp_path: Path) -> None:
+    d = make_run(tmp_path / "step", [0.1] * 60, [50.0] * 60, shape="step")
+    rows = ["Timestamp,User Count,Type,Name,Requests/s,Failures/s,50%,95%,99%"]
+    for i, (u, p99, fails) in enumerate([(2, "40", 0), (2, "N/A", 0), ("", "41", 0),
+                                         (4, "60", 0), (4, "70", 1), (6, "70", 0)]):
+        rows.append(f"{1_800_000_000 + i},{u},,Aggregated,50,{fails},5,20,{p99}")
+    rows.append(f"{1_800_000_100},6,GET,/orders,50,0,5,20,900")  # not the Aggregated row
+    (d / "locust_stats_history.csv").write_text("\n".join(rows) + "\n")
+    # level 4: p99 60 < 2 x 40, failures 1/100 = 1 % (not above); level 6: no trigger either
+    assert recommend(load_run(d), min_samples=40).stats["saturation_users"] is None
+    rows[5] = f"{1_800_000_004},4,,Aggregated,50,2,5,20,70"  # 2/100 failures: above 1 %
+    (d / "locust_stats_history.csv").write_text("\n".join(rows) + "\n")
+    assert recommend(load_run(d), min_samples=40).stats["saturation_users"] == 4
