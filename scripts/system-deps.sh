@@ -9,6 +9,7 @@ need=(jq:jq hyperfine:hyperfine prometheus:prometheus promtool:prometheus
       lnav:lnav  # bench/pretty.py compares logstd pretty with lnav
       valgrind:valgrind  # bench/tracing_overhead.py --instructions (cachegrind counts)
       pg_ctlcluster:postgresql  # tests/pg.py: initdb and pg_ctl of Debian's postgresql on loopback
+      dockerd:docker.io debootstrap:debootstrap  # images and containers (scripts/docker.sh)
       gcc:gcc)  # builds logstd/*.c and tracing/*.c (the optional C extensions) at install
 missing=()
 for pair in "${need[@]}"; do
