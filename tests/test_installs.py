@@ -94,7 +94,7 @@ def test_logstd_alone_imports_no_runtime_kit(core_venv: Path, tmp_path: Path) ->
         "rc = [_cli.main(['lint', sys.argv[1]]),\n"
         "      _cli.main(['pretty', '--color', 'never', sys.argv[1]])]\n"
         "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'starlette', 'uvicorn', "
-        "'pydantic', 'opentelemetry', 'httpx', 'prometheus_client', 'opsplane', 'tracing'})\n"
+        "'opentelemetry', 'httpx', 'prometheus_client', 'opsplane', 'tracing'})\n"
         "print('RC', rc, 'HEAVY', heavy)\n")
     r = _run(core_venv, "python", "-c", code, str(log))
     assert "HEAVY []" in r.stdout, r.stdout + r.stderr
