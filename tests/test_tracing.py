@@ -121,6 +121,8 @@ async def test_the_kit_traces_where_otel_variables_say_and_the_spec_overrides(
 
     for var in ("OPSPLANE_TRACING", "OTEL_SDK_DISABLED", "OTEL_TRACES_EXPORTER"):
         monkeypatch.delenv(var, raising=False)
+    # startup would instrument httpx for the whole process (every later test's ASGI client)
+    monkeypatch.setattr(tracing, "instrument_httpx", lambda: None)
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9")
     monkeypatch.setenv("OTEL_TRACES_SAMPLER", "always_on")
     base = {"name": "svc", "team": "t", "app": "m:app"}
