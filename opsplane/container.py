@@ -72,7 +72,12 @@ def ensure_docker(start: bool = True) -> bool:
     """A daemon that answers ``docker info``: installed and started when ``start`` (root).
     True when this call started it (stop it with ``stop_docker``)."""
     answered = docker_answers()
-    _script("daemon" if start and not answered else "check")
+    try:
+        _script("daemon" if start and not answered else "check")
+    except DockerUnavailable:
+        raise
+    except OpsplaneError as e:  # e.g. apt-get could not install docker.io
+        raise DockerUnavailable(str(e).splitlines()[-1]) from e
     return not answered
 
 
