@@ -41,11 +41,13 @@ def has_cri_partials(data: bytes) -> bool:
 
 
 def partials_finder(c_ok: bool = True) -> Callable[[bytes], bool]:
-    """``has_cri_partials``, in C where logstd._prettyc is built and ``c_ok`` (every chunk
+    """``has_cri_partials``, in C where logstd._speedups is built and ``c_ok`` (every chunk
     of the input is looked at)."""
-    if c_ok:
+    from logstd._native import pure_python
+
+    if c_ok and not pure_python():
         try:
-            from logstd._prettyc import cri_partials
+            from logstd._speedups import cri_partials
         except ImportError:
             pass
         else:

@@ -30,7 +30,7 @@ from logstd._finding import Finding
 from logstd._lineprefix import json_start
 
 if TYPE_CHECKING:
-    from logstd._lintc import Lint
+    from logstd._speedups import Lint
 
 # a token carrying data: anything with a digit in it (ids, numbers, durations, hex)
 _VARIABLE = re.compile(r"\S*\d\S*")
@@ -139,10 +139,15 @@ class LogLinter:
 
     def compiled(self, shape_limit: int = _SHAPE_CACHE_LIMIT,
                  memo_limit: int = _VALUE_CACHE_LIMIT) -> Lint | None:
-        """``render_text`` in C (logstd._lintc) on this linter's plans, checks and state, or
-        None where the extension is not built. The limits bound its own caches."""
+        """``render_text`` in C (logstd._speedups) on this linter's plans, checks and state,
+        or None where the extension is not built (or LOGSTD_PURE_PYTHON is set). The limits
+        bound its own caches."""
+        from logstd._native import pure_python
+
+        if pure_python():
+            return None
         try:
-            from logstd._lintc import Lint
+            from logstd._speedups import Lint
         except ImportError:
             return None
         codes = self.codes

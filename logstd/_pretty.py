@@ -45,7 +45,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from logstd._prettyc import Fast
+    from logstd._speedups import Fast
 
 OUTPUTS = ("short", "long", "compact", "json")
 # lines longer than this are passed through as text, never parsed (bounded memory)
@@ -934,7 +934,7 @@ class Pretty:
         for a shape it leaves to the general path (two spellings of one head key, OTel
         attributes, nested names, multi-line values, ...); what it returns is the same
         text as the general path's, which the tests check on every producer's sample.
-        ``logstd._prettyc`` is this same function in C, built on the same helpers.
+        ``logstd._speedups.Fast`` is this same function in C, built on the same helpers.
         """
         plan = self._plan
         rend = self.renderer
@@ -1039,9 +1039,14 @@ class Pretty:
         return ts[11:23] if len(ts) == 24 and ts[23] == "Z" else ts
 
     def compiled(self) -> Fast | None:
-        """``fast`` in C (logstd._prettyc), or None where the extension is not built."""
+        """``fast`` in C (logstd._speedups), or None where the extension is not built
+        (or LOGSTD_PURE_PYTHON is set)."""
+        from logstd._native import pure_python
+
+        if pure_python():
+            return None
         try:
-            from logstd._prettyc import Fast
+            from logstd._speedups import Fast
         except ImportError:
             return None
         rend = self.renderer

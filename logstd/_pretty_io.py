@@ -366,9 +366,13 @@ def pretty_stream(pretty: Pretty, inputs: list[str], out: BinaryIO, *, jobs: int
 
 def _keep_freed_memory() -> None:
     """Megabyte chunks come and go all the time: the C library keeps them for reuse instead of
-    handing them back to the kernel and faulting them in again (logstd._prettyc, glibc)."""
+    handing them back to the kernel and faulting them in again (logstd._speedups, glibc)."""
+    from logstd._native import pure_python
+
+    if pure_python():
+        return
     try:
-        from logstd._prettyc import keep_freed_memory
+        from logstd._speedups import keep_freed_memory
     except ImportError:
         return
     keep_freed_memory()

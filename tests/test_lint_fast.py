@@ -1,6 +1,6 @@
-"""The C text path of ``logstd lint`` (logstd._lintc) prints what the Python path prints.
+"""The C text path of ``logstd lint`` (logstd._speedups) prints what the Python path prints.
 
-``LogLinter.text`` lints lines in C when ``logstd._lintc`` is built, else with
+``LogLinter.text`` lints lines in C when ``logstd._speedups`` is built, else with
 ``render_text`` in Python. Both work from the same plans and checks, so these tests hold
 them to the same bytes and the same message-variability state: on bench-like logs (every
 producer's spellings, prefixes, plain text, stack traces), on logs that follow the
@@ -36,7 +36,7 @@ CODE_SETS = [frozenset(default_codes()), ALL_LOG_RULES,
 
 
 def _compiled_module() -> Any:
-    return compiled("logstd._lintc", "lint uses its Python path")
+    return compiled("logstd._speedups", "lint uses its Python path")
 
 
 def _both(codes: frozenset[str]) -> tuple[LogLinter, LogLinter]:

@@ -137,6 +137,6 @@ def test_the_c_look_for_partials_answers_as_python(data: bytes) -> None:
 
     from logstd._cri import has_cri_partials
 
-    prettyc = compiled("logstd._prettyc", "the chunks are searched in Python")
+    prettyc = compiled("logstd._speedups", "the chunks are searched in Python")
     assert prettyc.cri_partials(data) == has_cri_partials(data)
     assert prettyc.cri_partials(b"x" * 100 + data) == has_cri_partials(b"x" * 100 + data)

@@ -1,7 +1,7 @@
 """The one-pass path (Python ``Pretty.fast`` and its C twin) prints what the general path prints.
 
 ``logstd pretty`` formats the common record shapes in one pass over the keys -- in C when
-``logstd._prettyc`` is built, else in Python -- and hands every other shape to the general
+``logstd._speedups`` is built, else in Python -- and hands every other shape to the general
 path (``record`` then ``render``). These tests hold the three to the same bytes: on every
 producer's sample, and on random records made of the keys and values that choose the
 branches (head keys and their aliases, epoch and ISO times, trace ids, nested objects,
@@ -30,7 +30,7 @@ RECORDS = [orjson.loads(line) for lines, _ in SAMPLES.values() for line in lines
 
 
 def _compiled_module() -> Any:
-    return compiled("logstd._prettyc", "pretty uses its Python path")
+    return compiled("logstd._speedups", "pretty uses its Python path")
 
 
 @pytest.fixture(scope="module")

@@ -70,7 +70,7 @@ def _paths(**kw: object) -> dict[str, Pretty]:
 
 @pytest.mark.parametrize("output", ["short", "long", "compact", "json"])
 def test_every_secret_is_masked_on_every_path(output: str) -> None:
-    compiled("logstd._prettyc", "pretty uses its Python path")
+    compiled("logstd._speedups", "pretty uses its Python path")
     outs = {name: p.format_lines(LINES) for name, p in _paths(output=output).items()}
     assert outs["c"] == outs["python"] == outs["general"]
     assert len(outs["c"]) == len(LINES)
@@ -90,7 +90,7 @@ def test_aliases_and_nesting_are_named_as_the_dictionary_says() -> None:
 
 
 def test_show_secrets_reveals_them_and_plain_records_are_untouched() -> None:
-    compiled("logstd._prettyc", "pretty uses its Python path")
+    compiled("logstd._speedups", "pretty uses its Python path")
     shown = {name: p.format_lines(LINES) for name, p in _paths(show_secrets=True).items()}
     assert shown["c"] == shown["python"] == shown["general"]
     text = "\n".join(shown["c"])
@@ -116,7 +116,7 @@ def test_without_a_dictionary_nothing_is_masked() -> None:
                         inner, max_size=3)),
     max_leaves=8))
 def test_random_nesting_prints_the_same_on_every_path(value: object) -> None:
-    compiled("logstd._prettyc", "pretty uses its Python path")
+    compiled("logstd._speedups", "pretty uses its Python path")
     line = orjson.dumps({"level": "info", "message": "m", "data": value, "secret": "s3"})
     outs = {name: p.format_lines([line]) for name, p in _paths().items()}
     assert outs["c"] == outs["python"] == outs["general"]

@@ -1,4 +1,4 @@
-/* logstd._prettyc: the one-pass path of ``logstd pretty`` in C.
+/* logstd._speedups, pretty's part: the one-pass path of ``logstd pretty`` in C.
  *
  * ``Fast(...)(obj)`` does what ``logstd._pretty.Pretty.fast`` does in Python -- one pass
  * over a decoded record's keys, building the human line -- for the common record shapes,
@@ -8,8 +8,7 @@
  * and caches it is built with, so the Python and C paths print the same bytes (the tests
  * compare them on every producer's sample and on fuzzed records).
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
+#include "_speedups.h"
 #include <math.h>
 #include <stdio.h>
 #ifdef __GLIBC__
@@ -628,7 +627,7 @@ static PyMethodDef Fast_methods[] = {
 
 static PyTypeObject FastType = {
     PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "logstd._prettyc.Fast",
+    .tp_name = "logstd._speedups.Fast",
     .tp_doc = PyDoc_STR("Fast(**callbacks)(record: dict) -> the human line, or None"),
     .tp_basicsize = sizeof(FastObject),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
@@ -674,7 +673,7 @@ static PyObject *cri_partials(PyObject *Py_UNUSED(m), PyObject *arg) {
     return PyBool_FromLong(found);
 }
 
-static PyMethodDef module_methods[] = {
+static PyMethodDef pretty_functions[] = {
     {"keep_freed_memory", keep_freed_memory, METH_NOARGS,
      "keep_freed_memory() -> bool: large freed blocks stay in the heap for reuse (glibc)"},
     {"cri_partials", cri_partials, METH_O,
@@ -682,15 +681,7 @@ static PyMethodDef module_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-static struct PyModuleDef prettyc_module = {
-    PyModuleDef_HEAD_INIT, "logstd._prettyc",
-    "The one-pass path of logstd pretty, in C (see logstd/_pretty.py: Pretty.fast).", -1,
-    module_methods, NULL, NULL, NULL, NULL,
-};
-
-PyMODINIT_FUNC PyInit__prettyc(void) {
-    if (PyType_Ready(&FastType) < 0)
-        return NULL;
+int speedups_pretty_add(PyObject *m) {
     S_SP = PyUnicode_InternFromString(" ");
     S_SP2 = PyUnicode_InternFromString("  ");
     S_EMPTY = PyUnicode_InternFromString("");
@@ -700,15 +691,8 @@ PyMODINIT_FUNC PyInit__prettyc(void) {
     S_NULL = PyUnicode_InternFromString("null");
     if (S_SP == NULL || S_SP2 == NULL || S_EMPTY == NULL || S_DOT == NULL || S_TRUE == NULL ||
         S_FALSE == NULL || S_NULL == NULL)
-        return NULL;
-    PyObject *m = PyModule_Create(&prettyc_module);
-    if (m == NULL)
-        return NULL;
-    Py_INCREF(&FastType);
-    if (PyModule_AddObject(m, "Fast", (PyObject *)&FastType) < 0) {
-        Py_DECREF(&FastType);
-        Py_DECREF(m);
-        return NULL;
-    }
-    return m;
+        return -1;
+    if (speedups_add_type(m, &FastType, "Fast") < 0)
+        return -1;
+    return PyModule_AddFunctions(m, pretty_functions);
 }

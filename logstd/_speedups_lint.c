@@ -1,4 +1,4 @@
-/* logstd._lintc: the text output of ``logstd lint`` on captured logs, in C.
+/* logstd._speedups, lint's part: the text output of ``logstd lint`` on captured logs, in C.
  *
  * ``Lint(...).text(lines, path, first)`` does what ``LogLinter.render_text`` does in
  * Python -- per line: find the JSON, decode it (orjson, as Python does), look its shape
@@ -11,16 +11,33 @@
  * order of ``LogLinter._problems`` and its findings are sorted as ``render_text`` sorts
  * them, so both print the same bytes (tests/test_lint_fast.py compares them).
  */
-#define PY_SSIZE_T_CLEAN
 #define _GNU_SOURCE
-#include <Python.h>
+#include "_speedups.h"
 #include <stdint.h>
 #include <string.h>
-
-#include "_wordhash.h"
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
+
+/* A hash of a short byte string, eight bytes at a time: what the table of key layouts
+ * (Sig) is indexed by. Not for anything kept: the values may change with the code. */
+static inline uint64_t word_hash(const char *p, Py_ssize_t n, uint64_t seed) {
+    uint64_t h = seed ^ (uint64_t)n;
+    Py_ssize_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        h = (h ^ w) * 0x9E3779B97F4A7C15ULL;
+        h ^= h >> 29;
+    }
+    if (i < n) {
+        uint64_t w = 0;
+        memcpy(&w, p + i, (size_t)(n - i));
+        h = (h ^ w) * 0x9E3779B97F4A7C15ULL;
+        h ^= h >> 29;
+    }
+    return h ^ (h >> 32);
+}
 
 /* value types as bits: the types a check passes without a call, or a range accepts */
 #define T_STR 1u
@@ -139,7 +156,7 @@ static void Plan_dealloc(PlanObject *self) {
 
 static PyTypeObject PlanType = {
     PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "logstd._lintc.Plan",
+    .tp_name = "logstd._speedups.Plan",
     .tp_doc = PyDoc_STR("a LogLinter plan as C arrays (made by Lint)"),
     .tp_basicsize = sizeof(PlanObject),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
@@ -1532,7 +1549,7 @@ static PyMethodDef Lint_methods[] = {
 
 static PyTypeObject LintType = {
     PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "logstd._lintc.Lint",
+    .tp_name = "logstd._speedups.Lint",
     .tp_doc = PyDoc_STR("Lint(**from a LogLinter).text(lines, path, first) -> (bytes, int)"),
     .tp_basicsize = sizeof(LintObject),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
@@ -1544,21 +1561,8 @@ static PyTypeObject LintType = {
     .tp_methods = Lint_methods,
 };
 
-static struct PyModuleDef lintc_module = {
-    PyModuleDef_HEAD_INIT, "logstd._lintc",
-    "The text output of logstd lint on logs, in C (see logstd/_lint_logs.py: render_text).",
-    -1, NULL,
-};
-
-PyMODINIT_FUNC PyInit__lintc(void) {
-    if (PyType_Ready(&PlanType) < 0 || PyType_Ready(&LintType) < 0)
-        return NULL;
-    PyObject *m = PyModule_Create(&lintc_module);
-    if (m == NULL)
-        return NULL;
-    if (PyModule_AddObjectRef(m, "Lint", (PyObject *)&LintType) < 0) {
-        Py_DECREF(m);
-        return NULL;
-    }
-    return m;
+int speedups_lint_add(PyObject *m) {
+    if (PyType_Ready(&PlanType) < 0)
+        return -1;
+    return speedups_add_type(m, &LintType, "Lint");
 }

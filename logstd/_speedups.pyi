@@ -1,4 +1,8 @@
-"""Types of logstd/_prettyc.c: the one-pass path of ``logstd pretty`` in C."""
+"""Types of logstd._speedups (logstd/_speedups*.c): logstd's optional C paths.
+
+``Fast``, ``keep_freed_memory`` and ``cri_partials``: pretty's one-pass path
+(logstd/_speedups_pretty.c); ``Lint``: lint's text output on logs (logstd/_speedups_lint.c).
+"""
 
 from collections.abc import Callable
 from typing import Any
@@ -42,3 +46,24 @@ class Fast:
 def keep_freed_memory() -> bool: ...
 
 def cri_partials(data: bytes | bytearray | memoryview, /) -> bool: ...
+
+class Lint:
+    def __init__(
+        self,
+        *,
+        plan_of: Callable[[tuple[str, ...]], Any],
+        loads: Callable[[bytes], Any],
+        decode_error: type[Exception],
+        json_start: Callable[[bytes], int],
+        templates: dict[str, str | None],
+        see_message: Callable[[str, int], None],
+        not_json: str,
+        not_record: str,
+        ls108: bool,
+        ls109: bool,
+        ls110: bool,
+        quick: dict[Callable[[Any], str | None], tuple[Any, Any, Any, tuple[Any, ...]]],
+        shape_limit: int,
+        memo_limit: int,
+    ) -> None: ...
+    def text(self, lines: list[bytes], path: str, first: int, /) -> tuple[bytes, int]: ...
