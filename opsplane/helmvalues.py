@@ -35,6 +35,48 @@ def _number(x: float) -> int | float:
     return int(x) if float(x).is_integer() else x
 
 
+# the port a dependency of each kind listens on when its URL does not say
+_KIND_PORTS = {"http": 80, "sql": 5432, "redis": 6379, "nats": 4222}
+_LOCAL = ("localhost", "127.0.0.1", "::1", "0.0.0.0")
+
+
+def egress_rule(dep: Any) -> dict[str, Any] | None:
+    """The NetworkPolicy egress entry for one dependency (None: a local file, no network).
+
+    ``http://payments:8081`` -> payments, port 8081; ``postgresql://db.data.svc/x`` -> db in
+    namespace data, 5432. A loopback or templated URL means the dependency's own name (its
+    cluster address comes from ``url_env``). A host outside the cluster (``db.example.com``)
+    gets no entry: NetworkPolicy knows addresses, not DNS names; give its block as
+    ``networkPolicy.egress: [{cidr, port}]``.
+    """
+    from urllib.parse import urlsplit
+
+    url = dep.url or ""
+    scheme = url.split(":", 1)[0].lower() if ":" in url else ""
+    if scheme.startswith("sqlite"):
+        return None
+    name, namespace, port = dep.name, None, _KIND_PORTS.get(dep.kind)
+    if url and "${" not in url:
+        try:
+            parts = urlsplit(url if "//" in url else f"tcp://{url}")
+            host, port = parts.hostname or "", parts.port or port
+        except ValueError:
+            host = ""
+        labels = host.split(".") if host else []
+        cluster = len(labels) <= 2 or labels[2] == "svc"
+        if host and host not in _LOCAL and not host.replace(".", "").isdigit():
+            if not cluster:
+                return None
+            name = labels[0]
+            namespace = labels[1] if len(labels) > 1 else None
+    if port is None:
+        return None
+    rule: dict[str, Any] = {"name": name, "port": port}
+    if namespace:
+        rule["namespace"] = namespace
+    return rule
+
+
 def generate(spec: ServiceSpec, *, image: str | None = None,
              environment: str = "dev") -> dict[str, Any]:
     """The chart values a service's spec implies (deterministic, key order fixed)."""
@@ -56,6 +98,10 @@ def generate(spec: ServiceSpec, *, image: str | None = None,
             "graceSeconds": _number(spec.shutdown.grace),
         },
         "tracing": {"enabled": spec.tracing.enabled is True},
+        "networkPolicy": {
+            "callers": list(spec.callers),
+            "egress": [r for r in (egress_rule(d) for d in spec.dependencies) if r is not None],
+        },
     }
 
 

@@ -167,6 +167,9 @@ class ServiceSpec(_Model):
     port: int = Field(8080, ge=1, le=65535)
     slos: SLOs = SLOs()
     dependencies: list[Dependency] = Field(default_factory=list)
+    callers: list[str] = Field(default_factory=list,
+                               description="services that call this one (names): the chart's "
+                               "NetworkPolicy lets their pods in")
     alerting: Alerting = Alerting()
     resources: Resources = Resources()
     load: LoadMix = LoadMix()
@@ -177,6 +180,14 @@ class ServiceSpec(_Model):
     @classmethod
     def _tracing_switch(cls, v: Any) -> Any:
         return {"enabled": v} if isinstance(v, bool) else v
+
+    @field_validator("callers")
+    @classmethod
+    def _callers(cls, v: list[str]) -> list[str]:
+        for name in v:
+            if not re.fullmatch(DNS_LABEL, name):
+                raise ValueError(f"caller {name!r} is not a service name (a DNS label)")
+        return sorted(set(v))
 
     @field_validator("dependencies")
     @classmethod

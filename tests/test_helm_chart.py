@@ -99,8 +99,8 @@ def test_custom_resources_valid_against_crds(name: str, shared_schemas: Path) ->
 
 
 def test_each_value_set_renders_its_objects() -> None:
-    assert set(kinds(MINIMAL)) == {"ConfigMap", "Deployment", "PodDisruptionBudget", "Service",
-                                   "ServiceAccount"}
+    assert set(kinds(MINIMAL)) == {"ConfigMap", "Deployment", "NetworkPolicy",
+                                   "PodDisruptionBudget", "Service", "ServiceAccount"}
     assert {"HorizontalPodAutoscaler", "ServiceMonitor", "PrometheusRule", "ExternalSecret"} \
         <= set(kinds(FULL))
     assert {"VirtualService", "DestinationRule"} <= set(kinds(CANARY))
