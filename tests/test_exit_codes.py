@@ -24,7 +24,7 @@ ORDERS_SPEC = ROOT / "examples" / "orders" / "service.yaml"
 
 # 60 samples every 0.5 s: 4 idle, then 56 under load (what recommend-limits accepts)
 CPU = [0.9] * 4 + [round(0.01 * (i + 1), 2) for i in range(56)]
-MEM = [500.0] * 4 + [40.0 + i for i in range(56)]
+MEM = [500.0] * 4 + [40.0 + i % 3 for i in range(56)]  # steady: no leak to refuse
 USERS = [0] * 4 + [5] * 56
 
 
