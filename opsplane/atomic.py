@@ -36,9 +36,38 @@ def write_atomic(path: str | Path, text: str) -> Path:
 
 
 def write_files(outdir: str | Path, files: Mapping[str, str]) -> list[Path]:
-    """Write ``relative path -> text`` under ``outdir``; returns the paths written (sorted)."""
+    """Write ``relative path -> text`` under ``outdir``; returns the paths written (sorted).
+
+    All or nothing: every file is first written to a temp file beside its place (fsync);
+    only when all of them are written do they land, each by rename. A failure on the way (a
+    full disk) removes the temp files and leaves the folder as it was: never a set of files
+    of which some are new and some missing.
+    """
     root = Path(outdir)
-    return [write_atomic(root / rel, files[rel]) for rel in sorted(files)]
+    staged: list[tuple[str, Path]] = []
+    current = root
+    try:
+        for rel in sorted(files):
+            p = current = root / rel
+            p.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
+            staged.append((tmp, p))
+            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+                fh.write(files[rel])
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.chmod(tmp, 0o644)
+        for tmp, p in staged:
+            current = p
+            os.replace(tmp, p)
+    except BaseException as e:
+        for tmp, _ in staged:
+            Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, OSError):
+            raise OpsplaneError(f"{current}: cannot write: {e.strerror or e}; nothing "
+                                "written") from e
+        raise
+    return [p for _, p in staged]
 
 
 def generated_by(source: str) -> str:

@@ -7,6 +7,7 @@ Nothing here holds a secret: secrets are wired by reference (see docs/helm.md).
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from string import Template
@@ -343,10 +344,27 @@ def init_service(name: str, directory: str | Path, *, team: str = "platform",
     if root.exists():
         raise UsageError(f"{root} already exists; opsplane init never overwrites")
     files = _files(name, team, port, alerting)
-    created = []
-    for rel, text in files.items():
-        p = root / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(text, encoding="utf-8")
-        created.append(p)
-    return created
+    import shutil
+    import tempfile
+
+    from opsplane.errors import OpsplaneError
+
+    # all or nothing: the folder is filled beside its place, then lands by one rename
+    stage: Path | None = None
+    where = root
+    try:
+        root.parent.mkdir(parents=True, exist_ok=True)
+        stage = Path(tempfile.mkdtemp(dir=root.parent, prefix=f".{root.name}.init-"))
+        for rel, text in files.items():
+            where = root / rel
+            p = stage / rel
+            p.parent.mkdir(parents=True, exist_ok=True)
+            p.write_text(text, encoding="utf-8")
+        stage.chmod(0o755)
+        os.rename(stage, root)
+    except OSError as e:
+        if stage is not None:
+            shutil.rmtree(stage, ignore_errors=True)
+        raise OpsplaneError(f"{where}: cannot write: {e.strerror or e}; nothing written") \
+            from e
+    return [root / rel for rel in files]
