@@ -61,6 +61,15 @@ def _instrument(registry: CollectorRegistry, name: str) -> Any:
     raise ValueError(f"metric {name!r}: type {m.type} has no instrument here")
 
 
+class _TracingDropped:
+    """tracing_spans_dropped_total{reason} (tracing._export's counter) in a service registry."""
+
+    def collect(self) -> Any:
+        from tracing._export import dropped_counter
+
+        return dropped_counter().collect()
+
+
 class ServiceMetrics:
     """The standard instruments of one service."""
 
@@ -94,6 +103,9 @@ class ServiceMetrics:
             # request)
             self.active_counts = {}
             registry.register(_ActiveRequests(self.active_counts))
+            # spans tracing could not deliver (collector down, queue full): counted by
+            # tracing in the default registry, shown on this service's /metrics
+            registry.register(_TracingDropped())
         else:
             from prometheus_client import multiprocess
 
