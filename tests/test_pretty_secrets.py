@@ -108,7 +108,7 @@ def test_without_a_dictionary_nothing_is_masked() -> None:
 
 @settings(max_examples=80, deadline=None)
 @given(st.recursive(
-    st.one_of(st.text(max_size=5), st.integers(), st.booleans(), st.none()),
+    st.one_of(st.text(max_size=5), st.integers(-(2**53), 2**53), st.booleans(), st.none()),
     lambda inner: st.one_of(
         st.lists(inner, max_size=3),
         st.dictionaries(st.sampled_from(["password", "pwd", "apiKey", "Token", "name", "id",
