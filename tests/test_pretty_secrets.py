@@ -108,7 +108,8 @@ def test_without_a_dictionary_nothing_is_masked() -> None:
 
 @settings(max_examples=80, deadline=None)
 @given(st.recursive(
-    st.one_of(st.text(max_size=5), st.integers(-(2**53), 2**53), st.booleans(), st.none()),
+    st.one_of(st.text(alphabet="abc xy", max_size=5), st.integers(-(2**53), 2**53),
+              st.booleans(), st.none()),
     lambda inner: st.one_of(
         st.lists(inner, max_size=3),
         st.dictionaries(st.sampled_from(["password", "pwd", "apiKey", "Token", "name", "id",
@@ -117,10 +118,10 @@ def test_without_a_dictionary_nothing_is_masked() -> None:
     max_leaves=8))
 def test_random_nesting_prints_the_same_on_every_path(value: object) -> None:
     compiled("logstd._speedups", "pretty uses its Python path")
-    line = orjson.dumps({"level": "info", "message": "m", "data": value, "secret": "s3"})
+    line = orjson.dumps({"level": "info", "message": "m", "data": value, "secret": "S3CR3T"})
     outs = {name: p.format_lines([line]) for name, p in _paths().items()}
     assert outs["c"] == outs["python"] == outs["general"]
-    assert "s3" not in outs["c"][0].partition("message")[2]
+    assert "S3CR3T" not in outs["c"][0]  # random values never hold these letters
 
 
 def test_cli_masks_and_show_secrets_reveals(tmp_path: Path) -> None:
