@@ -90,14 +90,17 @@ class Canary:
         self._tasks: list[asyncio.Task[Any]] = []
         self._closing: asyncio.Task[None] | None = None
         self._last_prune = 0.0
+        self._quieted: dict[str, int] = {}
 
     # -- lifecycle ------------------------------------------------------------------
     async def start(self, *, schedule: bool = True) -> None:
         import httpx
 
         # httpx logs every request's URL at INFO: a credential in a query would leak, and
-        # the canary's own record per failed run says what matters
-        for name in ("httpx", "httpcore"):
+        # the canary's own record per failed run says what matters. Quiet while the canary
+        # runs; stop() gives the loggers their levels back (a process's logging is shared).
+        self._quieted = {name: logging.getLogger(name).level for name in ("httpx", "httpcore")}
+        for name in self._quieted:
             logging.getLogger(name).setLevel(logging.WARNING)
         # the runner's modules load now, not inside the first runs (their starts would slip)
         import opsplane.blackbox.collection
@@ -146,6 +149,8 @@ class Canary:
         await self.flush()
         if self._client is not None:
             await self._client.aclose()
+        for name, level in self._quieted.items():
+            logging.getLogger(name).setLevel(level)
         log.info("canary stopped", extra={"event": "canary.stopped"})
 
     # -- the schedule ---------------------------------------------------------------
