@@ -106,7 +106,13 @@ def run(args: argparse.Namespace) -> int:
         sys.stderr.write(("\r" + line) if tty else (line + "\n"))
         sys.stderr.flush()
 
-    result = run_load(opts, progress=progress)
+    try:
+        result = run_load(opts, progress=progress)
+    except OSError as e:  # a full disk, a folder taken away: one line, the run incomplete
+        where = e.filename or args.out or "the run directory"
+        raise LoadtestError(f"{where}: cannot write the run ({e.strerror or e}); it is "
+                            "incomplete: without its metadata.json no command takes it for "
+                            "a finished run") from e
     if tty:
         sys.stderr.write("\n")
     print(f"{result.status}: {result.samples} samples", file=sys.stderr)

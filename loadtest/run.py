@@ -362,7 +362,10 @@ def run_load(opts: RunOptions, progress: Callable[[str], None] | None = None) ->
         "oom_kills": oom, "restarts": 0, "gc_pauses": gc_file,
         "locust_exit_code": procs[0].returncode if procs else None,
     }
-    (run_dir / "metadata.json").write_text(json.dumps(meta, indent=2) + "\n")
+    # written last and atomically: a run directory with a metadata.json is a whole run
+    from opsplane.atomic import write_atomic
+
+    write_atomic(run_dir / "metadata.json", json.dumps(meta, indent=2) + "\n")
     return RunResult(run_dir, status, n, message)
 
 

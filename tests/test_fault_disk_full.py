@@ -74,3 +74,34 @@ def test_a_full_disk_is_one_line_and_nothing_written(
     assert err.startswith("error: ")
     assert "No space left on device" in err
     assert _files(full_disk) == (["filler"] if small else [])
+
+
+@pytest.mark.slow
+def test_loadtest_run_on_a_full_disk_is_one_line_and_no_valid_run(
+        full_disk: Path, tmp_path: Path) -> None:
+    import sys
+
+    from loadtest.analysis import load_run
+    from loadtest.errors import RunDirError
+    from tests._service_procs import Service
+
+    app = Service("orders_like:app", ROOT / "tests" / "apps", tmp_path)
+    run_dir = full_disk / "run"
+    try:
+        app.start()
+        assert app.proc is not None
+        r = subprocess.run(
+            [sys.executable, "-m", "loadtest._cli", "run", "--profile", "read", "--users", "2",
+             "--spawn-rate", "2", "--duration", "3s", "--target", app.url, "--pid",
+             str(app.proc.pid), "--out", str(run_dir)],
+            capture_output=True, text=True, timeout=180, check=False, cwd=tmp_path)
+    finally:
+        app.stop()
+    assert r.returncode == 1, r.stderr
+    assert "Traceback" not in r.stderr
+    last = r.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: ")
+    assert "No space left on device" in last
+    assert not (run_dir / "metadata.json").exists()
+    with pytest.raises(RunDirError, match=r"no metadata\.json"):
+        load_run(run_dir)  # never taken for a finished run
