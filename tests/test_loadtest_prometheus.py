@@ -105,9 +105,14 @@ def run_dir(replicas: tuple[str, Service], tmp_path_factory: pytest.TempPathFact
     return out
 
 
+# A fresh process under 25 s of load is still warming up, and its climb can read as a leak;
+# these tests compare where the samples come from (the leak verdict has tests of its own).
+ACCEPT_LEAK = "--accept-leak"
+
+
 def _recommend(run_dir: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     return _cli("recommend-limits", str(run_dir), "--min-samples", "10", "--format", "json",
-                *extra)
+                ACCEPT_LEAK, *extra)
 
 
 def test_per_pod_from_prometheus_next_to_the_local_sampling(
@@ -143,7 +148,7 @@ def test_per_pod_from_prometheus_next_to_the_local_sampling(
 def test_table_names_each_pod(replicas: tuple[str, Service], run_dir: Path) -> None:
     url, _ = replicas
     r = _cli("recommend-limits", str(run_dir), "--min-samples", "10", "--prometheus", url,
-             "--selector", SELECTOR, "--metrics", "process", "--rate-window", "5s")
+             "--selector", SELECTOR, "--metrics", "process", "--rate-window", "5s", ACCEPT_LEAK)
     assert r.returncode == 0, r.stderr
     assert [line.split(":")[0] for line in r.stdout.splitlines() if line.startswith("pod ")] \
         == ["pod orders-0", "pod orders-1"]
