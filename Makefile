@@ -22,6 +22,7 @@ demo: system-deps $(STAMP)
 test: system-deps $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/logstd lint .
 	$(BIN)/pytest -q
 
@@ -88,8 +89,8 @@ typecheck: $(STAMP)
 docs: $(STAMP)
 	$(BIN)/logstd keys --markdown > docs/log-keys.md
 	$(BIN)/logstd keys --python > logstd/keys.py
-	$(BIN)/python -m opsplane.blackbox._docs docs/collections.md
-	$(BIN)/python -m opsplane._clidocs docs/cli.md
+	$(BIN)/python -m opsplane.testing.blackbox._docs docs/collections.md
+	$(BIN)/python -m opsplane.cli._clidocs docs/cli.md
 
 bench: $(STAMP)
 	$(BIN)/python bench/logging_calls.py

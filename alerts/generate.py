@@ -12,10 +12,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from opsplane.alertmap import DEFAULT_RUNBOOKS, runbook_url
 from opsplane.errors import SpecError
-from opsplane.org import Endpoints
-from opsplane.slo import (
+from opsplane.spec.alertmap import DEFAULT_RUNBOOKS, runbook_url
+from opsplane.spec.org import Endpoints
+from opsplane.spec.service import SecretRef, ServiceSpec
+from opsplane.spec.slo import (
     BURN_ALERTS,
     SLO,
     WINDOWS,
@@ -26,7 +27,6 @@ from opsplane.slo import (
     sli_error_ratio,
     slos,
 )
-from opsplane.spec import SecretRef, ServiceSpec
 
 #: where the chart mounts Secrets into Alertmanager (prometheus-operator convention)
 SECRETS_DIR = "/etc/alertmanager/secrets"

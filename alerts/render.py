@@ -8,8 +8,8 @@ from typing import Any
 from alerts.generate import Links, alertmanager, prometheus_rule, rule_tests, rules
 from alerts.runbooks import runbooks
 from opsplane.atomic import generated_by
-from opsplane.org import Endpoints
-from opsplane.spec import ServiceSpec
+from opsplane.spec.org import Endpoints
+from opsplane.spec.service import ServiceSpec
 
 
 def dump_yaml(data: dict[str, Any], source: str) -> str:

@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from alerts.generate import Links, rules
-from opsplane.alertmap import panel_of, runbook_file
-from opsplane.spec import ServiceSpec
+from opsplane.spec.alertmap import panel_of, runbook_file
+from opsplane.spec.service import ServiceSpec
 
 ROUTES = {"page": "the pager, and chat", "ticket": "a ticket, and chat", "chat": "chat only"}
 

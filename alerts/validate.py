@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from opsplane.errors import SpecError
-from opsplane.slo import validate_all
-from opsplane.spec import ServiceSpec
+from opsplane.spec.service import ServiceSpec
+from opsplane.spec.slo import validate_all
 
 
 def validate(specs: Sequence[ServiceSpec], sources: Sequence[str] | None = None) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from opsplane.atomic import write_files
-from opsplane.spec import ServiceSpec
+from opsplane.spec.service import ServiceSpec
 
 
 def write_alerts(specs: Sequence[ServiceSpec], outdir: str | Path,

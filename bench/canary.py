@@ -29,7 +29,7 @@ from pathlib import Path
 import httpx
 import yaml
 
-from opsplane.procs import free_port
+from opsplane.testing.procs import free_port
 
 TICK = os.sysconf("SC_CLK_TCK")
 SERVER = textwrap.dedent("""
@@ -119,7 +119,7 @@ def run(targets: int, interval: float, seconds: float, failing: float,
     server = subprocess.Popen([*_pin(1), sys.executable, str(work / "target.py"), str(tport)])
     log = (work / "canary.log").open("wb")
     canary = subprocess.Popen(
-        [*_pin(0), sys.executable, "-m", "opsplane._cli", "canary", "-c",
+        [*_pin(0), sys.executable, "-m", "opsplane.cli.main", "canary", "-c",
          str(work / "canary.yaml"), "--host", "127.0.0.1", "--port", str(cport),
          "--drain-delay", "0", "--grace", "5"], cwd=work, env=env, stdout=log, stderr=log)
     try:

@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from opsplane.container import (  # noqa: E402
+from opsplane.testing.container import (  # noqa: E402
     ContainerApp,
     DockerUnavailable,
     base_image,
@@ -32,7 +32,7 @@ from opsplane.container import (  # noqa: E402
     ensure_docker,
     stop_docker,
 )
-from opsplane.procs import free_port  # noqa: E402
+from opsplane.testing.procs import free_port  # noqa: E402
 
 SLIM = "python:3.11-slim-bookworm"
 MB = 1_000_000

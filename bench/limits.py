@@ -22,7 +22,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from opsplane.procs import free_port
+from opsplane.testing.procs import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 MI = 2**20

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from opsplane.procs import free_port as _free_port
+from opsplane.testing.procs import free_port as _free_port
 
 HERE = Path(__file__).resolve().parent
 
@@ -42,7 +42,7 @@ def _build(instrumented: bool, traced: bool = False) -> Any:
     if not instrumented:
         return app
     import opsplane
-    from opsplane.spec import ServiceSpec
+    from opsplane.spec.service import ServiceSpec
 
     return opsplane.instrument(app, ServiceSpec(name="bench", team="bench", app="service:app",
                                                 tracing=traced))

@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 APPS = ROOT / "tests" / "apps"
 sys.path.insert(0, str(ROOT))
 
-from opsplane.drill import ServedApp, free_port, run_drill, table  # noqa: E402
+from opsplane.testing.drill import ServedApp, free_port, run_drill, table  # noqa: E402
 
 
 def http_drill(args: argparse.Namespace) -> None:

@@ -23,9 +23,9 @@ from grafana_foundation_sdk.models import dashboard as dm
 from grafana_foundation_sdk.models import prometheus as pm
 
 from dashboards import _queries as q
-from opsplane.alertmap import DEFAULT_RUNBOOKS, panel_alerts, runbook_url
-from opsplane.slo import PAGE_FACTORS, num, slos
-from opsplane.spec import ServiceSpec
+from opsplane.spec.alertmap import DEFAULT_RUNBOOKS, panel_alerts, runbook_url
+from opsplane.spec.service import ServiceSpec
+from opsplane.spec.slo import PAGE_FACTORS, num, slos
 
 DATASOURCE = dm.DataSourceRef(type_val="prometheus", uid="${datasource}")
 FULL = 24
@@ -44,7 +44,7 @@ def _link(title: str, url: str, *, icon: str, tooltip: str, keep_time: bool = Tr
 
 class _Layout:
     """Places panels left to right in rows of 24 columns; a row header starts a new band.
-    A panel that shows an alert links to the alert's runbook (opsplane.alertmap)."""
+    A panel that shows an alert links to the alert's runbook (opsplane.spec.alertmap)."""
 
     def __init__(self, alerts: dict[str, list[str]] | None = None,
                  runbook: Any = None) -> None:

@@ -7,8 +7,8 @@ the definition (5m, 1h, 6h; the SLO window).
 
 from __future__ import annotations
 
-from opsplane.slo import SLO, metric, num, sli_error_ratio
-from opsplane.spec import ServiceSpec
+from opsplane.spec.service import ServiceSpec
+from opsplane.spec.slo import SLO, metric, num, sli_error_ratio
 
 RI = "$__rate_interval"
 
@@ -162,7 +162,7 @@ def overview(specs: list[ServiceSpec]) -> dict[str, str]:
 
 
 def _scoped_all(spec: ServiceSpec) -> str:
-    from opsplane.slo import slos
+    from opsplane.spec.slo import slos
 
     avail = slos(spec)[0]
     return sli_error_ratio(spec, avail, f"{spec.slos.window_days}d").replace(

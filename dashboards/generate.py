@@ -6,9 +6,9 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from opsplane.alertmap import DEFAULT_RUNBOOKS
 from opsplane.atomic import generated_by
-from opsplane.spec import ServiceSpec
+from opsplane.spec.alertmap import DEFAULT_RUNBOOKS
+from opsplane.spec.service import ServiceSpec
 
 LOGS_DATASOURCE = "loki"
 TRACES_DATASOURCE = "jaeger"

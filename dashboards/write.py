@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from opsplane.alertmap import DEFAULT_RUNBOOKS
 from opsplane.atomic import write_files
-from opsplane.spec import ServiceSpec
+from opsplane.spec.alertmap import DEFAULT_RUNBOOKS
+from opsplane.spec.service import ServiceSpec
 
 
 def write_dashboards(specs: Sequence[ServiceSpec], outdir: str | Path,

@@ -37,7 +37,7 @@ def profile_flags(args: argparse.Namespace) -> tuple[dict[str, str], str, dict[s
     service, weights = "service", {}
     spec_path = args.spec or ("service.yaml" if Path("service.yaml").is_file() else None)
     if spec_path:
-        from opsplane.spec import load_spec
+        from opsplane.spec.service import load_spec
 
         spec = load_spec(spec_path)
         service, weights = spec.name, dict(spec.load.weights)

@@ -85,7 +85,7 @@ class _Orders:
 
     def replay(self) -> None:
         """The collection once, in order, as the runner would: variables and captures."""
-        from opsplane.blackbox.runner import render
+        from opsplane.testing.blackbox.runner import render
 
         scope = dict(REPLAY["variables"])
         for req in REPLAY["requests"]:

@@ -4,7 +4,7 @@
 (``gc.json`` in the run directory); ``summarize`` turns the two readings into the pauses of
 the run: collections and total pause per generation, the share of the run's wall time,
 and the histogram bucket every pause fitted in. Services built on ``opsplane.instrument``
-expose the histogram (``opsplane/_gcpauses.py``); a target that does not is simply not
+expose the histogram (``opsplane/runtime/_gcpauses.py``); a target that does not is simply not
 reported.
 """
 

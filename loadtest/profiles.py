@@ -97,7 +97,7 @@ def read_collection(path: str | Path, env_file: str | Path | None = None) -> dic
     """
     import re
 
-    from opsplane.blackbox import CollectionError, load_collection, load_environment
+    from opsplane.testing.blackbox import CollectionError, load_collection, load_environment
 
     try:
         coll = load_collection(path)

@@ -48,7 +48,7 @@ from loadtest.sampling import (
     docker_source,
     kubectl_source,
 )
-from opsplane.procs import free_port as _free_port
+from opsplane.testing.procs import free_port as _free_port
 
 RUN_FORMAT = "opsplane-loadtest-run"
 RUN_VERSION = 1

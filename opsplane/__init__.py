@@ -11,18 +11,18 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from opsplane._api import ApiError, read_json
-    from opsplane._health import CheckResult
-    from opsplane._instrument import Instrumented, instrument
+    from opsplane.runtime._api import ApiError, read_json
+    from opsplane.runtime._health import CheckResult
+    from opsplane.runtime._instrument import Instrumented, instrument
 
 __all__ = ["ApiError", "CheckResult", "Instrumented", "instrument", "read_json"]
 
 _LAZY = {
-    "ApiError": "opsplane._api",
-    "read_json": "opsplane._api",
-    "CheckResult": "opsplane._health",
-    "Instrumented": "opsplane._instrument",
-    "instrument": "opsplane._instrument",
+    "ApiError": "opsplane.runtime._api",
+    "read_json": "opsplane.runtime._api",
+    "CheckResult": "opsplane.runtime._health",
+    "Instrumented": "opsplane.runtime._instrument",
+    "instrument": "opsplane.runtime._instrument",
 }
 
 

@@ -150,7 +150,7 @@ def gate_secrets(svc: Service) -> list[str]:
 
 
 def gate_spec(svc: Service) -> list[str]:
-    from opsplane.spec import load_spec
+    from opsplane.spec.service import load_spec
 
     spec = load_spec(svc.spec_path)
     return [f"{svc.spec_path}: ok ({spec.name}, team {spec.team})"]
@@ -158,7 +158,7 @@ def gate_spec(svc: Service) -> list[str]:
 
 def gate_chart(svc: Service, environments: Sequence[str], chart_dir: str | Path | None = None,
                ) -> list[str]:
-    from opsplane import chart
+    from helm import render as chart
 
     lines, bad = [], []
     for env in environments:
@@ -210,7 +210,7 @@ def gate_dashboards_alerts(svc: Service) -> list[str]:
     from alerts import write_alerts
     from dashboards import write_dashboards
     from dashboards.generate import dashboards_of
-    from opsplane.spec import load_spec
+    from opsplane.spec.service import load_spec
 
     promtool, amtool = tool("promtool"), tool("amtool")
     spec = load_spec(svc.spec_path)
@@ -254,9 +254,9 @@ def _placeholders(text: str) -> Iterator[None]:
 
 
 def gate_collections(svc: Service, environments: Sequence[str]) -> list[str]:
-    from opsplane.blackbox import load_collection
-    from opsplane.blackbox.environment import load_environment
-    from opsplane.blackbox.runner import check_variables
+    from opsplane.testing.blackbox import load_collection
+    from opsplane.testing.blackbox.environment import load_environment
+    from opsplane.testing.blackbox.runner import check_variables
 
     collections = sorted(svc.tests.glob("test.*.yaml"))
     if not collections:
@@ -307,9 +307,9 @@ def verify(service_dir: str | Path, environment: str, *, env_file: str | Path | 
            collections: Sequence[str] = ("smoke", "integration"),
            on_stage: Callable[[Stage], None] | None = None) -> list[Stage]:
     """Smoke, then (when smoke passed and the service has one) integration."""
-    from opsplane.blackbox import load_collection, load_environment, run, write_report
-    from opsplane.blackbox.errors import NotReadyError
-    from opsplane.blackbox.reports import EXTENSIONS, result_lines, summary_line
+    from opsplane.testing.blackbox import load_collection, load_environment, run, write_report
+    from opsplane.testing.blackbox.errors import NotReadyError
+    from opsplane.testing.blackbox.reports import EXTENSIONS, result_lines, summary_line
 
     svc = Service.at(service_dir)
     env_path = Path(env_file) if env_file else svc.tests / f"env.{environment}.yaml"
@@ -618,7 +618,7 @@ def run_local(service_dir: str | Path, *, tag: str | None = None,
               on_stage: Callable[[Stage], None] | None = None) -> Report:
     """Gates, build, deploy into the local stack, verify (smoke then integration), roll back
     to the image that served before when verify fails, and the report."""
-    from opsplane.spec import load_spec
+    from opsplane.spec.service import load_spec
 
     svc = Service.at(service_dir)
     root = repo_root(svc.root)

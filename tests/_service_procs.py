@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from opsplane.procs import free_port
+from opsplane.testing.procs import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 ORDERS = ROOT / "examples" / "orders"

@@ -14,9 +14,9 @@ import pytest
 from _sample_spec import SAMPLE
 
 from alerts import render
-from opsplane.procs import free_port as _free_port
-from opsplane.procs import stop_process
-from opsplane.spec import load_spec
+from opsplane.spec.service import load_spec
+from opsplane.testing.procs import free_port as _free_port
+from opsplane.testing.procs import stop_process
 from tests.conftest import require_tool
 
 

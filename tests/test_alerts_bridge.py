@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 import yaml
 
-from opsplane.procs import free_port, stop_process, wait_http
-from opsplane.sinks import GitHubSink, JiraSink, Sinks
+from alerts.sinks import GitHubSink, JiraSink, Sinks
+from opsplane.testing.procs import free_port, stop_process, wait_http
 from tests.conftest import require_tool
 
 TOKEN = "t0ken-S3NTINEL-never-logged"
@@ -64,7 +64,8 @@ class Bridge:
         extra = ["--repo", "acme/alerts"] if self.system == "github" else []
         with self.log.open("w") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "opsplane._cli", "ticket-bridge", "--system", self.system,
+                [sys.executable, "-m", "opsplane.cli.main", "ticket-bridge",
+                 "--system", self.system,
                  "--url", self.ticket_url, "--token-file", str(self.tmp / "token"),
                  "--host", "127.0.0.1", "--port", str(self.port), "--drain-delay", "0",
                  "--grace", "5", *extra], stdout=out, stderr=subprocess.STDOUT)
@@ -163,8 +164,8 @@ def test_alertmanager_retries_until_jira_is_back(tmp_path: Path) -> None:
     ticket is created."""
     from alerts import alertmanager
     from alerts.generate import ticket_url_for
-    from opsplane.org import Endpoints
-    from opsplane.spec import parse_spec
+    from opsplane.spec.org import Endpoints
+    from opsplane.spec.service import parse_spec
 
     binary = require_tool("prometheus-alertmanager")
     with Sinks("jira") as sinks:
@@ -234,7 +235,7 @@ def test_token_from_the_kits_secrets_directory(tmp_path: Path) -> None:
     env = {**os.environ, "OPSPLANE_SECRETS_DIR": str(secrets)}
     with (tmp_path / "bridge.log").open("w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "opsplane._cli", "ticket-bridge", "--system", "github",
+            [sys.executable, "-m", "opsplane.cli.main", "ticket-bridge", "--system", "github",
              "--url", sink.url, "--repo", "acme/alerts", "--host", "127.0.0.1",
              "--port", str(port), "--drain-delay", "0"], stdout=out, stderr=subprocess.STDOUT,
             env=env)
@@ -250,9 +251,10 @@ def test_token_from_the_kits_secrets_directory(tmp_path: Path) -> None:
 
 def test_bridge_deploys_with_the_standard_chart() -> None:
     pytest.importorskip("helm_python")
-    from opsplane import chart, helmvalues
-    from opsplane.spec import load_spec
-    from opsplane.ticketbridge import SPEC
+    from alerts.bridge import SPEC
+    from helm import render as chart
+    from helm import values as helmvalues
+    from opsplane.spec.service import load_spec
     from tests.conftest import ROOT
 
     folder = ROOT / "deploy" / "ticket-bridge"

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from opsplane._cli import main
-from opsplane.alertdrill import DRILL_WINDOWS, drill_rules, run_drill
-from opsplane.spec import load_spec
+from alerts.drill import DRILL_WINDOWS, drill_rules, run_drill
+from opsplane.cli.main import main
+from opsplane.spec.service import load_spec
 from tests.conftest import ROOT, require_tool
 
 ORDERS = ROOT / "examples" / "orders" / "service.yaml"

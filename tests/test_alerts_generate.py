@@ -14,8 +14,8 @@ from _sample_spec import SAMPLE
 from _sample_spec import sample_raw as _raw
 
 from alerts import Links, alertmanager, prometheus_rule, render, rules, write_alerts
-from opsplane._cli import main
-from opsplane.spec import ServiceSpec, load_spec, parse_spec
+from opsplane.cli.main import main
+from opsplane.spec.service import ServiceSpec, load_spec, parse_spec
 from tests.conftest import require_tool
 
 

@@ -9,9 +9,9 @@ import pytest
 import yaml
 from _sample_spec import sample_raw as _raw
 
-from opsplane._cli import main
-from opsplane.org import apply_org, load_org
-from opsplane.spec import parse_spec
+from opsplane.cli.main import main
+from opsplane.spec.org import apply_org, load_org
+from opsplane.spec.service import parse_spec
 from tests.conftest import require_tool
 
 ORG = """\

@@ -8,8 +8,8 @@ from _sample_spec import sample_raw as _raw
 
 from alerts import Links, render, rules
 from dashboards.generate import service_dashboard
-from opsplane.alertmap import panel_of
-from opsplane.spec import ServiceSpec, load_spec, parse_spec
+from opsplane.spec.alertmap import panel_of
+from opsplane.spec.service import ServiceSpec, load_spec, parse_spec
 
 BASE = "https://wiki.example.org/runbooks"
 

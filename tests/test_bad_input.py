@@ -34,6 +34,8 @@ from pathlib import Path
 
 import pytest
 
+from opsplane.cli._clidocs import CLI_MODULES
+
 ROOT = Path(__file__).resolve().parent.parent
 ORDERS_SPEC = (ROOT / "examples" / "orders" / "service.yaml").read_text(encoding="utf-8")
 BIG_BYTES = 50 * 1024 * 1024
@@ -164,7 +166,7 @@ def _main(tool: str) -> Callable[[list[str]], int]:
         from logstd._cli import main as logstd_main
         return logstd_main
     if tool == "opsplane":
-        from opsplane._cli import main as opsplane_main
+        from opsplane.cli.main import main as opsplane_main
         return opsplane_main
     from loadtest._cli import main as loadtest_main
     return loadtest_main
@@ -258,7 +260,7 @@ def run_without_file_override(cmd: Command, argv: list[str], cwd: Path) -> Outco
             pytest.skip("setpriv (util-linux) not installed: root reads a mode 000 file")
         drop = "-dac_override,-dac_read_search"
         prefix = [setpriv, "--bounding-set", drop, "--inh-caps", drop]
-    code = f"import sys; from {cmd.tool}._cli import main; sys.exit(main(sys.argv[1:]))"
+    code = f"import sys; from {CLI_MODULES[cmd.tool]} import main; sys.exit(main(sys.argv[1:]))"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1"}
     proc = subprocess.run([*prefix, sys.executable, "-c", code, *argv], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=120, check=False)

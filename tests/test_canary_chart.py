@@ -10,7 +10,7 @@ import yaml
 
 from opsplane.canary import load_registry
 from opsplane.canary.service import APP
-from opsplane.spec import load_spec
+from opsplane.spec.service import load_spec
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy" / "canary"
 
@@ -33,7 +33,8 @@ def test_registry_and_spec_are_valid() -> None:
 
 def test_chart_renders_the_canary() -> None:
     pytest.importorskip("helm_python")
-    from opsplane import chart, helmvalues
+    from helm import render as chart
+    from helm import values as helmvalues
 
     spec = load_spec(DEPLOY / "service.yaml")
     values = _merge(helmvalues.generate(spec, environment="prod"),

@@ -32,8 +32,8 @@ from _service_procs import ORDERS, orders_and_payments, wait_for
 
 from alerts import render as render_alerts
 from opsplane.canary.slack import signature
-from opsplane.procs import free_port, stop_process
-from opsplane.spec import load_spec
+from opsplane.spec.service import load_spec
+from opsplane.testing.procs import free_port, stop_process
 from tests.conftest import require_tool
 
 pytestmark = pytest.mark.slow
@@ -108,7 +108,7 @@ class Canary:
         env = {**os.environ, "LOGSTD_MODE": "json", "PYTHONUNBUFFERED": "1"}
         with self.out.open("wb") as out, self.err.open("wb") as err:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "opsplane._cli", "canary", "-c",
+                [sys.executable, "-m", "opsplane.cli.main", "canary", "-c",
                  str(self.work / "canary.yaml"), "--host", "127.0.0.1", "--port",
                  str(self.port), "--drain-delay", "0", "--grace", "2"],
                 cwd=self.work, env=env, stdout=out, stderr=err)

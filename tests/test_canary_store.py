@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
-from opsplane._cli import main
 from opsplane.canary import RegistryError, Store, parse_registry
 from opsplane.canary.scheduler import Canary
 from opsplane.canary.slack import Verifier, signature
 from opsplane.canary.store import ResultRecord, RunRecord
-from opsplane.lifecycle import State
+from opsplane.cli.main import main
+from opsplane.runtime.lifecycle import State
 
 
 def _run(i: int, outcome: str = "passed", *, age: float = 0.0, env: str = "prod") -> RunRecord:
@@ -73,7 +73,7 @@ def test_postgresql_store(pg_url: str) -> None:
 
 
 def test_unreachable_postgresql_is_one_line_without_the_password() -> None:
-    from opsplane.procs import free_port
+    from opsplane.testing.procs import free_port
 
     with pytest.raises(RegistryError) as e:
         Store.open(f"postgresql://canary:hunter2@127.0.0.1:{free_port()}/canary")
@@ -153,7 +153,7 @@ def test_schedule_spreads_starts_and_a_slow_target_delays_nobody(tmp_path: Path)
     hang.listen(16)
     (tmp_path / "test.c.yaml").write_text(
         "version: 1\nname: c\nrequests:\n  - name: ping\n    url: /healthz/ping\n")
-    from opsplane.procs import free_port
+    from opsplane.testing.procs import free_port
 
     closed = f"http://127.0.0.1:{free_port()}"
     targets = [{"service": f"s{i}", "environment": "prod", "baseUrl": closed,
@@ -185,7 +185,7 @@ def test_schedule_spreads_starts_and_a_slow_target_delays_nobody(tmp_path: Path)
 
 def test_targets_from_the_organisation_file(tmp_path: Path, capsys: Any,
                                             monkeypatch: Any) -> None:
-    from opsplane.org import load_org
+    from opsplane.spec.org import load_org
 
     monkeypatch.chdir(tmp_path)
     Path("opsplane.yaml").write_text(
@@ -207,7 +207,7 @@ def test_targets_from_the_organisation_file(tmp_path: Path, capsys: Any,
 
 
 def test_serving_needs_its_files_and_store_first(tmp_path: Path, capsys: Any) -> None:
-    from opsplane.procs import free_port
+    from opsplane.testing.procs import free_port
 
     cfg = tmp_path / "canary.yaml"
     cfg.write_text("version: 1\napi: {token: {file: nope/token}}\n")
@@ -242,7 +242,7 @@ def test_public_surface_and_import_without_side_effects() -> None:
 
 
 def test_once_prints_each_run_and_exits_1_on_a_failure(tmp_path: Path, capsys: Any) -> None:
-    from opsplane.procs import free_port
+    from opsplane.testing.procs import free_port
 
     (tmp_path / "test.c.yaml").write_text(
         "version: 1\nname: c\nrequests:\n  - name: ping\n    url: /healthz/ping\n"

@@ -23,7 +23,7 @@ import pytest
 import yaml
 
 from logstd import _climain
-from opsplane.container import (
+from opsplane.testing.container import (
     ContainerApp,
     ContainerNotReady,
     DockerUnavailable,
@@ -33,8 +33,8 @@ from opsplane.container import (
     http_post,
     stop_docker,
 )
-from opsplane.drill import DrillReport, run_drill
-from opsplane.procs import free_port
+from opsplane.testing.drill import DrillReport, run_drill
+from opsplane.testing.procs import free_port
 from tracing.testing import OtlpReceiver
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -16,11 +16,11 @@ from _sample_spec import SAMPLE
 from _sample_spec import sample_raw as _raw
 
 from dashboards import overview_dashboard, render, service_dashboard, write_dashboards
-from opsplane._cli import main
+from opsplane.cli.main import main
 from opsplane.errors import SpecError
-from opsplane.metricdict import metrics
-from opsplane.slo import KUBERNETES_METRICS
-from opsplane.spec import ServiceSpec, load_spec, parse_spec
+from opsplane.spec.metrics import metrics
+from opsplane.spec.service import ServiceSpec, load_spec, parse_spec
+from opsplane.spec.slo import KUBERNETES_METRICS
 
 
 @pytest.fixture
@@ -200,7 +200,7 @@ def test_bad_specs_get_one_line_naming_the_field(tmp_path: Path, over: dict[str,
 
 
 def test_unknown_metric_is_named() -> None:
-    from opsplane.slo import metric
+    from opsplane.spec.slo import metric
 
     with pytest.raises(SpecError, match="metric 'http_requests_total' is neither in the metric"):
         metric(parse_spec(_raw()), "http_requests_total")
@@ -223,7 +223,7 @@ def test_duplicate_service_names_rejected(tmp_path: Path, capsys: Any) -> None:
 
 
 def test_importing_packages_loads_no_builder() -> None:
-    code = ("import sys, dashboards, alerts, opsplane._cli; "
+    code = ("import sys, dashboards, alerts, opsplane.cli.main; "
             "assert 'grafana_foundation_sdk' not in sys.modules, 'the SDK imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
 

@@ -24,10 +24,10 @@ from _sample_spec import SAMPLE
 
 from alerts import render as render_alerts
 from dashboards import overview_dashboard, service_dashboard
-from opsplane.metricdict import metrics
-from opsplane.procs import free_port as _free_port
-from opsplane.procs import stop_process
-from opsplane.spec import ServiceSpec, load_spec
+from opsplane.spec.metrics import metrics
+from opsplane.spec.service import ServiceSpec, load_spec
+from opsplane.testing.procs import free_port as _free_port
+from opsplane.testing.procs import stop_process
 from tests.conftest import require_tool
 
 VARS = {"$__rate_interval": "15s", "$cluster": "local", "$namespace": "default"}
@@ -248,7 +248,7 @@ def test_every_rule_loads_and_evaluates(prom: tuple[str, ServiceSpec]) -> None:
 def test_preview_pages_render_in_a_real_browser(prom: tuple[str, ServiceSpec],
                                                 tmp_path: Path, capsys: Any) -> None:
     chromium = require_tool("chromium")
-    from opsplane._cli import main
+    from opsplane.cli.main import main
 
     base, _spec = prom
     code = main(["generate", "dashboards", str(SAMPLE), "-o", str(tmp_path), "--preview",
@@ -282,7 +282,7 @@ def test_preview_pages_render_in_a_real_browser(prom: tuple[str, ServiceSpec],
 
 
 def test_preview_without_prometheus_is_a_usage_error(tmp_path: Path, capsys: Any) -> None:
-    from opsplane._cli import main
+    from opsplane.cli.main import main
 
     assert main(["generate", "dashboards", str(SAMPLE), "-o", str(tmp_path),
                  "--preview"]) == 2

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from alerts import alertmanager, rules
 from dashboards import overview_dashboard, service_dashboard
-from opsplane.spec import parse_spec
+from opsplane.spec.service import parse_spec
 
 SCHEMA = Path(__file__).resolve().parent.parent.parent / "shared" / "schemas" / "grafana" / \
     "dashboard-11.6.jsonschema.json"

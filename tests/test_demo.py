@@ -27,7 +27,7 @@ import yaml
 from tests.conftest import require_tool
 
 ROOT = Path(__file__).resolve().parent.parent
-OPSPLANE = [sys.executable, "-m", "opsplane._cli"]
+OPSPLANE = [sys.executable, "-m", "opsplane.cli.main"]
 ENV = {**os.environ, "NO_COLOR": "1", "PYTHONUNBUFFERED": "1"}
 TRACEBACK = re.compile(r"^Traceback \(most recent call last\):$", re.M)
 PROCESSES = re.compile(r"^processes: (.*) -- all stopped$", re.M)
@@ -259,13 +259,13 @@ def test_readme_tour_block_runs(index: int, demo_run: DemoRun, tmp_path: Path) -
 
 
 def test_every_piece_is_available() -> None:
-    from opsplane import demo
+    from opsplane.cli import demo
 
     assert {p: demo.available(p) for p in demo._PIECES} == dict.fromkeys(demo._PIECES, True)
 
 
 def test_dashboard_queries_have_no_variables_left(demo_run: DemoRun) -> None:
-    from opsplane.demo import dashboard_queries
+    from opsplane.cli.demo import dashboard_queries
 
     queries = dashboard_queries(demo_run.out / "dashboards")
     assert len(queries) >= 4
@@ -279,7 +279,7 @@ def test_a_missing_piece_is_skipped_with_one_line(monkeypatch: pytest.MonkeyPatc
                                                    tmp_path: Path) -> None:
     import io
 
-    from opsplane import demo
+    from opsplane.cli import demo
 
     monkeypatch.setitem(demo._PIECES, "logstd lint", ("no_such_module_here", None, None))
     monkeypatch.setitem(demo._PIECES, "logstd query",
@@ -295,7 +295,7 @@ def test_a_missing_piece_is_skipped_with_one_line(monkeypatch: pytest.MonkeyPatc
 
 
 def test_tool_not_found_message() -> None:
-    from opsplane.demo import tool
+    from opsplane.cli.demo import tool
     from opsplane.errors import OpsplaneError
 
     with pytest.raises(OpsplaneError) as e:

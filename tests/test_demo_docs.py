@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from opsplane import _clidocs
+from opsplane.cli import _clidocs
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = ROOT / "docs" / "cli.md"
@@ -15,13 +15,13 @@ PAGE = ROOT / "docs" / "cli.md"
 
 def test_cli_reference_is_in_sync() -> None:
     assert PAGE.read_text(encoding="utf-8") == _clidocs.render(), (
-        "docs/cli.md is stale: run `make docs` (python -m opsplane._clidocs docs/cli.md)")
+        "docs/cli.md is stale: run `make docs` (python -m opsplane.cli._clidocs docs/cli.md)")
 
 
 @pytest.mark.parametrize("cli", _clidocs.CLIS)
 def test_every_command_has_a_section(cli: str) -> None:
     text = _clidocs.render()
-    commands = importlib.import_module(f"{cli}._cli").COMMANDS
+    commands = importlib.import_module(_clidocs.CLI_MODULES[cli]).COMMANDS
     assert commands
     for name in commands:
         assert f"`{cli} {name}`" in text
@@ -36,6 +36,6 @@ def test_page_is_marked_generated_and_width_independent(monkeypatch: pytest.Monk
 
 def test_usage_message(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert _clidocs.main([]) == 2
-    assert capsys.readouterr().err == "usage: python -m opsplane._clidocs docs/cli.md\n"
+    assert capsys.readouterr().err == "usage: python -m opsplane.cli._clidocs docs/cli.md\n"
     assert _clidocs.main([str(tmp_path / "cli.md")]) == 0
     assert (tmp_path / "cli.md").read_text(encoding="utf-8") == _clidocs.render()

@@ -145,7 +145,7 @@ def test_one_usage_error_and_codes_from_roles() -> None:
     import loadtest.errors
     import opsplane.errors
     from logstd.errors import EXIT_CODES, BadInputError, LogstdError, ToolError, UsageError
-    from opsplane._clidocs import ERROR_MODULES
+    from opsplane.cli._clidocs import ERROR_MODULES
 
     assert opsplane.errors.UsageError is UsageError is loadtest.errors.UsageError
     assert list(EXIT_CODES) == [0, 1, 2]

@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from opsplane.procs import free_port
+from opsplane.testing.procs import free_port
 from tests._service_procs import ORDERS, Service, wait_for
 
 REQUESTS = 300

@@ -41,7 +41,7 @@ def _files(d: Path) -> list[str]:
 
 def _tools() -> dict[str, Callable[[list[str]], int]]:
     from loadtest._cli import main as loadtest_main
-    from opsplane._cli import main as opsplane_main
+    from opsplane.cli.main import main as opsplane_main
 
     return {"opsplane": opsplane_main, "loadtest": loadtest_main}
 

@@ -14,9 +14,10 @@ try:  # tests/ is a plain folder or a package, depending on the checkout
 except ModuleNotFoundError:
     from tests.helm_cases import CANARY, FULL, MINIMAL, VALUE_SETS
 
-from opsplane import chart, helmvalues
-from opsplane.chart import ChartError, Manifest
-from opsplane.spec import parse_spec
+from helm import render as chart
+from helm import values as helmvalues
+from helm.render import ChartError, Manifest
+from opsplane.spec.service import parse_spec
 
 pytest.importorskip("helm_python")
 

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from opsplane import _cli, chart
-from opsplane.procs import free_port as _free_port
+from helm import render as chart
+from opsplane.cli import main as _cli
 from opsplane.secretscan import scan
-from opsplane.spec import load_spec
+from opsplane.spec.service import load_spec
+from opsplane.testing.procs import free_port as _free_port
 
 
 @pytest.fixture
@@ -95,7 +96,7 @@ def test_init_service_starts_and_passes_its_smoke_test(service: Path) -> None:
     _need_kit()
     port = _free_port()
     serve = ["serve"] if "serve" in _cli.COMMANDS else None
-    cmd = ([sys.executable, "-m", "opsplane._cli", *serve, "--port", str(port), "--host",
+    cmd = ([sys.executable, "-m", "opsplane.cli.main", *serve, "--port", str(port), "--host",
             "127.0.0.1"] if serve else
            [sys.executable, "-m", "uvicorn", "app:app", "--port", str(port), "--host",
             "127.0.0.1"])
@@ -139,7 +140,7 @@ def test_init_bad_input(argv: list[str], message: str, tmp_path: Path,
 
 
 def test_init_is_deterministic(tmp_path: Path) -> None:
-    from opsplane.scaffold import init_service
+    from opsplane.generate.scaffold import init_service
 
     a = init_service("invoices", tmp_path / "a", team="billing")
     b = init_service("invoices", tmp_path / "b", team="billing")

@@ -20,14 +20,14 @@ pytest.importorskip("helm_python")
 
 
 def render(values: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    from opsplane import chart
+    from helm import render as chart
 
     return {m.kind: m.doc for m in chart.render(values, chart=CHART, release="load",
                                                 namespace="staging")}
 
 
 def test_lint_strict_is_clean() -> None:
-    from opsplane import chart
+    from helm import render as chart
 
     assert chart.lint(VALUES, chart=CHART) == []
 
@@ -87,7 +87,7 @@ def test_security_context_is_restricted() -> None:
     ({"image": {"tag": ""}}, "image.tag is required"),
 ])
 def test_bad_values_refused_by_render_and_lint_alike(patch: dict[str, Any], needle: str) -> None:
-    from opsplane import chart
+    from helm import render as chart
 
     values = chart.merge(VALUES, patch)
     with pytest.raises(chart.ChartError) as e:

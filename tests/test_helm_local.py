@@ -140,7 +140,7 @@ def test_orders_chart_values_render_and_validate(name: str) -> None:
     pytest.importorskip("helm_python")
     import kubernetes_validate
 
-    from opsplane import chart
+    from helm import render as chart
 
     base = {"name": "orders", "image": {"repository": "orders", "tag": "local"}}
     values = chart.merge(base, chart.load_values([ROOT / "examples/orders/chart" / name]))

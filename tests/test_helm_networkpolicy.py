@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 import yaml
 
-from opsplane import chart, helmvalues
-from opsplane._cli import main
+from helm import render as chart
+from helm import values as helmvalues
+from opsplane.cli.main import main
 from opsplane.errors import SpecError
-from opsplane.spec import load_spec, parse_spec
+from opsplane.spec.service import load_spec, parse_spec
 
 pytest.importorskip("helm_python")
 ROOT = Path(__file__).resolve().parent.parent

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from opsplane import _cli
+from opsplane.cli import main as _cli
 from opsplane.secretscan import Finding, fingerprint, is_sensitive_key, mask, scan, scan_text
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -8,8 +8,10 @@ from typing import Any
 import pytest
 import yaml
 
-from opsplane import _cli, chart, helmvalues
-from opsplane.spec import parse_spec
+from helm import render as chart
+from helm import values as helmvalues
+from opsplane.cli import main as _cli
+from opsplane.spec.service import parse_spec
 
 SPEC: dict[str, Any] = {
     "name": "orders", "team": "shop", "app": "app:app", "port": 8081, "tracing": True,

@@ -78,7 +78,7 @@ def test_core_install_serves_and_generates(core_venv: Path, tmp_path: Path) -> N
     r = _run(core_venv, "opsplane", "generate", "alerts", "service.yaml", "-o", str(tmp_path))
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "orders.rules.yaml").exists()
-    r = _run(core_venv, "python", "-c", "import orders.app, tracing, opsplane.serve")
+    r = _run(core_venv, "python", "-c", "import orders.app, tracing, opsplane.runtime.serve")
     assert r.returncode == 0, r.stderr
 
 

@@ -7,7 +7,7 @@ import gc
 from prometheus_client import CollectorRegistry, generate_latest
 
 from loadtest.gcpauses import describe, parse, summarize
-from opsplane._gcpauses import NAME, GcPauses, gc_pauses
+from opsplane.runtime._gcpauses import NAME, GcPauses, gc_pauses
 
 
 def _exposition(p: GcPauses) -> str:

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from opsplane.procs import free_port, stop_process
+from opsplane.testing.procs import free_port, stop_process
 
 try:  # tests/ is a plain folder or a package, depending on the checkout
     from _service_procs import ORDERS, Service

@@ -23,8 +23,8 @@ from pathlib import Path
 import pytest
 
 from loadtest._cli import main
-from opsplane.procs import free_port as _free_port
-from opsplane.procs import stop_process
+from opsplane.testing.procs import free_port as _free_port
+from opsplane.testing.procs import stop_process
 from tests.conftest import ROOT, require_tool
 
 APPS = Path(__file__).resolve().parent / "apps"

@@ -20,7 +20,7 @@ import psutil
 import pytest
 
 from loadtest._cli import main
-from opsplane.procs import ProcessGroup, free_port
+from opsplane.testing.procs import ProcessGroup, free_port
 from tests._service_procs import Service, wait_for
 from tests.conftest import ROOT
 

@@ -23,7 +23,7 @@ except ModuleNotFoundError:
 
 
 def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "opsplane._cli", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "opsplane.cli.main", *args], capture_output=True,
                           text=True, check=False, timeout=300, cwd=cwd)
 
 
@@ -39,7 +39,7 @@ BAD_VALUES = {
 @pytest.mark.parametrize("name", sorted(BAD_VALUES))
 def test_chart_lint_refuses_what_render_refuses(name: str, tmp_path: Path) -> None:
     pytest.importorskip("helm_python")
-    from opsplane import chart
+    from helm import render as chart
 
     values = chart.merge({"name": "orders", "image": {"repository": "orders", "tag": "1"}},
                          BAD_VALUES[name])
@@ -61,7 +61,7 @@ def test_chart_lint_refuses_what_render_refuses(name: str, tmp_path: Path) -> No
 
 def test_chart_lint_and_render_agree_on_good_values() -> None:
     pytest.importorskip("helm_python")
-    from opsplane import chart
+    from helm import render as chart
 
     values = chart.merge({"image": {"tag": "1"}}, chart.load_values(
         pipeline.Service.at(ORDERS).values_files("staging")))
@@ -297,7 +297,7 @@ def test_load_stage_is_loadtest_run_then_recommend_limits() -> None:
 def test_a_new_service_from_init_passes_the_file_gates(tmp_path: Path) -> None:
     """`opsplane init` writes what the gates read: values and env files per environment."""
     pytest.importorskip("helm_python")
-    from opsplane.scaffold import init_service
+    from opsplane.generate.scaffold import init_service
 
     init_service("invoices", tmp_path / "invoices", team="billing")
     env = yaml.safe_load((tmp_path / "invoices/tests/env.staging.yaml").read_text())

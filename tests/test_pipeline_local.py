@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from opsplane.procs import free_port
+from opsplane.testing.procs import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 PORTS = ("ORDERS", "PAYMENTS", "POSTGRES", "PROMETHEUS", "ALERTMANAGER", "GRAFANA", "JAEGER",
@@ -57,7 +57,7 @@ def stack_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, st
 def pipeline(service_dir: Path, tag: str, env: dict[str, str], report: Path,
              ) -> tuple[subprocess.CompletedProcess[str], dict[str, object]]:
     env["_TEST_TAGS"] += f" opsplane/orders:{tag} opsplane/orders:before-{tag}"
-    r = _run([sys.executable, "-m", "opsplane._cli", "pipeline", "run", "--local", "--dir",
+    r = _run([sys.executable, "-m", "opsplane.cli.main", "pipeline", "run", "--local", "--dir",
               str(service_dir), "--tag", tag, "--report", str(report)], env, timeout=1500)
     assert report.exists(), r.stdout + r.stderr
     return r, json.loads(report.read_text())

@@ -175,7 +175,7 @@ def test_every_stage_call_parses() -> None:
     line the CLI takes (stages and flags exist; shell variables stand as they are)."""
     import shlex
 
-    from opsplane._cli import build_parser
+    from opsplane.cli.main import build_parser
 
     parser = build_parser()
     jenkins = (ROOT / "deploy/pipeline/Jenkinsfile").read_text()

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-import opsplane.blackbox as bb
-from opsplane._cli import main
-from opsplane.blackbox._files import parse_duration, resolve
-from opsplane.blackbox.environment import load_environment, parse_environment
-from opsplane.blackbox.runner import check_variables
+import opsplane.testing.blackbox as bb
+from opsplane.cli.main import main
+from opsplane.testing.blackbox._files import parse_duration, resolve
+from opsplane.testing.blackbox.environment import load_environment, parse_environment
+from opsplane.testing.blackbox.runner import check_variables
 
 HERE = Path(__file__).resolve().parent
 COLLECTIONS = HERE / "apps" / "collections"

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from apps.blackbox_server import serve
 
-import opsplane.blackbox as bb
-from opsplane._cli import main
-from opsplane.blackbox.postman import convert
+import opsplane.testing.blackbox as bb
+from opsplane.cli.main import main
+from opsplane.testing.blackbox.postman import convert
 
 POSTMAN = Path(__file__).resolve().parent / "apps" / "postman"
 COLLECTION = POSTMAN / "items.postman_collection.json"
@@ -114,7 +114,7 @@ def test_secret_looking_collection_variables_become_references() -> None:
 
 
 def test_import_output_is_deterministic(tmp_path: Path, golden) -> None:  # type: ignore[no-untyped-def]
-    from opsplane.blackbox.postman import import_postman
+    from opsplane.testing.blackbox.postman import import_postman
 
     written, _ = import_postman(COLLECTION, ENVIRONMENT, name="items", folder=tmp_path,
                                 env_name="local")

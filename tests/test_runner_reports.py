@@ -16,9 +16,9 @@ import pytest
 from apps.blackbox_server import serve
 from conftest import require_tool
 
-import opsplane.blackbox as bb
-from opsplane.blackbox.environment import parse_environment
-from opsplane.blackbox.reports import GENERATOR
+import opsplane.testing.blackbox as bb
+from opsplane.testing.blackbox.environment import parse_environment
+from opsplane.testing.blackbox.reports import GENERATOR
 
 COLLECTIONS = Path(__file__).resolve().parent / "apps" / "collections"
 TOKEN = "rep0rt-secret-Value-77"
@@ -221,6 +221,6 @@ def test_reports_are_deterministic(fmt: str, golden) -> None:  # type: ignore[no
 
 
 def test_console_report_for_a_fixed_run(golden) -> None:  # type: ignore[no-untyped-def]
-    from opsplane.blackbox.reports import text_report
+    from opsplane.testing.blackbox.reports import text_report
 
     golden("runner/console.txt", text_report(_fixed_result()))

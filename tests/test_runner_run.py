@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from apps.blackbox_server import free_port, serve
 
-import opsplane.blackbox as bb
-from opsplane._cli import main
-from opsplane.blackbox.environment import parse_environment
+import opsplane.testing.blackbox as bb
+from opsplane.cli.main import main
+from opsplane.testing.blackbox.environment import parse_environment
 
 COLLECTIONS = Path(__file__).resolve().parent / "apps" / "collections"
 TOKEN = "s3cr3t-T0ken-4-tests"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from opsplane.drill import ServedApp
+from opsplane.testing.drill import ServedApp
 
 APPS = Path(__file__).parent / "apps"
 

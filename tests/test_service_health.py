@@ -13,10 +13,10 @@ import httpx
 import jsonschema
 import pytest
 
-from opsplane._checks import HttpClientHolder, dependency_check
-from opsplane._health import CheckResult, Health, HealthCheck
-from opsplane.lifecycle import State
-from opsplane.spec import Dependency
+from opsplane.runtime._checks import HttpClientHolder, dependency_check
+from opsplane.runtime._health import CheckResult, Health, HealthCheck
+from opsplane.runtime.lifecycle import State
+from opsplane.spec.service import Dependency
 from tests._service_procs import SCHEMA, Service, orders_and_payments, wait_for
 
 VALIDATOR = jsonschema.Draft202012Validator(

@@ -19,8 +19,8 @@ from starlette.routing import Mount, Route
 import logstd
 import opsplane
 from logstd.testing import capture_logs
-from opsplane.lifecycle import State
-from opsplane.spec import ServiceSpec
+from opsplane.runtime.lifecycle import State
+from opsplane.spec.service import ServiceSpec
 from tests._service_procs import ORDERS
 
 SPEC = ServiceSpec(name="svc", team="t", app="m:app")
@@ -35,7 +35,7 @@ def test_public_surface() -> None:
 
 
 def test_import_has_no_heavy_imports() -> None:
-    code = ("import sys, opsplane, opsplane.lifecycle; "
+    code = ("import sys, opsplane, opsplane.runtime.lifecycle; "
             "print(sorted(m for m in ('starlette', 'uvicorn', 'prometheus_client', 'httpx', "
             "'pydantic_settings') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -199,7 +199,7 @@ class _Box:
 
 
 def test_orders_spec_checks(tmp_path: Path) -> None:
-    from opsplane._cli import main
+    from opsplane.cli.main import main
 
     assert main(["spec", "check", str(ORDERS / "service.yaml")]) == 0
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from opsplane.metricdict import metrics
+from opsplane.spec.metrics import metrics
 from tests._service_procs import orders_and_payments
 from tests.conftest import require_tool
 

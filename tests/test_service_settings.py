@@ -11,9 +11,9 @@ import pytest
 from pydantic import SecretStr
 
 from opsplane.errors import SettingsError
-from opsplane.lifecycle import State
-from opsplane.settings import Settings, load_settings
-from opsplane.spec import ServiceSpec
+from opsplane.runtime.lifecycle import State
+from opsplane.runtime.settings import Settings, load_settings
+from opsplane.spec.service import ServiceSpec
 from tests._service_procs import Service, wait_for
 
 VALUE = "s3cr3t-token-9d1e"
@@ -133,8 +133,8 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 import opsplane
-from opsplane.settings import Settings
-from opsplane.spec import ServiceSpec
+from opsplane.runtime.settings import Settings
+from opsplane.spec.service import ServiceSpec
 
 
 class S(Settings):

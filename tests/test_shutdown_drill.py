@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from opsplane.drill import ServedApp, run_drill
+from opsplane.testing.drill import ServedApp, run_drill
 
 APPS = Path(__file__).parent / "apps"
 

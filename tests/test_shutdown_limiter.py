@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
-from opsplane._limiter import ConcurrencyLimit, rejected_counter
-from opsplane.drill import Outcome, ServedApp, request
-from opsplane.lifecycle import State
+from opsplane.runtime._limiter import ConcurrencyLimit, rejected_counter
+from opsplane.runtime.lifecycle import State
+from opsplane.testing.drill import Outcome, ServedApp, request
 
 APPS = Path(__file__).parent / "apps"
 
@@ -121,8 +121,8 @@ def test_served_app_rejects_beyond_max_in_flight() -> None:
 
 def test_instrumented_app_counts_rejections_in_its_own_registry() -> None:
     from opsplane import instrument
-    from opsplane.serve import _kit_hooks
-    from opsplane.spec import parse_spec
+    from opsplane.runtime.serve import _kit_hooks
+    from opsplane.spec.service import parse_spec
 
     state = State()
     gate = Gate()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from opsplane.drill import DrillReport, ServedApp, run_drill
+from opsplane.testing.drill import DrillReport, ServedApp, run_drill
 
 ORDERS = Path(__file__).resolve().parent.parent / "examples" / "orders"
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from opsplane.drill import Outcome, ServedApp, request
-from opsplane.procs import free_port
+from opsplane.testing.drill import Outcome, ServedApp, request
+from opsplane.testing.procs import free_port
 
 APPS = Path(__file__).parent / "apps"
 
@@ -157,7 +157,7 @@ def test_sigterm_while_the_app_is_imported_exits_zero(tmp_path: Path) -> None:
         "import time\nprint('importing', flush=True)\ntime.sleep(60)\n"
         "async def app(scope, receive, send):\n    pass\n")
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "opsplane._cli", "serve", "slowimport:app",
+    proc = subprocess.Popen([sys.executable, "-m", "opsplane.cli.main", "serve", "slowimport:app",
                              "--port", str(port)], cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             env={**os.environ, "LOGSTD_MODE": "json"})
@@ -207,7 +207,7 @@ def test_serve_without_app_uses_service_yaml(tmp_path: Path, override: bool) -> 
     cwd = _spec_dir(tmp_path, spec_port)
     args = ["--port", str(flag_port), "--host", "127.0.0.1"] if override else [
         "--host", "127.0.0.1"]
-    proc = subprocess.Popen([sys.executable, "-m", "opsplane._cli", "serve", *args], cwd=cwd,
+    proc = subprocess.Popen([sys.executable, "-m", "opsplane.cli.main", "serve", *args], cwd=cwd,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             env={**os.environ, "LOGSTD_MODE": "json"})
     port = flag_port if override else spec_port
@@ -235,7 +235,7 @@ def test_serve_without_app_uses_service_yaml(tmp_path: Path, override: bool) -> 
 
 
 def _cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "opsplane._cli", "serve", *args], cwd=cwd,
+    return subprocess.run([sys.executable, "-m", "opsplane.cli.main", "serve", *args], cwd=cwd,
                           capture_output=True, text=True, timeout=30, check=False)
 
 
@@ -307,7 +307,7 @@ def test_workers_each_drain_and_the_supervisor_exits_zero() -> None:
 
 
 def test_options_flags_over_spec_over_defaults(tmp_path: Path) -> None:
-    from opsplane.serve import resolve
+    from opsplane.runtime.serve import resolve
 
     spec = tmp_path / "service.yaml"
     spec.write_text("name: slow\nteam: t\napp: slowapp:app\nport: 9001\n"
@@ -328,7 +328,7 @@ def test_options_flags_over_spec_over_defaults(tmp_path: Path) -> None:
 def test_environment_between_flags_and_spec(tmp_path: Path,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     from opsplane.errors import UsageError
-    from opsplane.serve import resolve
+    from opsplane.runtime.serve import resolve
 
     spec = tmp_path / "service.yaml"
     spec.write_text("name: s\nteam: t\napp: a:b\nshutdown: {drain_delay: 5, grace: 20}\n")

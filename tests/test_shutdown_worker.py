@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from conftest import require_tool
 
-from opsplane.procs import free_port
+from opsplane.testing.procs import free_port
 
 APPS = Path(__file__).parent / "apps"
 
@@ -183,7 +183,7 @@ def test_cut_and_failed_messages_are_redelivered_to_the_next_worker(nats_url: st
 
 def test_unreachable_broker_is_one_line_error() -> None:
     from opsplane.errors import OpsplaneError
-    from opsplane.worker import NatsJetStream
+    from opsplane.runtime.worker import NatsJetStream
 
     url = f"nats://127.0.0.1:{free_port()}"
     broker = NatsJetStream(url, stream="S", subject="s", durable="d", connect_timeout=1,
@@ -196,7 +196,7 @@ def test_unreachable_broker_is_one_line_error() -> None:
 
 def test_missing_stream_is_one_line_error(nats_url: str) -> None:
     from opsplane.errors import OpsplaneError
-    from opsplane.worker import NatsJetStream
+    from opsplane.runtime.worker import NatsJetStream
 
     broker = NatsJetStream(nats_url, stream="NOPE", subject="nope.x", durable="d")
     with pytest.raises(OpsplaneError, match=r"^cannot consume 'nope.x' from stream 'NOPE': "):

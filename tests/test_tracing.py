@@ -17,7 +17,7 @@ from starlette.applications import Starlette
 
 import tracing
 from logstd.testing import capture_logs
-from opsplane.procs import free_port as _free_port
+from opsplane.testing.procs import free_port as _free_port
 from tracing._export import dropped_counter
 from tracing._setup import resolve_config
 from tracing.errors import TracingError
@@ -107,7 +107,7 @@ def _kit(spec: Any) -> Any:
     from prometheus_client import CollectorRegistry
 
     import opsplane
-    from opsplane.lifecycle import State
+    from opsplane.runtime.lifecycle import State
 
     return opsplane.instrument(Starlette(routes=[]), spec, State(started=True),
                                registry=CollectorRegistry(), configure_logging=False)
@@ -117,7 +117,7 @@ async def test_the_kit_traces_where_otel_variables_say_and_the_spec_overrides(
         monkeypatch: pytest.MonkeyPatch) -> None:
     from opentelemetry.sdk.trace import sampling
 
-    from opsplane.spec import ServiceSpec
+    from opsplane.spec.service import ServiceSpec
 
     for var in ("OPSPLANE_TRACING", "OTEL_SDK_DISABLED", "OTEL_TRACES_EXPORTER"):
         monkeypatch.delenv(var, raising=False)

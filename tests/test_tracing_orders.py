@@ -63,7 +63,7 @@ def test_otel_variables_alone_turn_tracing_on_under_opsplane_serve(tmp_path: Pat
     that sets the standard variables gets; the sampler comes from OTEL_TRACES_SAMPLER."""
     import signal
 
-    from opsplane.drill import ServedApp
+    from opsplane.testing.drill import ServedApp
 
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("OTEL_", "OPSPLANE_TRACING"))}

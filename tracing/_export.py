@@ -31,7 +31,7 @@ def dropped_counter() -> Any:
     if _COUNTER is None:
         from prometheus_client import Counter
 
-        from opsplane.metricdict import metrics
+        from opsplane.spec.metrics import metrics
 
         name = "tracing_spans_dropped_total"
         m = metrics()[name]

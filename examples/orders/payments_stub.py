@@ -24,7 +24,7 @@ from starlette.routing import Route
 
 import opsplane
 from opsplane import ApiError, read_json
-from opsplane.spec import ServiceSpec
+from opsplane.spec.service import ServiceSpec
 
 DECLINE_ABOVE = 100_000
 

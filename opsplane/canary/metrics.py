@@ -1,6 +1,6 @@
 """The canary's series, in blackbox_exporter's convention (``probe_success``,
 ``probe_duration_seconds``) plus per-check series, labelled service / environment /
-collection. Names come from the metric dictionary (``opsplane/metrics.yaml``).
+collection. Names come from the metric dictionary (``opsplane/spec/metrics.yaml``).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ class CanaryMetrics:
     """Instruments registered on the service's registry (the one ``/metrics`` serves)."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
-        from opsplane._metrics import _instrument
+        from opsplane.runtime._metrics import _instrument
 
         self.success = _instrument(registry, "probe_success")
         self.duration = _instrument(registry, "probe_duration_seconds")

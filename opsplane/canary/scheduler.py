@@ -31,7 +31,7 @@ from opsplane.canary.metrics import CanaryMetrics
 from opsplane.canary.registry import Registry, Target
 from opsplane.canary.store import ResultRecord, RunRecord, Store
 from opsplane.errors import OpsplaneError
-from opsplane.lifecycle import STATE, State
+from opsplane.runtime.lifecycle import STATE, State
 
 log = logging.getLogger("opsplane.canary")
 FLUSH_S = 1.0
@@ -103,8 +103,8 @@ class Canary:
         for name in self._quieted:
             logging.getLogger(name).setLevel(logging.WARNING)
         # the runner's modules load now, not inside the first runs (their starts would slip)
-        import opsplane.blackbox.collection
-        import opsplane.blackbox.runner  # noqa: F401
+        import opsplane.testing.blackbox.collection
+        import opsplane.testing.blackbox.runner  # noqa: F401
 
         self._sem = asyncio.Semaphore(self.registry.model.concurrency)
         limits = httpx.Limits(max_connections=self.registry.model.concurrency * 4,
@@ -231,7 +231,7 @@ class Canary:
 
     # -- one collection -------------------------------------------------------------
     def _environment(self, target: Target) -> Any:
-        from opsplane.blackbox.environment import load_environment, parse_environment
+        from opsplane.testing.blackbox.environment import load_environment, parse_environment
 
         reg = self.registry
         if target.env is not None:
@@ -249,8 +249,8 @@ class Canary:
     async def _run_collection(self, target: Target, cpath: str, *, trigger: str,
                               scheduled_at: float | None, skew: float,
                               deadline: float) -> RunRecord:
-        from opsplane.blackbox.collection import load_collection
-        from opsplane.blackbox.runner import RequestResult, run_async
+        from opsplane.testing.blackbox.collection import load_collection
+        from opsplane.testing.blackbox.runner import RequestResult, run_async
 
         loop = asyncio.get_running_loop()
         name = collection_name(cpath)

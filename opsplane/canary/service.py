@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from opsplane.canary.registry import Registry, load_registry
-from opsplane.lifecycle import STATE, State
+from opsplane.runtime.lifecycle import STATE, State
 
 CONFIG_ENV = "OPSPLANE_CANARY_CONFIG"
 APP = "opsplane.canary.service:app"
@@ -25,7 +25,7 @@ APP = "opsplane.canary.service:app"
 
 def spec(port: int = 8080) -> Any:
     """The canary's own service spec (what its dashboards, alerts and chart read)."""
-    from opsplane.spec import ServiceSpec
+    from opsplane.spec.service import ServiceSpec
 
     return ServiceSpec(name="canary", team="platform", app=APP, port=port,
                        description="production canary: collections run against every "

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from opsplane.procs import free_port
+from opsplane.testing.procs import free_port
 
 HERE = Path(__file__).resolve().parent
 

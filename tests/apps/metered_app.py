@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import opsplane
-from opsplane.spec import ServiceSpec
+from opsplane.spec.service import ServiceSpec
 
 
 async def _hello(scope: Any, receive: Any, send: Any) -> None:

@@ -12,7 +12,7 @@ import logging
 import sys
 
 import logstd
-from opsplane.worker import Message, NatsJetStream, Worker, run
+from opsplane.runtime.worker import Message, NatsJetStream, Worker, run
 
 log = logging.getLogger("nats_worker")
 

@@ -60,7 +60,7 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if path == "/metrics":  # GC pauses, as a service on opsplane.instrument exposes them
         from prometheus_client import CollectorRegistry, generate_latest
 
-        from opsplane._gcpauses import gc_pauses
+        from opsplane.runtime._gcpauses import gc_pauses
 
         registry = CollectorRegistry()
         registry.register(gc_pauses())

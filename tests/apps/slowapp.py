@@ -22,7 +22,7 @@ import time
 from typing import Any
 from urllib.parse import parse_qs
 
-from opsplane.lifecycle import STATE
+from opsplane.runtime.lifecycle import STATE
 
 log = logging.getLogger("slowapp")
 if os.environ.get("SLOWAPP_TEARDOWN_S"):

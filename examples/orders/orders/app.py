@@ -27,7 +27,7 @@ from starlette.routing import Route
 import logstd
 import opsplane
 from opsplane import ApiError, read_json
-from opsplane.settings import Settings
+from opsplane.runtime.settings import Settings
 from orders.db import CANCELLABLE, Database, now_iso
 
 SPEC = Path(__file__).resolve().parent.parent / "service.yaml"

@@ -1,0 +1,1 @@
+"""The ``opsplane`` command line and the demo (layer 6)."""
