@@ -57,6 +57,15 @@ def _requests_counted(text: str) -> float:
     return sum(_samples(text, "http_server_request_duration_seconds_count").values())
 
 
+def _settled(port: int, requests: float) -> None:
+    """Wait until the pod's /metrics counts every request answered: a worker records a
+    request's duration just after its response went out, so a client can be a step ahead."""
+    deadline = time.monotonic() + 15
+    while _requests_counted(_get(port, "/metrics")[1]) != requests:
+        assert time.monotonic() < deadline, "the requests never all counted"
+        time.sleep(0.02)
+
+
 def test_workers_scrapes_count_every_request_and_the_directory_goes(tmp_path: Path) -> None:
     base = tmp_path / "multiproc"
     base.mkdir()
@@ -70,6 +79,7 @@ def test_workers_scrapes_count_every_request_and_the_directory_goes(tmp_path: Pa
         pids = {p.name for p in made[0].glob("histogram_*.db")}
         assert len(pids) == 2, (pids, served.log_text())
 
+        _settled(served.port, 20.0)
         scrapes = [_get(served.port, "/metrics") for _ in range(6)]
         assert [status for status, _ in scrapes] == [200] * 6
         assert [_requests_counted(text) for _, text in scrapes] == [20.0] * 6
@@ -99,6 +109,7 @@ def test_a_dead_worker_is_marked_and_its_counts_stay(tmp_path: Path) -> None:
         victim = pids[0]
         live = metrics_dir / f"gauge_livesum_{victim}.db"  # its in-flight counts
         assert live.exists()
+        _settled(served.port, 20.0)  # the victim's requests are in its files before it dies
         os.kill(victim, signal.SIGKILL)  # a worker the kernel's OOM killer took
         deadline = time.monotonic() + 15
         while live.exists():  # the supervisor marks it dead (mark_process_dead)
