@@ -5,6 +5,7 @@ Shared by the key dictionary and the black-box collections (each passes its own 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -148,3 +149,13 @@ def validation_message(source: str, data: Any, errors: list[dict[str, Any]]) -> 
 # pydantic puts the union member's type name in the location; it is not a field.
 _UNION_TAGS = {"int", "str", "list[int]", "list[JsonCheck]", "dict[str,any]", "HeaderCheck",
                "JsonCheck", "FileSecret", "EnvSecret", "bool", "float", "Length"}
+
+
+def first_repeat(names: Iterable[str]) -> str | None:
+    """The first name that stands twice in ``names`` (lists of named entries in a file)."""
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            return name
+        seen.add(name)
+    return None

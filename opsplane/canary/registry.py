@@ -155,11 +155,10 @@ class RegistryFile(_Model):
     @field_validator("targets")
     @classmethod
     def _unique(cls, v: list[Target]) -> list[Target]:
-        seen: set[str] = set()
-        for t in v:
-            if t.key in seen:
-                raise ValueError(f"target {t.key} is listed twice")
-            seen.add(t.key)
+        from logstd._yamlsrc import first_repeat
+
+        if (key := first_repeat(t.key for t in v)) is not None:
+            raise ValueError(f"target {key} is listed twice")
         return v
 
 

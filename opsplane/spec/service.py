@@ -192,11 +192,10 @@ class ServiceSpec(_Model):
     @field_validator("dependencies")
     @classmethod
     def _unique_names(cls, v: list[Dependency]) -> list[Dependency]:
-        seen: set[str] = set()
-        for d in v:
-            if d.name in seen:
-                raise ValueError(f"dependency {d.name!r} listed twice")
-            seen.add(d.name)
+        from logstd._yamlsrc import first_repeat
+
+        if (name := first_repeat(d.name for d in v)) is not None:
+            raise ValueError(f"dependency {name!r} listed twice")
         return v
 
 

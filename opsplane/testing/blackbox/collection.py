@@ -232,11 +232,10 @@ class Collection(_Model):
     @field_validator("requests")
     @classmethod
     def _unique(cls, v: list[Request]) -> list[Request]:
-        seen: set[str] = set()
-        for r in v:
-            if r.name in seen:
-                raise ValueError(f"request name {r.name!r} is used twice")
-            seen.add(r.name)
+        from logstd._yamlsrc import first_repeat
+
+        if (name := first_repeat(r.name for r in v)) is not None:
+            raise ValueError(f"request name {name!r} is used twice")
         return v
 
 
